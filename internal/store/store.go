@@ -1,0 +1,270 @@
+// Package store defines the persistence interface every backend implements
+// (sqlite, postgres) and nothing else. The conformance suite in storetest is
+// the executable form of this contract: a change of semantics extends the
+// suite first.
+//
+// Conventions:
+//   - Methods are NounVerb(ctx, *NounVerbParams), sorted by noun.
+//   - Methods whose outcome depends on the time take Now. A zero Now means the
+//     backend's own clock (the database's now() on PostgreSQL), which is what
+//     servers pass; tests pass a fixed Now to step time deterministically.
+//   - Errors are domain.ErrNotFound, domain.ErrConflict, domain.ErrStaleLease or
+//     a *domain.Error; no driver type escapes a backend.
+//   - Every write is committed before the method returns: a nil error means
+//     durable.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+)
+
+// Store is the whole persistence interface.
+type Store interface {
+	TaskStore
+	WorkerStore
+	LogStore
+	KVStore
+
+	// Ping checks the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store; it waits for in-flight writes.
+	Close() error
+}
+
+// TaskStore persists tasks and their leases.
+type TaskStore interface {
+	// TaskCancel moves one pending or running task to cancelled. It returns
+	// the task as it is after the change and whether it was running; a task
+	// already terminal gives a *domain.Error with CodeTaskNotCancellable, an
+	// unknown id domain.ErrNotFound.
+	TaskCancel(ctx context.Context, p *TaskCancelParams) (*domain.Task, bool, error)
+	// TaskCancelMany cancels every pending (and, if IncludeRunning, running)
+	// task matching the filter, returning the cancelled tasks' ids.
+	TaskCancelMany(ctx context.Context, p *TaskCancelManyParams) ([]string, error)
+	// TaskCount counts tasks by state over the filter (State in the filter is ignored).
+	TaskCount(ctx context.Context, p *TaskListParams) (map[domain.TaskState]int, error)
+	// TaskFinishMany records the results of attempts, in one transaction.
+	// Each result is fenced: it applies only if the task is running with the
+	// same epoch and owner, else its outcome is StaleLease and nothing changes.
+	// A failed attempt with retries left goes back to pending, available after
+	// p.Backoff(attempt, task.RetryBackoff); otherwise it ends failed.
+	TaskFinishMany(ctx context.Context, p *TaskFinishManyParams) ([]TaskFinishOutcome, error)
+	// TaskGet returns one task, or domain.ErrNotFound.
+	TaskGet(ctx context.Context, id string) (*domain.Task, error)
+	// TaskInsertMany inserts tasks in one transaction. A task whose
+	// IdempotencyKey is already taken is not inserted: its outcome carries
+	// the existing task and Existing=true. Outcomes are in input order.
+	TaskInsertMany(ctx context.Context, p *TaskInsertManyParams) ([]TaskInsertOutcome, error)
+	// TaskLease leases up to Max pending tasks that Worker may run, highest
+	// priority first, then earliest available, then oldest. Each leased task
+	// becomes running with Attempt+1, LeaseEpoch+1, LeaseOwner=Worker.ID,
+	// LeaseExpiresAt=Now+TTL and StartedAt=Now. Two concurrent calls never
+	// lease the same task.
+	TaskLease(ctx context.Context, p *TaskLeaseParams) ([]*domain.Task, error)
+	// TaskLeaseExtend renews every lease WorkerID holds to Now+TTL (one
+	// heartbeat renews them all) and returns those of Held that are no longer
+	// its valid leases (cancelled, expired and re-leased, finished).
+	TaskLeaseExtend(ctx context.Context, p *TaskLeaseExtendParams) (lost []domain.TaskRef, err error)
+	// TaskList lists tasks matching the filter, newest first.
+	TaskList(ctx context.Context, p *TaskListParams) ([]*domain.Task, error)
+	// TaskReleaseWorker ends every lease WorkerID holds, as if each had
+	// expired now: back to pending without counting a failed attempt, or
+	// cancelled when Cancel is set. It returns the affected task ids.
+	TaskReleaseWorker(ctx context.Context, p *TaskReleaseWorkerParams) ([]string, error)
+	// TaskRescueExpired handles every running task whose lease expired before
+	// Now: back to pending (new epoch on next lease, available after Backoff)
+	// if it has retries left, else failed with a lease-expired error.
+	TaskRescueExpired(ctx context.Context, p *TaskRescueExpiredParams) ([]*domain.Task, error)
+	// TaskNextAvailable is the earliest AvailableAt among pending tasks in the
+	// given queues that is after Now, or the zero time if there is none; the
+	// dispatcher sleeps until then instead of polling.
+	TaskNextAvailable(ctx context.Context, p *TaskNextAvailableParams) (time.Time, error)
+}
+
+// WorkerStore persists workers.
+type WorkerStore interface {
+	// WorkerDelete marks a worker removed (its credential is void from then on).
+	WorkerDelete(ctx context.Context, id string) error
+	// WorkerGet returns one worker (removed ones too), or domain.ErrNotFound.
+	WorkerGet(ctx context.Context, id string) (*domain.Worker, error)
+	// WorkerGetByCredential returns the non-removed worker whose credential
+	// hashes to hash, or domain.ErrNotFound.
+	WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error)
+	// WorkerHeartbeat records a heartbeat: last seen, resources, and state
+	// online unless the worker is draining. Unknown or removed: ErrNotFound.
+	WorkerHeartbeat(ctx context.Context, p *WorkerHeartbeatParams) (*domain.Worker, error)
+	// WorkerList lists non-removed workers matching the filter, by id.
+	WorkerList(ctx context.Context, p *WorkerListParams) ([]*domain.Worker, error)
+	// WorkerMarkOffline moves every online or draining worker not seen since
+	// Before to offline and returns them.
+	WorkerMarkOffline(ctx context.Context, p *WorkerMarkOfflineParams) ([]*domain.Worker, error)
+	// WorkerRegister inserts a worker, or re-registers an existing one (same
+	// ID) replacing its description, credential and state.
+	WorkerRegister(ctx context.Context, p *WorkerRegisterParams) (*domain.Worker, error)
+	// WorkerSetState sets a worker's state (draining, offline).
+	WorkerSetState(ctx context.Context, p *WorkerSetStateParams) error
+}
+
+// LogStore persists tasks' log lines.
+type LogStore interface {
+	// LogAppend stores lines (several tasks at once), assigning each its Seq.
+	LogAppend(ctx context.Context, lines []domain.LogLine) error
+	// LogList returns a task's lines with Seq > AfterSeq, oldest first.
+	LogList(ctx context.Context, p *LogListParams) ([]domain.LogLine, error)
+}
+
+// KVStore keeps small documents by key: the cluster configuration and other
+// settings a server must find again after a restart.
+type KVStore interface {
+	// KVGet returns the value at key, or domain.ErrNotFound.
+	KVGet(ctx context.Context, key string) (json.RawMessage, error)
+	// KVPut stores value at key.
+	KVPut(ctx context.Context, key string, value json.RawMessage) error
+}
+
+// TaskCancelParams names the task to cancel.
+type TaskCancelParams struct {
+	ID     string
+	Reason string // kept as the task's Error
+	Now    time.Time
+}
+
+// TaskCancelManyParams selects the tasks to cancel. Empty fields do not filter;
+// at least one of IDs, Queue, DeviceID must be set.
+type TaskCancelManyParams struct {
+	IDs            []string
+	Queue          string
+	DeviceID       string // tasks pinned to or running on this worker
+	IncludeRunning bool
+	Reason         string
+	Now            time.Time
+}
+
+// TaskListParams filters tasks. Empty fields do not filter.
+type TaskListParams struct {
+	State    domain.TaskState
+	Type     string
+	Queue    string
+	DeviceID string // pinned to, running on, or last run on
+	Since    time.Time
+	Limit    int // 0 means no limit
+	Offset   int
+}
+
+// TaskInsertManyParams carries the tasks to insert, fully formed by the
+// caller (ids, times, state pending).
+type TaskInsertManyParams struct {
+	Tasks []*domain.Task
+}
+
+// TaskInsertOutcome is the fate of one inserted task.
+type TaskInsertOutcome struct {
+	Task     *domain.Task
+	Existing bool // the idempotency key was taken; Task is the earlier task
+}
+
+// TaskLeaseParams asks for tasks for one worker.
+type TaskLeaseParams struct {
+	Worker *domain.Worker // queues, task types, resources, labels, id (pins)
+	Max    int
+	TTL    time.Duration
+	Now    time.Time
+}
+
+// TaskLeaseExtendParams renews one worker's leases.
+type TaskLeaseExtendParams struct {
+	WorkerID string
+	Held     []domain.TaskRef // what the worker believes it runs
+	TTL      time.Duration
+	Now      time.Time
+}
+
+// TaskFinishManyParams carries attempt results.
+type TaskFinishManyParams struct {
+	WorkerID string
+	Results  []TaskFinish
+	Backoff  func(attempt int, base time.Duration) time.Duration
+	Now      time.Time
+}
+
+// TaskFinish is one attempt's result.
+type TaskFinish struct {
+	Ref           domain.TaskRef
+	Succeeded     bool
+	Result        *domain.Result
+	ResourceUsage *domain.ResourceUsage
+}
+
+// TaskFinishOutcome says what a result did.
+type TaskFinishOutcome struct {
+	Ref        domain.TaskRef
+	StaleLease bool             // refused: the lease was no longer held
+	State      domain.TaskState // the task's state after the result (when not stale)
+	Task       *domain.Task     // the task after the result (when not stale)
+}
+
+// TaskReleaseWorkerParams ends one worker's leases.
+type TaskReleaseWorkerParams struct {
+	WorkerID string
+	Cancel   bool
+	Reason   string
+	Now      time.Time
+}
+
+// TaskRescueExpiredParams drives the reaper.
+type TaskRescueExpiredParams struct {
+	Backoff func(attempt int, base time.Duration) time.Duration
+	Limit   int
+	Now     time.Time
+}
+
+// TaskNextAvailableParams asks when delayed work in some queues comes due.
+type TaskNextAvailableParams struct {
+	Queues []string
+	Now    time.Time
+}
+
+// WorkerHeartbeatParams is one heartbeat.
+type WorkerHeartbeatParams struct {
+	ID        string
+	Resources domain.Resources
+	Now       time.Time
+}
+
+// WorkerListParams filters workers. Empty fields do not filter.
+type WorkerListParams struct {
+	State domain.WorkerState
+	Role  string
+	Queue string
+	Limit int
+}
+
+// WorkerMarkOfflineParams drives offline detection.
+type WorkerMarkOfflineParams struct {
+	Before time.Time
+	Now    time.Time
+}
+
+// WorkerRegisterParams carries a worker as the caller formed it.
+type WorkerRegisterParams struct {
+	Worker *domain.Worker
+	Now    time.Time
+}
+
+// WorkerSetStateParams changes a worker's state.
+type WorkerSetStateParams struct {
+	ID    string
+	State domain.WorkerState
+	Now   time.Time
+}
+
+// LogListParams reads a task's log.
+type LogListParams struct {
+	TaskID   string
+	AfterSeq int64
+	Limit    int // 0 means no limit
+}
