@@ -1,0 +1,231 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// Config holds the engine's timing. Zero fields take the defaults shown.
+type Config struct {
+	HeartbeatInterval time.Duration // how often workers heartbeat; default 5s
+	LeaseTTL          time.Duration // a lease lives this long past its last renewal; default 4 heartbeats
+	OfflineThreshold  time.Duration // a worker silent this long is offline; default 6 heartbeats
+	ReaperInterval    time.Duration // how often expired leases and silent workers are swept; default 1s
+	MaxLeaseWait      time.Duration // longest a lease long-poll is held; default 30s
+	DefaultTimeout    time.Duration // a task's timeout when it names none; default 1h
+	RetryBackoff      time.Duration // base of the retry backoff when a task names none; default 1s
+	RetryBackoffCap   time.Duration // longest wait between attempts; default 100s
+	DefaultMaxRetries int           // retries of a task that names none; default 0
+	FleetCacheTTL     time.Duration // how stale the fleet snapshot used for admission may be; default 1s
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatInterval, 5*time.Second)
+	def(&c.LeaseTTL, 4*c.HeartbeatInterval)
+	def(&c.OfflineThreshold, 6*c.HeartbeatInterval)
+	def(&c.ReaperInterval, time.Second)
+	def(&c.MaxLeaseWait, 30*time.Second)
+	def(&c.DefaultTimeout, time.Hour)
+	def(&c.RetryBackoff, time.Second)
+	def(&c.RetryBackoffCap, 100*time.Second)
+	def(&c.FleetCacheTTL, time.Second)
+	return c
+}
+
+// Validate reports settings that cannot work together.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.LeaseTTL <= c.HeartbeatInterval {
+		return fmt.Errorf("lease TTL (%s) must exceed the heartbeat interval (%s), or every lease expires between heartbeats", c.LeaseTTL, c.HeartbeatInterval)
+	}
+	if c.OfflineThreshold <= c.HeartbeatInterval {
+		return fmt.Errorf("offline threshold (%s) must exceed the heartbeat interval (%s)", c.OfflineThreshold, c.HeartbeatInterval)
+	}
+	return nil
+}
+
+// Service is the task engine. It is safe for concurrent use.
+type Service struct {
+	store  store.Store
+	log    *slog.Logger
+	clock  func() time.Time // nil: real time, and the store's own clock for store writes
+	wake   *notifier
+	fleet  *fleetCache
+	hooks  Hooks
+	cfgMu  sync.RWMutex
+	cfg    Config
+	start  time.Time
+	random func(n int64) int64
+
+	durMu     sync.Mutex
+	durations map[string]time.Duration // moving average of successful run time, per task type
+}
+
+// Hooks are called after state changes commit; they must not block. They let
+// the event stream and metrics observe the engine without it knowing them.
+type Hooks struct {
+	TaskSubmitted func(*domain.Task)
+	TaskStarted   func(*domain.Task)
+	TaskFinished  func(*domain.Task) // completed, failed, or requeued for retry (State says which)
+	TaskCancelled func(*domain.Task)
+	WorkerChanged func(*domain.Worker)
+}
+
+// Options configure New.
+type Options struct {
+	Config Config
+	Logger *slog.Logger
+	Hooks  Hooks
+	// Clock replaces the real clock, for tests. When set, store calls get
+	// explicit times from it too.
+	Clock func() time.Time
+}
+
+// New makes an engine over st.
+func New(st store.Store, opts Options) (*Service, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		store:  st,
+		log:    log,
+		clock:  opts.Clock,
+		wake:   newNotifier(),
+		hooks:  opts.Hooks,
+		cfg:    opts.Config.withDefaults(),
+		random:    rand.Int64N,
+		durations: map[string]time.Duration{},
+	}
+	s.start = s.now()
+	s.fleet = &fleetCache{store: st, ttl: s.cfg.FleetCacheTTL, now: s.now}
+	return s, nil
+}
+
+// Config returns the engine's current timing.
+func (s *Service) Config() Config {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.cfg
+}
+
+// SetTiming changes the heartbeat interval and offline threshold at run time
+// (PUT /api/v1/config); workers learn the new interval on their next heartbeat.
+func (s *Service) SetTiming(heartbeat, offline time.Duration) error {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	next := s.cfg
+	next.HeartbeatInterval, next.OfflineThreshold = heartbeat, offline
+	if next.LeaseTTL <= heartbeat {
+		next.LeaseTTL = 4 * heartbeat
+	}
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	s.cfg = next
+	return nil
+}
+
+// StartedAt is when the engine was made: the server's start, for uptime.
+func (s *Service) StartedAt() time.Time { return s.start }
+
+// Wake tells waiting workers that work may have appeared. Other servers'
+// submits reach this one through it (PostgreSQL LISTEN/NOTIFY).
+func (s *Service) Wake() { s.wake.notify() }
+
+// now is the engine's clock.
+func (s *Service) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// storeNow is the Now to pass to store calls: zero (the store's own clock,
+// the database's on PostgreSQL) unless a test clock is injected.
+func (s *Service) storeNow() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Time{}
+}
+
+// backoff is the wait before attempt+1 after attempt failed: exponential in
+// the attempt, capped, with full jitter so retries of a burst of failures
+// spread out instead of arriving in waves.
+func (s *Service) backoff(attempt int, base time.Duration) time.Duration {
+	if base <= 0 {
+		base = s.Config().RetryBackoff
+	}
+	limit := s.Config().RetryBackoffCap
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(s.random(int64(d)) + 1)
+}
+
+// notFound turns the store's ErrNotFound into the API error for kind.
+func notFound(err error, code domain.Code, what, id string) error {
+	if errors.Is(err, domain.ErrNotFound) {
+		e := domain.Errorf(code, "%s '%s' does not exist", what, id)
+		if code == domain.CodeDeviceNotFound {
+			return e.With("device_id", id)
+		}
+		return e.With("task_id", id)
+	}
+	return err
+}
+
+// call runs a hook if it is set.
+func call[T any](hook func(T), v T) {
+	if hook != nil {
+		hook(v)
+	}
+}
+
+// ctxDone reports whether ctx has ended.
+func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
+
+// observeDuration folds one successful attempt into its type's moving average.
+func (s *Service) observeDuration(t *domain.Task) {
+	d := t.ExecutionTime()
+	if t.State != domain.TaskCompleted || d <= 0 {
+		return
+	}
+	s.durMu.Lock()
+	defer s.durMu.Unlock()
+	if avg, ok := s.durations[t.Type]; ok {
+		d = avg + (d-avg)/8
+	}
+	s.durations[t.Type] = d
+}
+
+// EstimatedDuration is the typical run time of a task type here, if any
+// task of it has completed since the server started.
+func (s *Service) EstimatedDuration(typ string) (time.Duration, bool) {
+	s.durMu.Lock()
+	defer s.durMu.Unlock()
+	d, ok := s.durations[typ]
+	return d, ok
+}

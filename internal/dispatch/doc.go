@@ -1,0 +1,29 @@
+// Package dispatch is the task engine: it admits tasks (validation and
+// placement against the fleet), hands them to workers under leases, takes
+// their results, and rescues the work of lost workers.
+//
+// # Leases
+//
+// A lease is the right of one worker to run one attempt of a task. It is held
+// in the task row (lease_owner, lease_epoch, lease_expires_at) and nowhere
+// else. Every worker write names the lease's epoch; the store applies it only
+// if the task is still running under that epoch and owner, so a worker that
+// was presumed dead and comes back cannot overwrite the work of its successor.
+//
+//	submit ──▶ pending ──Lease──▶ running ──Finish(ok)──▶ completed
+//	              ▲                  │ Finish(failed), retries left (after backoff)
+//	              ├──────────────────┤ lease expired (reaper), retries left
+//	              │                  │ worker released (drain, removal)
+//	              └──────────────────┘
+//
+// Invariants:
+//   - At most one valid lease per task; the epoch grows on every lease.
+//   - A lease is renewed by its worker's heartbeat (one heartbeat renews all);
+//     the reaper requeues it only after lease_expires_at, never earlier, and
+//     no later than the expiry plus one reaper tick.
+//   - After the server starts, the reaper waits one lease TTL before rescuing
+//     anything, so workers that kept running through a restart can renew
+//     their leases first (Nomad's failover heartbeat TTL).
+//   - Waiting workers are woken when work may have appeared (a submit, a
+//     retry, a rescue) and when delayed work comes due, not by polling.
+package dispatch

@@ -1,0 +1,106 @@
+package dispatch
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// fleetCache is a snapshot of the registered workers, used to admit tasks
+// without a store read per submit. It may be up to ttl stale; admission
+// reloads it once before refusing anything, so a worker that just registered
+// (perhaps on another server) is never missed.
+type fleetCache struct {
+	store store.Store
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu      sync.Mutex
+	workers []*domain.Worker
+	loaded  time.Time
+}
+
+// get returns the snapshot, reloading it when stale or when fresh is set.
+func (f *fleetCache) get(ctx context.Context, fresh bool) ([]*domain.Worker, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !fresh && !f.loaded.IsZero() && f.now().Sub(f.loaded) < f.ttl {
+		return f.workers, nil
+	}
+	ws, err := f.store.WorkerList(ctx, &store.WorkerListParams{})
+	if err != nil {
+		return nil, err
+	}
+	f.workers, f.loaded = ws, f.now()
+	return ws, nil
+}
+
+// invalidate forgets the snapshot after a registration or removal here.
+func (f *fleetCache) invalidate() {
+	f.mu.Lock()
+	f.loaded = time.Time{}
+	f.mu.Unlock()
+}
+
+// admission is what the fleet says of one task.
+type admission struct {
+	err error
+}
+
+// admit checks t against the fleet:
+//   - a type no worker has ever handled, and that is not built in, is INVALID_TASK_TYPE;
+//   - a pin to an unknown worker is DEVICE_NOT_FOUND, to an offline one DEVICE_OFFLINE;
+//   - when at least one worker is registered and none could ever run t
+//     (handler, requirements, queue, pin), it is INSUFFICIENT_RESOURCES.
+//
+// An empty fleet admits every valid task: a queue fills before its workers
+// come (pools scale from zero).
+func admit(ws []*domain.Worker, t *domain.Task) error {
+	if !slices.Contains(domain.BuiltinTypes, t.Type) && !slices.ContainsFunc(ws, func(w *domain.Worker) bool { return w.Handles(t.Type) }) {
+		return domain.Errorf(domain.CodeInvalidTaskType, "task type '%s' is not built in and no registered worker handles it", t.Type).
+			With("task_type", t.Type).With("builtin_types", domain.BuiltinTypes)
+	}
+	if t.DeviceID != "" {
+		i := slices.IndexFunc(ws, func(w *domain.Worker) bool { return w.ID == t.DeviceID })
+		if i < 0 {
+			return domain.Errorf(domain.CodeDeviceNotFound, "device '%s' does not exist", t.DeviceID).
+				With("device_id", t.DeviceID).With("available_devices", workerIDs(ws))
+		}
+		w := ws[i]
+		if !w.State.Live() {
+			return domain.Errorf(domain.CodeDeviceOffline, "device '%s' is %s", w.ID, w.State).
+				With("device_id", w.ID).With("last_seen", w.LastSeen)
+		}
+		if !w.CanRun(t) {
+			return insufficient(t, "device '"+w.ID+"' cannot run this task (handler or requirements)")
+		}
+		return nil
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	if !slices.ContainsFunc(ws, func(w *domain.Worker) bool { return w.CanRun(t) }) {
+		return insufficient(t, "no registered device listening on queue '"+t.Queue+"' can run this task")
+	}
+	return nil
+}
+
+func insufficient(t *domain.Task, why string) error {
+	e := domain.Errorf(domain.CodeInsufficientResources, "%s", why).With("task_type", t.Type).With("queue", t.Queue)
+	if !t.Requirements.IsZero() {
+		e = e.With("requirements", t.Requirements)
+	}
+	return e
+}
+
+func workerIDs(ws []*domain.Worker) []string {
+	ids := make([]string, 0, len(ws))
+	for _, w := range ws {
+		ids = append(ids, w.ID)
+	}
+	return ids
+}
