@@ -1,0 +1,455 @@
+// Package agentserver serves the worker protocol (/agent/v1, on the agent
+// port): registration, heartbeats, long-poll leasing, logs and results. The
+// protocol is plain HTTP+JSON, documented in docs/worker-protocol.md, so a
+// worker in any language is a page of code.
+//
+// Every call but register authenticates with the worker credential issued
+// at registration; the credential names exactly one worker, so a worker can
+// only renew, report and log on its own leases.
+package agentserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/web"
+)
+
+// Options configure a Server.
+type Options struct {
+	Engine *dispatch.Service
+	Store  store.Store
+	Logger *slog.Logger
+	// AuthorizeRegister decides whether a registration may proceed (a join
+	// token or agent key check); nil admits every registration.
+	AuthorizeRegister func(r *http.Request) error
+	// CredentialCacheTTL bounds how long a revoked worker credential keeps
+	// working on this server; default 1s.
+	CredentialCacheTTL time.Duration
+}
+
+// Server serves the worker protocol.
+type Server struct {
+	engine   *dispatch.Service
+	store    store.Store
+	log      *slog.Logger
+	authReg  func(r *http.Request) error
+	cache    *credentialCache
+	handler  http.Handler
+	regMu    sync.Mutex // serialises id choice, so two workers never get the same id
+	maxLease int
+}
+
+// New builds the protocol's routes.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ttl := opts.CredentialCacheTTL
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	s := &Server{
+		engine: opts.Engine, store: opts.Store, log: log, authReg: opts.AuthorizeRegister,
+		cache: newCredentialCache(ttl), maxLease: 1000,
+	}
+	rt := web.NewRouter()
+	rt.Handle("POST", api.AgentRegisterPath, s.register)
+	rt.Handle("POST", api.AgentHeartbeatPath, s.authed(s.heartbeat))
+	rt.Handle("POST", api.AgentLeasePath, s.authed(s.lease))
+	rt.Handle("POST", api.AgentLogsPath, s.authed(s.logs))
+	rt.Handle("POST", api.AgentResultsPath, s.authed(s.results))
+	rt.Handle("POST", api.AgentDeregisterPath, s.authed(s.deregister))
+	rt.Handle("GET", "/health", func(w http.ResponseWriter, r *http.Request) error {
+		web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "healthy"})
+		return nil
+	})
+	s.handler = web.WithRequestID(web.Recover(log, rt))
+	return s
+}
+
+// Handler is the protocol as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+type workerHandler func(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error
+
+// authed resolves the caller's credential to its worker.
+func (s *Server) authed(h workerHandler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || cred == "" {
+			return domain.Errorf(domain.CodeAuthenticationNeeded, "the worker credential is missing (Authorization: Bearer <credential>)")
+		}
+		hash := hashCredential(cred)
+		wk, ok := s.cache.get(hash)
+		if !ok {
+			var err error
+			wk, err = s.store.WorkerGetByCredential(r.Context(), hash)
+			if errors.Is(err, domain.ErrNotFound) {
+				return domain.Errorf(domain.CodeWorkerUnknown, "no registered worker has this credential; register again")
+			}
+			if err != nil {
+				return err
+			}
+			s.cache.put(hash, wk)
+		}
+		return h(w, r, wk)
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	if s.authReg != nil {
+		if err := s.authReg(r); err != nil {
+			return err
+		}
+	}
+	var req api.RegisterRequest
+	if err := web.Decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if err := validateRegister(&req); err != nil {
+		return err
+	}
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	id, err := s.chooseID(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	cred := domain.NewSecret(32)
+	wk := workerFromRequest(id, &req)
+	wk.CredentialHash = hashCredential(cred)
+	wk, err = s.engine.Register(r.Context(), wk)
+	if err != nil {
+		return err
+	}
+	s.cache.forget(id)
+	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
+	cfg := s.engine.Config()
+	web.WriteJSON(w, r, http.StatusOK, api.RegisterResponse{
+		WorkerID: wk.ID, Credential: cred,
+		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval), LeaseTTL: api.MillisOf(cfg.LeaseTTL),
+	})
+	return nil
+}
+
+// chooseID keeps the requested name when it is free, when it belongs to a
+// worker that is not live (a device coming back after a restart), or when
+// the caller proves with the old credential that it is that worker.
+// Otherwise it picks the first free name-2, name-3, ….
+func (s *Server) chooseID(ctx context.Context, req *api.RegisterRequest) (string, error) {
+	if req.WorkerID != "" && req.Credential != "" {
+		prev, err := s.store.WorkerGet(ctx, req.WorkerID)
+		if err == nil && prev.State != domain.WorkerRemoved && prev.CredentialHash == hashCredential(req.Credential) {
+			return prev.ID, nil
+		}
+	}
+	for n := 1; n < 10000; n++ {
+		id := req.Name
+		if n > 1 {
+			id = fmt.Sprintf("%s-%d", req.Name, n)
+		}
+		prev, err := s.store.WorkerGet(ctx, id)
+		if errors.Is(err, domain.ErrNotFound) {
+			return id, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if !prev.State.Live() {
+			return id, nil
+		}
+	}
+	return "", domain.Errorf(domain.CodeValidation, "no free device id for name '%s'", req.Name)
+}
+
+func validateRegister(req *api.RegisterRequest) error {
+	bad := func(field, format string, args ...any) error {
+		return domain.Errorf(domain.CodeValidation, format, args...).With("field", field)
+	}
+	if req.Name == "" {
+		req.Name = req.Hostname
+	}
+	switch {
+	case !nameRE.MatchString(req.Name):
+		return bad("name", "name must be 1 to 128 letters, digits or _.:@- starting with a letter or digit")
+	case req.Concurrency < 1 || req.Concurrency > 10000:
+		return bad("concurrency", "concurrency must be between 1 and 10000")
+	case len(req.TaskTypes) == 0 || len(req.TaskTypes) > 1000:
+		return bad("task_types", "task_types must list 1 to 1000 types")
+	case len(req.Queues) > 100:
+		return bad("queues", "at most 100 queues")
+	case len(req.Labels) > 64:
+		return bad("labels", "at most 64 labels")
+	}
+	for _, t := range req.TaskTypes {
+		if !domain.ValidTypeName(t) {
+			return bad("task_types", "task type '%s' is not a valid name", t)
+		}
+	}
+	if len(req.Queues) == 0 {
+		req.Queues = []string{domain.DefaultQueue}
+	}
+	if req.Role == "" {
+		req.Role = "compute"
+	}
+	return nil
+}
+
+func workerFromRequest(id string, req *api.RegisterRequest) *domain.Worker {
+	res := resourcesFromAPI(req.Resources)
+	if res.Battery == nil && req.DetailedInfo.Battery != nil {
+		res.Battery = &domain.Battery{Level: req.DetailedInfo.Battery.Level, Charging: req.DetailedInfo.Battery.Charging}
+	}
+	return &domain.Worker{
+		ID: id, Name: req.Name, Hostname: req.Hostname, Role: req.Role,
+		Platform:  domain.Platform{OS: strings.ToLower(req.Platform.OS), Arch: req.Platform.Arch, PythonVersion: req.Platform.PythonVersion, GoVersion: req.Platform.GoVersion, Kernel: req.Platform.Kernel},
+		Resources: res,
+		Info: domain.WorkerInfo{
+			Capabilities: req.DetailedInfo.Capabilities, NetworkInterfaces: req.DetailedInfo.NetworkInterfaces, Sensors: req.DetailedInfo.Sensors,
+		},
+		Queues: req.Queues, Labels: req.Labels, TaskTypes: req.TaskTypes, Concurrency: req.Concurrency,
+		PID: req.PID, Version: req.Version,
+	}
+}
+
+func resourcesFromAPI(r api.Resources) domain.Resources {
+	out := domain.Resources{
+		CPUCores: r.CPUCores, CPUUsage: r.CPUUsage, MemoryTotalGB: r.MemoryTotalGB, MemoryUsedGB: r.MemoryUsedGB,
+		StorageTotalGB: r.StorageTotalGB, StorageUsedGB: r.StorageUsedGB,
+	}
+	if r.Battery != nil {
+		out.Battery = &domain.Battery{Level: r.Battery.Level, Charging: r.Battery.Charging}
+	}
+	return out
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	var req api.HeartbeatRequest
+	if err := web.Decode(w, r, &req, true); err != nil {
+		return err
+	}
+	held := make([]domain.TaskRef, len(req.Running))
+	for i, l := range req.Running {
+		held[i] = domain.TaskRef{TaskID: l.TaskID, Epoch: l.Epoch}
+	}
+	res, err := s.engine.Heartbeat(r.Context(), wk.ID, resourcesFromAPI(req.Resources), held)
+	if errors.Is(err, domain.ErrNotFound) {
+		s.cache.forget(wk.ID)
+		return domain.Errorf(domain.CodeWorkerUnknown, "worker '%s' was removed; register again", wk.ID)
+	}
+	if err != nil {
+		return err
+	}
+	s.cache.refresh(res.Worker)
+	cfg := s.engine.Config()
+	out := api.HeartbeatResponse{
+		Stop:              make([]api.StopOrder, len(res.Stop)),
+		Drain:             res.Worker.State == domain.WorkerDraining,
+		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval),
+		LeaseTTL:          api.MillisOf(cfg.LeaseTTL),
+	}
+	for i, st := range res.Stop {
+		out.Stop[i] = api.StopOrder{TaskID: st.Ref.TaskID, Epoch: st.Ref.Epoch, Reason: st.Reason}
+	}
+	web.WriteJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) lease(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	var req api.LeaseRequest
+	if err := web.Decode(w, r, &req, true); err != nil {
+		return err
+	}
+	if req.Max < 0 || req.Wait < 0 {
+		return domain.Errorf(domain.CodeValidation, "max and wait_ms must not be negative")
+	}
+	limit := min(req.Max, s.maxLease)
+	if limit == 0 {
+		limit = 1
+	}
+	tasks, err := s.engine.Lease(r.Context(), wk, limit, req.Wait.Duration())
+	if err != nil {
+		return err
+	}
+	out := api.LeaseResponse{Tasks: make([]api.LeasedTask, len(tasks)), Drain: wk.State == domain.WorkerDraining}
+	for i, t := range tasks {
+		out.Tasks[i] = api.LeasedTask{
+			TaskID: t.ID, Epoch: t.LeaseEpoch, Attempt: t.Attempt, TaskType: t.Type, Payload: t.Payload,
+			Timeout: t.TimeoutSeconds, Deadline: t.LeaseExpiresAt.UTC(), Queue: t.Queue, Priority: t.Priority.String(),
+			CreatedAt: t.CreatedAt.UTC(),
+		}
+	}
+	web.WriteJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// Bounds on one report, so a single call cannot hold the store's writer for long.
+const (
+	maxLogLines     = 5000
+	maxLogLineBytes = 16 << 10
+	maxResults      = 2000
+	maxOutputBytes  = 1 << 20
+)
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	var req api.LogBatch
+	if err := web.Decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if len(req.Lines) > maxLogLines {
+		return domain.Errorf(domain.CodeValidation, "at most %d lines per call", maxLogLines)
+	}
+	lines := make([]domain.LogLine, len(req.Lines))
+	epochs := make([]int64, len(req.Lines))
+	for i, l := range req.Lines {
+		msg := l.Message
+		if len(msg) > maxLogLineBytes {
+			msg = msg[:maxLogLineBytes] + "…[truncated]"
+		}
+		stream, level := l.Stream, "info"
+		if stream == "stderr" {
+			level = "error"
+		} else if stream != "stdout" {
+			stream = "stdout"
+		}
+		at := l.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		lines[i] = domain.LogLine{TaskID: l.TaskID, Time: at, Stream: stream, Level: level, Message: msg}
+		epochs[i] = l.Epoch
+	}
+	if err := s.engine.AppendLogs(r.Context(), wk.ID, lines, epochs); err != nil {
+		return err
+	}
+	web.WriteJSON(w, r, http.StatusOK, map[string]int{"accepted": len(lines)})
+	return nil
+}
+
+func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	var req api.ResultBatch
+	if err := web.Decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if len(req.Results) == 0 || len(req.Results) > maxResults {
+		return domain.Errorf(domain.CodeValidation, "results must hold 1 to %d results", maxResults)
+	}
+	fin := make([]store.TaskFinish, len(req.Results))
+	for i, res := range req.Results {
+		if res.Status != string(domain.TaskCompleted) && res.Status != string(domain.TaskFailed) {
+			return domain.Errorf(domain.CodeValidation, "results[%d].status must be completed or failed", i)
+		}
+		out := res.Result.Output
+		if len(out) > maxOutputBytes {
+			out = out[len(out)-maxOutputBytes:] // keep the tail: that is where errors are
+		}
+		fin[i] = store.TaskFinish{
+			Ref:       domain.TaskRef{TaskID: res.TaskID, Epoch: res.Epoch},
+			Succeeded: res.Status == string(domain.TaskCompleted),
+			Result:    &domain.Result{Output: out, ExitCode: res.Result.ExitCode, Error: res.Result.Error, Data: res.Result.Data},
+		}
+		if u := res.ResourceUsage; u != nil {
+			fin[i].ResourceUsage = &domain.ResourceUsage{PeakCPUPercent: u.PeakCPUPercent, PeakMemoryMB: u.PeakMemoryMB, TotalCPUTimeSeconds: u.TotalCPUTimeSeconds}
+		}
+	}
+	outs, err := s.engine.Finish(r.Context(), wk.ID, fin)
+	if err != nil {
+		return err
+	}
+	resp := api.ResultBatchResponse{Outcomes: make([]api.ResultOutcome, len(outs))}
+	for i, o := range outs {
+		resp.Outcomes[i] = api.ResultOutcome{TaskID: o.Ref.TaskID, Epoch: o.Ref.Epoch, Accepted: !o.StaleLease, Status: string(o.State)}
+		if o.StaleLease {
+			resp.Outcomes[i].Code = string(domain.CodeStaleLease)
+			resp.Outcomes[i].Status = ""
+		}
+	}
+	web.WriteJSON(w, r, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) deregister(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	if err := s.engine.Deregister(r.Context(), wk.ID); err != nil {
+		return err
+	}
+	s.cache.forget(wk.ID)
+	s.log.Info("worker deregistered", "worker_id", wk.ID)
+	web.WriteJSON(w, r, http.StatusOK, map[string]string{"worker_id": wk.ID, "status": "offline"})
+	return nil
+}
+
+func hashCredential(c string) string {
+	sum := sha256.Sum256([]byte(c))
+	return hex.EncodeToString(sum[:])
+}
+
+// credentialCache maps credential hashes to workers for a short while, so a
+// busy worker's calls do not each cost a store read.
+type credentialCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedWorker
+}
+
+type cachedWorker struct {
+	w  *domain.Worker
+	at time.Time
+}
+
+func newCredentialCache(ttl time.Duration) *credentialCache {
+	return &credentialCache{ttl: ttl, m: map[string]cachedWorker{}}
+}
+
+func (c *credentialCache) get(hash string) (*domain.Worker, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || time.Since(e.at) > c.ttl {
+		return nil, false
+	}
+	return e.w, true
+}
+
+func (c *credentialCache) put(hash string, w *domain.Worker) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 100000 { // bounded: a flood of bad credentials is never cached, but be safe
+		clear(c.m)
+	}
+	c.m[hash] = cachedWorker{w: w, at: time.Now()}
+}
+
+// refresh replaces a worker's cached copy after a heartbeat changed it.
+func (c *credentialCache) refresh(w *domain.Worker) {
+	if w.CredentialHash != "" {
+		c.put(w.CredentialHash, w)
+	}
+}
+
+// forget drops every cached entry of worker id.
+func (c *credentialCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.m {
+		if e.w.ID == id {
+			delete(c.m, h)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/internal/app"
+	"github.com/drover-run/drover/internal/version"
+)
+
+func newDevCommand() *cobra.Command {
+	var cfg app.DevConfig
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole cluster on this machine: a server on SQLite and two workers",
+		Long: `Run a whole cluster on this machine, for trying Drover.
+
+A server on an embedded SQLite store in --data, and --workers local workers
+(shell tasks allowed: everything listens on 127.0.0.1 only). Ctrl-C stops it
+all cleanly; the data stays for the next run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return usageError{err}
+			}
+			log, err := jsonLogger(logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Logger, cfg.Version, cfg.Out = log, version.Version, cmd.OutOrStdout()
+			return app.RunDev(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "drover-data", "directory of the SQLite store and the workers' state")
+	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
+	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
+	f.IntVar(&cfg.Workers, "workers", 2, "how many local workers")
+	f.IntVar(&cfg.Concurrency, "concurrency", 4, "tasks each worker runs at once")
+	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	return cmd
+}

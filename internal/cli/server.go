@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/internal/app"
+	"github.com/drover-run/drover/internal/version"
+)
+
+func newServerCommand() *cobra.Command {
+	var cfg app.ServerConfig
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: REST API, worker protocol, scheduler",
+		Long: `Run the control plane.
+
+The native API (document 001) listens on --port, the worker protocol on
+--agent-port. Every flag can also be set as DROVER_<FLAG> in the environment,
+e.g. DROVER_STORE=postgres://… .`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return usageError{err}
+			}
+			log, err := jsonLogger(logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.Logger, cfg.Version = log, version.Version
+			srv, err := app.NewServer(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 serves other machines)")
+	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
+	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
+	f.StringVar(&cfg.Store, "store", "sqlite://drover-data/drover.db", "sqlite:///path/drover.db or postgres://user:pass@host/db")
+	f.StringVar(&cfg.SQLiteSync, "sqlite-sync", "NORMAL", "SQLite durability: NORMAL survives kill -9, FULL also power loss")
+	f.DurationVar(&cfg.Engine.HeartbeatInterval, "heartbeat-interval", 5*time.Second, "how often workers heartbeat")
+	f.DurationVar(&cfg.Engine.LeaseTTL, "lease-ttl", 20*time.Second, "how long a task's lease outlives its worker's last heartbeat")
+	f.DurationVar(&cfg.Engine.OfflineThreshold, "offline-threshold", 30*time.Second, "silence after which a worker is offline")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/worker"
+)
+
+func newWorkerCommand() *cobra.Command {
+	var cfg worker.Config
+	var labels []string
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run an agent: register with a server and run its tasks",
+		Long: `Run an agent on this machine.
+
+It registers with the server's worker protocol (--server), reports this
+machine's resources, and runs up to --concurrency tasks at once from --queues.
+SIGTERM or Ctrl-C drains: no new tasks, running ones finish (or are handed
+back after --drain-timeout), then it leaves. Every flag can also be set as
+DROVER_<FLAG> in the environment.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return usageError{err}
+			}
+			log, err := jsonLogger(logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			if cfg.Labels, err = parseLabels(labels); err != nil {
+				return usageError{err}
+			}
+			cfg.Logger = log
+			w, err := worker.New(cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			return w.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "the server's worker-protocol URL")
+	f.StringVar(&cfg.Token, "token", "", "join token or agent key, when the server runs with --auth")
+	f.StringVar(&cfg.Name, "name", "", "device id to ask for (default: the hostname)")
+	f.StringVar(&cfg.Role, "role", "compute", "the device's role, e.g. compute, mobile, storage")
+	f.StringSliceVar(&cfg.Queues, "queues", []string{"FifoQ"}, "queues to take tasks from")
+	f.StringSliceVar(&labels, "labels", nil, "labels k=v,… that tasks may require")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "tasks run at once (default: the number of CPUs)")
+	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell tasks: arbitrary commands on this machine")
+	f.StringVar(&cfg.StateFile, "state-file", "", "file keeping the worker's id and credential across restarts")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", worker.DefaultDrainTimeout, "how long running tasks may finish on shutdown")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// parseLabels reads k=v pairs.
+func parseLabels(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: use key=value", p)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
