@@ -1,0 +1,408 @@
+// Package bench is `drover bench`, the built-in load generator. It measures
+// Drover as users run it: a server process and worker processes talking
+// HTTP, driven through the public client. It reports end-to-end throughput
+// (first submit to last completion), submit-to-start latency on an idle
+// cluster, and the processes' memory.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/client"
+)
+
+// Config says what to measure. Zero fields take the defaults shown.
+type Config struct {
+	Binary      string // the drover executable to start processes from; default: this one
+	APIURL      string // an existing server's API; empty starts one
+	AgentURL    string // that server's worker protocol, for the workers bench starts
+	Store       string // store of the server bench starts; default a temporary SQLite file
+	Workers     int    // worker processes to start; default 2 (0 with APIURL set means use the server's own)
+	Concurrency int    // per worker; default 64
+	Tasks       int    // tasks in the throughput run; default 20000
+	Batch       int    // tasks per submit call; default 500
+	Submitters  int    // concurrent submit loops; default 2
+	Samples     int    // sequential submits in the latency run; default 200
+	Hold        int    // if > 0: instead, submit this many tasks no worker takes and report the server's RSS
+	Out         io.Writer
+}
+
+func (c *Config) defaults() {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if c.APIURL == "" {
+		def(&c.Workers, 2)
+	}
+	def(&c.Concurrency, 64)
+	def(&c.Tasks, 20000)
+	def(&c.Batch, 500)
+	def(&c.Submitters, 2)
+	def(&c.Samples, 200)
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+}
+
+// Report is what a run measured.
+type Report struct {
+	Store            string  `json:"store"`
+	Workers          int     `json:"workers"`
+	Concurrency      int     `json:"concurrency"`
+	Tasks            int     `json:"tasks"`
+	Seconds          float64 `json:"seconds"`
+	TasksPerSecond   float64 `json:"tasks_per_second"`
+	LatencyP50MS     float64 `json:"submit_to_start_p50_ms"`
+	LatencyP99MS     float64 `json:"submit_to_start_p99_ms"`
+	ServerPeakRSSMB  float64 `json:"server_peak_rss_mb,omitempty"`
+	ServerRSSMB      float64 `json:"server_rss_mb,omitempty"`
+	WorkerIdleRSSMB  float64 `json:"worker_idle_rss_mb,omitempty"`
+	WorkerPeakRSSMB  float64 `json:"worker_peak_rss_mb,omitempty"`
+	HeldPendingTasks int     `json:"held_pending_tasks,omitempty"`
+}
+
+// Run measures and prints a report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	if cfg.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Binary = exe
+	}
+	tmp, err := os.MkdirTemp("", "drover-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	var procs procGroup
+	defer procs.stop()
+	rep := &Report{Store: "external", Workers: cfg.Workers, Concurrency: cfg.Concurrency}
+	var server *exec.Cmd
+	if cfg.APIURL == "" {
+		if cfg.Store == "" {
+			cfg.Store = "sqlite://" + filepath.Join(tmp, "bench.db")
+		}
+		rep.Store = strings.SplitN(cfg.Store, "://", 2)[0]
+		apiPort, agentPort, err := freePorts()
+		if err != nil {
+			return nil, err
+		}
+		cfg.APIURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+		cfg.AgentURL = fmt.Sprintf("http://127.0.0.1:%d", agentPort)
+		server, err = procs.start(ctx, cfg.Binary, filepath.Join(tmp, "server.log"), "server",
+			"--store", cfg.Store, "--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort), "--log-level", "warn")
+		if err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.New(cfg.APIURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { _, err := c.Health(ctx); return err == nil }); err != nil {
+		return nil, fmt.Errorf("server did not come up: %w (log: %s)", err, tail(filepath.Join(tmp, "server.log")))
+	}
+
+	if cfg.Hold > 0 {
+		return rep, hold(ctx, c, cfg, server, rep)
+	}
+
+	var workers []*exec.Cmd
+	queue := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range cfg.Workers {
+		w, err := procs.start(ctx, cfg.Binary, filepath.Join(tmp, fmt.Sprintf("worker-%d.log", i)), "worker",
+			"--server", cfg.AgentURL, "--name", fmt.Sprintf("bench-%d", i+1), "--queues", queue,
+			"--concurrency", strconv.Itoa(cfg.Concurrency), "--log-level", "warn")
+		if err != nil {
+			return nil, err
+		}
+		workers = append(workers, w)
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { return listening(ctx, c, queue) >= cfg.Workers }); err != nil {
+		return nil, fmt.Errorf("workers did not register: %w", err)
+	}
+	fmt.Fprintf(cfg.Out, "server %s, %d workers × %d slots on queue %s\n", cfg.APIURL, cfg.Workers, cfg.Concurrency, queue)
+	if len(workers) > 0 {
+		rep.WorkerIdleRSSMB = rssMB(workers[0].Process.Pid, "VmRSS")
+	}
+
+	if err := latency(ctx, c, queue, cfg, rep); err != nil {
+		return nil, err
+	}
+	if err := throughput(ctx, c, queue, cfg, rep); err != nil {
+		return nil, err
+	}
+	if server != nil {
+		rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+	}
+	for _, w := range workers {
+		rep.WorkerPeakRSSMB = max(rep.WorkerPeakRSSMB, rssMB(w.Process.Pid, "VmHWM"))
+	}
+	print(cfg.Out, rep)
+	return rep, nil
+}
+
+// noop is the task the runs submit: a zero-second sleep, which every worker
+// has built in and which does nothing but its protocol round trip.
+func noop(queue string) api.SubmitTaskRequest {
+	return api.SubmitTaskRequest{TaskType: "sleep", Payload: json.RawMessage(`{"seconds":0}`), Queue: queue}
+}
+
+// latency submits tasks one at a time on the idle cluster, each after the
+// previous finished, and takes submit-to-start from the server's own
+// timestamps (created_at to started_at), so client overhead does not count.
+func latency(ctx context.Context, c *client.Client, queue string, cfg Config, rep *Report) error {
+	var ms []float64
+	for range cfg.Samples {
+		sub, err := c.Tasks.Submit(ctx, noop(queue))
+		if err != nil {
+			return err
+		}
+		t, err := c.Tasks.Wait(ctx, sub.TaskID, 2*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if t.StartedAt == nil {
+			return fmt.Errorf("task %s ended %s without starting", t.TaskID, t.Status)
+		}
+		ms = append(ms, float64(t.StartedAt.Sub(t.CreatedAt).Microseconds())/1000)
+	}
+	slices.Sort(ms)
+	rep.LatencyP50MS = percentile(ms, 50)
+	rep.LatencyP99MS = percentile(ms, 99)
+	return nil
+}
+
+// throughput submits cfg.Tasks tasks in batches from several loops and
+// waits until all are completed.
+func throughput(ctx context.Context, c *client.Client, queue string, cfg Config, rep *Report) error {
+	base, err := completed(ctx, c, queue)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, cfg.Submitters)
+	per := (cfg.Tasks + cfg.Submitters - 1) / cfg.Submitters
+	for s := range cfg.Submitters {
+		n := min(per, cfg.Tasks-s*per)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n > 0 {
+				b := min(n, cfg.Batch)
+				reqs := make([]api.SubmitTaskRequest, b)
+				for i := range reqs {
+					reqs[i] = noop(queue)
+				}
+				if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
+					errc <- err
+					return
+				}
+				n -= b
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	target := base + cfg.Tasks
+	err = waitFor(ctx, 30*time.Minute, func() bool {
+		n, err := completed(ctx, c, queue)
+		return err == nil && n >= target
+	})
+	if err != nil {
+		return err
+	}
+	rep.Tasks = cfg.Tasks
+	rep.Seconds = time.Since(start).Seconds()
+	rep.TasksPerSecond = float64(cfg.Tasks) / rep.Seconds
+	return nil
+}
+
+// hold fills a queue no worker listens on and reports the server's memory.
+func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, rep *Report) error {
+	queue := "bench-hold"
+	start := time.Now()
+	for left := cfg.Hold; left > 0; {
+		b := min(left, 1000)
+		reqs := make([]api.SubmitTaskRequest, b)
+		for i := range reqs {
+			reqs[i] = noop(queue)
+		}
+		if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
+			return err
+		}
+		left -= b
+	}
+	rep.HeldPendingTasks = cfg.Hold
+	rep.Seconds = time.Since(start).Seconds()
+	rep.TasksPerSecond = float64(cfg.Hold) / rep.Seconds
+	if server != nil {
+		rep.ServerRSSMB = rssMB(server.Process.Pid, "VmRSS")
+		rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+	}
+	fmt.Fprintf(cfg.Out, "held %d pending tasks (submitted at %.0f tasks/s); server RSS %.1f MB, peak %.1f MB\n",
+		cfg.Hold, rep.TasksPerSecond, rep.ServerRSSMB, rep.ServerPeakRSSMB)
+	return nil
+}
+
+func completed(ctx context.Context, c *client.Client, queue string) (int, error) {
+	l, err := c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	if l.Failed > 0 {
+		return 0, fmt.Errorf("%d bench tasks failed", l.Failed)
+	}
+	return l.Completed, nil
+}
+
+func listening(ctx context.Context, c *client.Client, queue string) int {
+	l, err := c.Devices.List(ctx, client.DeviceListOptions{Status: "online"})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, d := range l.Devices {
+		if slices.Contains(d.Queues, queue) {
+			n++
+		}
+	}
+	return n
+}
+
+func print(out io.Writer, r *Report) {
+	fmt.Fprintf(out, "throughput  %d tasks in %.2f s = %.0f tasks/s (store %s, %d workers × %d)\n",
+		r.Tasks, r.Seconds, r.TasksPerSecond, r.Store, r.Workers, r.Concurrency)
+	fmt.Fprintf(out, "latency     submit-to-start p50 %.2f ms, p99 %.2f ms (idle cluster)\n", r.LatencyP50MS, r.LatencyP99MS)
+	if r.ServerPeakRSSMB > 0 {
+		fmt.Fprintf(out, "memory      server peak RSS %.1f MB; worker idle RSS %.1f MB, peak %.1f MB\n",
+			r.ServerPeakRSSMB, r.WorkerIdleRSSMB, r.WorkerPeakRSSMB)
+	}
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p / 100)
+	return sorted[i]
+}
+
+// rssMB reads a memory figure (VmRSS, VmHWM) of a process, in MB; 0 where
+// /proc does not tell.
+func rssMB(pid int, field string) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func freePorts() (int, int, error) {
+	var ports [2]int
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, err
+		}
+		lns = append(lns, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports[0], ports[1], nil
+}
+
+func waitFor(ctx context.Context, limit time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// procGroup starts child processes and stops them all at the end.
+type procGroup struct{ cmds []*exec.Cmd }
+
+func (g *procGroup) start(ctx context.Context, bin, logPath string, args ...string) (*exec.Cmd, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	g.cmds = append(g.cmds, cmd)
+	return cmd, nil
+}
+
+// stop ends workers first (they hand back), then the server.
+func (g *procGroup) stop() {
+	for i := len(g.cmds) - 1; i >= 0; i-- {
+		c := g.cmds[i]
+		c.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	}
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
