@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"encoding/json"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/internal/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	var cfg bench.Config
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure throughput, latency and memory with real server and worker processes",
+		Long: `Measure Drover end to end.
+
+Starts a server (on a temporary SQLite store, or --store) and --workers worker
+processes, all talking HTTP, then measures submit-to-start latency on the idle
+cluster (--samples sequential tasks) and throughput (--tasks no-op tasks
+submitted in batches of --batch, first submit to last completion). With
+--api-url it measures an existing server instead. With --hold N it fills a
+queue with N tasks nobody takes and reports the server's memory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Out = cmd.OutOrStdout()
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.APIURL, "target-api", "", "API URL of an existing server to measure (default: start one)")
+	f.StringVar(&cfg.AgentURL, "target-agent", "", "worker-protocol URL of that server")
+	f.StringVar(&cfg.Store, "store", "", "store of the server bench starts (default: a temporary SQLite file)")
+	f.IntVar(&cfg.Workers, "workers", 2, "worker processes")
+	f.IntVar(&cfg.Concurrency, "concurrency", 64, "slots per worker")
+	f.IntVar(&cfg.Tasks, "tasks", 20000, "tasks in the throughput run")
+	f.IntVar(&cfg.Batch, "batch", 500, "tasks per submit call")
+	f.IntVar(&cfg.Submitters, "submitters", 2, "concurrent submit loops")
+	f.IntVar(&cfg.Samples, "samples", 200, "tasks in the latency run")
+	f.IntVar(&cfg.Hold, "hold", 0, "fill a queue with this many tasks and report the server's memory instead")
+	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
+	return cmd
+}
