@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/drover-run/drover/internal/domain"
+)
+
+// translate turns an error from pgx into one the store contract allows:
+// domain.ErrNotFound, domain.ErrConflict or a *domain.Error. The result never
+// wraps a pgx value, so nothing above the store can depend on the driver.
+// Context errors are the caller's own and stay matchable with errors.Is.
+// Errors that are not pgx's (already translated, or the store's own) pass
+// through.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, pgx.ErrNoRows):
+		return domain.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return translatePgError(pgErr)
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+	)
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) {
+		return &domain.Error{Code: domain.CodeUnavailable, Message: "postgres: " + err.Error()}
+	}
+	var domainErr *domain.Error
+	if errors.As(err, &domainErr) || errors.Is(err, domain.ErrNotFound) ||
+		errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrStaleLease) {
+		return err
+	}
+	return &domain.Error{Code: domain.CodeInternal, Message: "postgres: " + err.Error()}
+}
+
+// translatePgError maps an error the server sent by its SQLSTATE class.
+func translatePgError(e *pgconn.PgError) error {
+	msg := "postgres: " + e.Message
+	if e.ConstraintName != "" {
+		msg += " (" + e.ConstraintName + ")"
+	}
+	switch {
+	case e.Code == "23505": // unique_violation
+		return &conflictError{msg: msg}
+	case strings.HasPrefix(e.Code, "22"), // data exception: a value out of range, bad JSON
+		strings.HasPrefix(e.Code, "23"): // other integrity violations: a check failed
+		return &domain.Error{Code: domain.CodeValidation, Message: msg}
+	case strings.HasPrefix(e.Code, "08"), // connection exception
+		strings.HasPrefix(e.Code, "40"), // serialization failure, deadlock: retry
+		strings.HasPrefix(e.Code, "53"), // insufficient resources
+		strings.HasPrefix(e.Code, "57"): // operator intervention: shutdown, cancel
+		return &domain.Error{Code: domain.CodeUnavailable, Message: msg}
+	}
+	return &domain.Error{Code: domain.CodeInternal, Message: msg + " (SQLSTATE " + e.Code + ")"}
+}
+
+// conflictError is domain.ErrConflict with the server's explanation.
+type conflictError struct{ msg string }
+
+func (e *conflictError) Error() string { return e.msg }
+func (e *conflictError) Unwrap() error { return domain.ErrConflict }

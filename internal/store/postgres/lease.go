@@ -1,0 +1,456 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// This file holds the lease life cycle: lease, extend, finish, release,
+// rescue. Every statement that ends a lease is fenced on
+// (lease_epoch, lease_owner, state = 'running'), and every one that locks
+// several tasks it may have to wait for locks them in id order, so two
+// batches never deadlock. Leasing and rescuing skip locked rows instead: a
+// task someone else is changing is not theirs to take.
+
+// leaseSQL is placement and leasing in one statement. The SELECT mirrors
+// domain.Worker.CanRun; its ORDER BY is the partial index
+// tasks_pending_lease_order, so PostgreSQL walks pending tasks in lease order
+// and stops after $10 eligible ones, skipping rows other servers hold.
+const leaseSQL = `
+WITH c AS (
+	SELECT id FROM tasks
+	WHERE state = 'pending'
+		AND available_at <= coalesce($1::timestamptz, now())
+		AND type = ANY($3::text[])
+		AND (device_id = $2 OR (device_id = '' AND queue = ANY($4::text[])))
+		AND (min_cpu_cores <= 0 OR min_cpu_cores <= $5)
+		AND (min_memory_gb <= 0 OR min_memory_gb <= $6 + 0.05) -- the rounding hair of Worker.Satisfies
+		AND platform IN ('', $7)
+		AND role IN ('', $8)
+		AND (req_labels IS NULL OR req_labels <@ $9::jsonb)
+	ORDER BY priority DESC, available_at, id
+	LIMIT $10
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks t SET state = 'running',
+	attempt = t.attempt + 1,
+	lease_epoch = t.lease_epoch + 1,
+	lease_owner = $2,
+	lease_expires_at = coalesce($1::timestamptz, now()) + $11::interval,
+	started_at = coalesce($1::timestamptz, now()),
+	last_device_id = $2
+FROM c WHERE t.id = c.id
+RETURNING ` + taskColumns
+
+// TaskLease leases up to p.Max tasks p.Worker can run, in one statement.
+func (s *Store) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*domain.Task, error) {
+	w := p.Worker
+	if w == nil || w.ID == "" {
+		// An empty id would match every unpinned task's empty device_id.
+		return nil, domain.Errorf(domain.CodeValidation, "leasing needs a worker with an id")
+	}
+	if p.Max <= 0 || len(w.TaskTypes) == 0 {
+		return nil, nil
+	}
+	workerLabels := w.Labels
+	if workerLabels == nil {
+		workerLabels = map[string]string{} // contains only tasks without labels
+	}
+	labels, err := json.Marshal(workerLabels)
+	if err != nil {
+		return nil, translate(err)
+	}
+	tasks, err := s.queryTasks(ctx, leaseSQL, timeArg(p.Now), w.ID, w.TaskTypes, w.Queues,
+		w.Resources.CPUCores, w.Resources.MemoryTotalGB, w.Platform.OS, w.Role, string(labels),
+		p.Max, p.TTL)
+	if err != nil {
+		return nil, err
+	}
+	// UPDATE … RETURNING comes in no particular order; callers get lease order.
+	slices.SortFunc(tasks, func(a, b *domain.Task) int {
+		return cmp.Or(
+			cmp.Compare(b.Priority, a.Priority),
+			a.AvailableAt.Compare(b.AvailableAt),
+			cmp.Compare(a.ID, b.ID))
+	})
+	return tasks, nil
+}
+
+// extendSQL renews all of a worker's leases and answers, of the leases the
+// worker named, those it no longer holds. A lease that expired but was not
+// yet rescued is still held: until the reaper moves the task, no one else can
+// have it, so renewing it is safe.
+const extendSQL = `
+WITH renewed AS (
+	UPDATE tasks SET lease_expires_at = coalesce($1::timestamptz, now()) + $3::interval
+	WHERE lease_owner = $2 AND state = 'running'
+	RETURNING id, lease_epoch
+)
+SELECT h.id, h.epoch
+FROM unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS h(id, epoch, ord)
+WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.id = h.id AND r.lease_epoch = h.epoch)
+ORDER BY h.ord`
+
+// TaskLeaseExtend renews every lease the worker holds, in one statement.
+func (s *Store) TaskLeaseExtend(ctx context.Context, p *store.TaskLeaseExtendParams) ([]domain.TaskRef, error) {
+	ids := make([]string, len(p.Held))
+	epochs := make([]int64, len(p.Held))
+	for i, r := range p.Held {
+		ids[i], epochs[i] = r.TaskID, r.Epoch
+	}
+	rows, err := s.pool.Query(ctx, extendSQL, timeArg(p.Now), p.WorkerID, p.TTL, ids, epochs)
+	if err != nil {
+		return nil, translate(err)
+	}
+	lost, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.TaskRef, error) {
+		var r domain.TaskRef
+		err := row.Scan(&r.TaskID, &r.Epoch)
+		return r, err
+	})
+	return lost, translate(err)
+}
+
+// finishSQL applies a batch of results. $1 is Now, $2 the reporting worker;
+// the arrays hold one result each. retry_us is set for a failed attempt that
+// goes back to pending (its backoff, in microseconds) and NULL otherwise.
+// The worker's counters change in the same statement, so in the same
+// transaction, as the tasks they count.
+const finishSQL = `
+WITH r AS (
+	SELECT * FROM unnest($3::text[], $4::bigint[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+		AS r(id, epoch, ok, result, usage, error, retry_us)
+),
+locked AS (
+	SELECT t.id FROM tasks t JOIN r ON t.id = r.id
+	WHERE t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
+	ORDER BY t.id
+	FOR UPDATE OF t
+),
+done AS (
+	UPDATE tasks t SET
+		state = CASE WHEN r.ok THEN 'completed' WHEN r.retry_us IS NULL THEN 'failed' ELSE 'pending' END,
+		lease_owner = '',
+		lease_expires_at = NULL,
+		available_at = CASE WHEN NOT r.ok AND r.retry_us IS NOT NULL
+			THEN coalesce($1::timestamptz, now()) + r.retry_us * interval '1 microsecond'
+			ELSE t.available_at END,
+		completed_at = CASE WHEN r.ok OR r.retry_us IS NULL THEN coalesce($1::timestamptz, now()) END,
+		result = r.result::json,
+		resource_usage = r.usage::json,
+		error = r.error
+	FROM r, locked
+	WHERE t.id = r.id AND t.id = locked.id
+		AND t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
+	RETURNING r.ok, ` + taskColumns + `
+),
+counted AS (
+	UPDATE workers SET
+		tasks_completed = tasks_completed + (SELECT count(*) FROM done WHERE ok),
+		tasks_failed = tasks_failed + (SELECT count(*) FROM done WHERE NOT ok)
+	WHERE id = $2 AND EXISTS (SELECT 1 FROM done)
+)
+SELECT * FROM done`
+
+// TaskFinishMany records a batch of results. When every result is a success
+// (the hot path) it is one statement. A failure needs the task's attempt and
+// backoff base to compute its retry delay with p.Backoff, a Go function, so a
+// batch with failures first reads and locks those tasks, then applies the
+// same statement, in one transaction.
+func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParams) ([]store.TaskFinishOutcome, error) {
+	results := uniqueResults(p.Results)
+	if len(results) == 0 {
+		return staleOutcomes(p.Results, nil), nil
+	}
+	var done map[string]*domain.Task
+	finish := func(q querier, retries map[string]time.Duration) error {
+		args, err := finishArgs(p, results, retries)
+		if err != nil {
+			return err
+		}
+		done, err = finishQuery(ctx, q, args)
+		return err
+	}
+	var err error
+	if anyFailed(results) {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			retries, err := retryDelays(ctx, tx, p, results)
+			if err != nil {
+				return err
+			}
+			return finish(tx, retries)
+		})
+	} else {
+		err = finish(s.pool, nil)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return staleOutcomes(p.Results, done), nil
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// uniqueResults is the results sorted by task id, so rows lock in id order,
+// keeping only the first result for each lease: a second report on the same
+// lease in one batch is stale by the time it would apply.
+func uniqueResults(results []store.TaskFinish) []store.TaskFinish {
+	out := slices.Clone(results)
+	slices.SortStableFunc(out, func(a, b store.TaskFinish) int {
+		return cmp.Or(cmp.Compare(a.Ref.TaskID, b.Ref.TaskID), cmp.Compare(a.Ref.Epoch, b.Ref.Epoch))
+	})
+	return slices.CompactFunc(out, func(a, b store.TaskFinish) bool { return a.Ref == b.Ref })
+}
+
+func anyFailed(results []store.TaskFinish) bool {
+	return slices.ContainsFunc(results, func(r store.TaskFinish) bool { return !r.Succeeded })
+}
+
+// retryDelays locks the still-leased tasks of the failed results and returns,
+// for each that has retries left, its backoff.
+func retryDelays(ctx context.Context, tx pgx.Tx, p *store.TaskFinishManyParams, results []store.TaskFinish) (map[string]time.Duration, error) {
+	var ids []string
+	var epochs []int64
+	for _, r := range results {
+		if !r.Succeeded {
+			ids, epochs = append(ids, r.Ref.TaskID), append(epochs, r.Ref.Epoch)
+		}
+	}
+	rows, err := tx.Query(ctx, `
+SELECT t.id, t.attempt, t.max_retries, t.retry_backoff
+FROM tasks t JOIN unnest($2::text[], $3::bigint[]) AS r(id, epoch) ON t.id = r.id
+WHERE t.lease_epoch = r.epoch AND t.lease_owner = $1 AND t.state = 'running'
+ORDER BY t.id
+FOR UPDATE OF t`, p.WorkerID, ids, epochs)
+	if err != nil {
+		return nil, err
+	}
+	_, retries, err := collectRetries(rows, p.Backoff)
+	return retries, err
+}
+
+// collectRetries reads (id, attempt, max_retries, retry_backoff) rows. It
+// returns the ids in row order and the backoff of each task that has retries
+// left: attempt n may be followed by another while n <= max_retries.
+func collectRetries(rows pgx.Rows, backoff func(int, time.Duration) time.Duration) ([]string, map[string]time.Duration, error) {
+	var ids []string
+	retries := map[string]time.Duration{}
+	var (
+		id                  string
+		attempt, maxRetries int
+		base                time.Duration
+	)
+	_, err := pgx.ForEachRow(rows, []any{&id, &attempt, &maxRetries, &base}, func() error {
+		ids = append(ids, id)
+		if attempt <= maxRetries {
+			retries[id] = delay(backoff, attempt, base)
+		}
+		return nil
+	})
+	return ids, retries, err
+}
+
+// delay is backoff(attempt, base), or no delay without a backoff function.
+func delay(backoff func(int, time.Duration) time.Duration, attempt int, base time.Duration) time.Duration {
+	if backoff == nil {
+		return 0
+	}
+	return max(backoff(attempt, base), 0)
+}
+
+// finishArgs lays out the results as finishSQL's arrays.
+func finishArgs(p *store.TaskFinishManyParams, results []store.TaskFinish, retries map[string]time.Duration) ([]any, error) {
+	n := len(results)
+	var (
+		ids      = make([]string, n)
+		epochs   = make([]int64, n)
+		oks      = make([]bool, n)
+		outputs  = make([]*string, n)
+		usages   = make([]*string, n)
+		errs     = make([]string, n)
+		retryUSs = make([]*int64, n)
+	)
+	for i, r := range results {
+		var err error
+		ids[i], epochs[i], oks[i] = r.Ref.TaskID, r.Ref.Epoch, r.Succeeded
+		if outputs[i], err = jsonArg(r.Result, r.Result == nil); err != nil {
+			return nil, err
+		}
+		if usages[i], err = jsonArg(r.ResourceUsage, r.ResourceUsage == nil); err != nil {
+			return nil, err
+		}
+		if r.Result != nil && !r.Succeeded {
+			errs[i] = r.Result.Error
+		}
+		if d, ok := retries[r.Ref.TaskID]; ok && !r.Succeeded {
+			us := d.Microseconds()
+			retryUSs[i] = &us
+		}
+	}
+	return []any{timeArg(p.Now), p.WorkerID, ids, epochs, oks, outputs, usages, errs, retryUSs}, nil
+}
+
+// finishQuery runs finishSQL and returns the tasks it changed, by id.
+func finishQuery(ctx context.Context, q querier, args []any) (map[string]*domain.Task, error) {
+	rows, err := q.Query(ctx, finishSQL, args...)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	tasks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*domain.Task, error) {
+		return scanTask(prefixedRow{row, []any{&ok}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[string]*domain.Task, len(tasks))
+	for _, t := range tasks {
+		done[t.ID] = t
+	}
+	return done, nil
+}
+
+// staleOutcomes gives each result, in input order, its outcome: the changed
+// task if its lease was held, else stale. Of two results for one lease, only
+// the first can have applied.
+func staleOutcomes(results []store.TaskFinish, done map[string]*domain.Task) []store.TaskFinishOutcome {
+	out := make([]store.TaskFinishOutcome, len(results))
+	for i, r := range results {
+		t, ok := done[r.Ref.TaskID]
+		if !ok || t.LeaseEpoch != r.Ref.Epoch {
+			out[i] = store.TaskFinishOutcome{Ref: r.Ref, StaleLease: true}
+			continue
+		}
+		out[i] = store.TaskFinishOutcome{Ref: r.Ref, State: t.State, Task: t}
+		delete(done, r.Ref.TaskID)
+	}
+	return out
+}
+
+// releaseSQL ends every lease a worker holds, as if each had expired now,
+// except that it never fails a task and never delays it: the worker handed
+// the task back, the task did not fail. Attempt keeps counting leases.
+const releaseSQL = `
+WITH c AS (
+	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' ORDER BY id FOR UPDATE
+)
+UPDATE tasks t SET
+	state = CASE WHEN $3 THEN 'cancelled' ELSE 'pending' END,
+	lease_owner = '',
+	lease_expires_at = NULL,
+	available_at = CASE WHEN $3 THEN t.available_at ELSE coalesce($1::timestamptz, now()) END,
+	completed_at = CASE WHEN $3 THEN coalesce($1::timestamptz, now()) END,
+	error = $4
+FROM c WHERE t.id = c.id AND t.lease_owner = $2 AND t.state = 'running'
+RETURNING t.id`
+
+// TaskReleaseWorker ends one worker's leases in one statement.
+func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorkerParams) ([]string, error) {
+	if p.WorkerID == "" {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, releaseSQL, timeArg(p.Now), p.WorkerID, p.Cancel, p.Reason)
+	if err != nil {
+		return nil, translate(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, translate(err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// leaseExpiredError is the Error of a task whose lease ran out.
+const leaseExpiredError = "lease expired: the worker stopped renewing it"
+
+// rescueSQL requeues or fails expired tasks; the ids and retry delays come
+// from the expired tasks locked just before, in the same transaction.
+const rescueSQL = `
+UPDATE tasks t SET
+	state = CASE WHEN r.retry_us IS NULL THEN 'failed' ELSE 'pending' END,
+	lease_owner = '',
+	lease_expires_at = NULL,
+	available_at = CASE WHEN r.retry_us IS NULL THEN t.available_at
+		ELSE coalesce($1::timestamptz, now()) + r.retry_us * interval '1 microsecond' END,
+	completed_at = CASE WHEN r.retry_us IS NULL THEN coalesce($1::timestamptz, now()) END,
+	error = $2
+FROM unnest($3::text[], $4::bigint[]) AS r(id, retry_us)
+WHERE t.id = r.id AND t.state = 'running'
+RETURNING ` + taskColumns
+
+// TaskRescueExpired requeues or fails tasks whose lease expired before Now.
+// It is the reaper's sweep, not a hot path: one transaction of two
+// statements, since each retry delay comes from p.Backoff. Tasks locked by
+// someone else (a result arriving just now) are skipped; if still expired,
+// the next sweep takes them.
+func (s *Store) TaskRescueExpired(ctx context.Context, p *store.TaskRescueExpiredParams) ([]*domain.Task, error) {
+	var rescued []*domain.Task
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+SELECT id, attempt, max_retries, retry_backoff FROM tasks
+WHERE state = 'running' AND lease_expires_at < coalesce($1::timestamptz, now())
+ORDER BY lease_expires_at, id
+LIMIT $2
+FOR UPDATE SKIP LOCKED`, timeArg(p.Now), limitArg(p.Limit))
+		if err != nil {
+			return err
+		}
+		ids, retries, err := collectRetries(rows, p.Backoff)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		retryUSs := make([]*int64, len(ids))
+		for i, id := range ids {
+			if d, ok := retries[id]; ok {
+				us := d.Microseconds()
+				retryUSs[i] = &us
+			}
+		}
+		rows, err = tx.Query(ctx, rescueSQL, timeArg(p.Now), leaseExpiredError, ids, retryUSs)
+		if err != nil {
+			return err
+		}
+		rescued, err = pgx.CollectRows(rows, scanTask)
+		return err
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	slices.SortFunc(rescued, func(a, b *domain.Task) int { return cmp.Compare(a.ID, b.ID) })
+	return rescued, nil
+}
+
+// limitArg is a LIMIT argument: NULL (no limit) for zero or less.
+func limitArg(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
+}
+
+// TaskNextAvailable returns the earliest future AvailableAt of pending tasks
+// in the queues (any queue when none is named), or the zero time.
+func (s *Store) TaskNextAvailable(ctx context.Context, p *store.TaskNextAvailableParams) (time.Time, error) {
+	w := &where{args: []any{timeArg(p.Now)}}
+	w.add("state = 'pending'")
+	w.add("available_at > coalesce($1::timestamptz, now())")
+	if len(p.Queues) > 0 {
+		w.add("queue = ANY(?)", p.Queues)
+	}
+	var next *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(available_at) FROM tasks`+w.sql(), w.args...).Scan(&next); err != nil {
+		return time.Time{}, translate(err)
+	}
+	return timeOf(next), nil
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// workerColumns is the column list of statements returning workers, in
+// scanWorker's order; they alias workers as w. TasksActive is derived from the
+// running tasks (the tasks_running_owner index), never stored, so it cannot
+// drift from them.
+const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
+	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	(SELECT count(*) FROM tasks t WHERE t.lease_owner = w.id AND t.state = 'running')`
+
+func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
+	var (
+		w                                domain.Worker
+		platform, resources, info, label []byte
+		state                            string
+		registered, lastSeen             time.Time
+	)
+	err := row.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
+		&w.Queues, &label, &w.TaskTypes, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+	if err != nil {
+		return nil, err
+	}
+	w.State = domain.WorkerState(state)
+	w.RegisteredAt, w.LastSeen = registered.UTC(), lastSeen.UTC()
+	for name, doc := range map[string]struct {
+		data []byte
+		v    any
+	}{"platform": {platform, &w.Platform}, "resources": {resources, &w.Resources}, "info": {info, &w.Info}, "labels": {label, &w.Labels}} {
+		if err := unmarshalNullable(doc.data, doc.v); err != nil {
+			return nil, fmt.Errorf("worker %s: %s: %w", w.ID, name, err)
+		}
+	}
+	return &w, nil
+}
+
+const registerWorkerSQL = `
+INSERT INTO workers AS w (id, name, hostname, role, platform, resources, info,
+	queues, labels, task_types, concurrency, pid, version, credential_hash,
+	state, registered_at, last_seen)
+VALUES ($2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb,
+	$9, $10::jsonb, $11, $12, $13, $14, $15,
+	$16, coalesce($17::timestamptz, $1::timestamptz, now()), coalesce($1::timestamptz, $18::timestamptz, now()))
+ON CONFLICT (id) DO UPDATE SET
+	name = excluded.name, hostname = excluded.hostname, role = excluded.role,
+	platform = excluded.platform, resources = excluded.resources, info = excluded.info,
+	queues = excluded.queues, labels = excluded.labels, task_types = excluded.task_types,
+	concurrency = excluded.concurrency, pid = excluded.pid, version = excluded.version,
+	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen
+RETURNING ` + workerColumns
+
+// WorkerRegister inserts or re-registers a worker in one statement. A
+// re-registration keeps the first RegisteredAt and the counters.
+func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParams) (*domain.Worker, error) {
+	w := p.Worker
+	if w == nil || w.ID == "" {
+		return nil, domain.Errorf(domain.CodeValidation, "registering needs a worker with an id")
+	}
+	docs, err := marshalAll(w.Platform, w.Resources, w.Info)
+	if err != nil {
+		return nil, translate(err)
+	}
+	labels, err := jsonArg(w.Labels, w.Labels == nil)
+	if err != nil {
+		return nil, translate(err)
+	}
+	state := cmp.Or(w.State, domain.WorkerOnline)
+	return s.queryWorker(ctx, registerWorkerSQL, timeArg(p.Now),
+		w.ID, w.Name, w.Hostname, w.Role, docs[0], docs[1], docs[2],
+		w.Queues, labels, w.TaskTypes, w.Concurrency, w.PID, w.Version, w.CredentialHash,
+		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen))
+}
+
+// marshalAll encodes each value as JSON text.
+func marshalAll(vs ...any) ([]string, error) {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+// WorkerHeartbeat records a heartbeat in one statement.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*domain.Worker, error) {
+	resources, err := json.Marshal(p.Resources)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return s.queryWorker(ctx, `
+UPDATE workers w SET last_seen = coalesce($1::timestamptz, now()), resources = $3::jsonb,
+	state = CASE WHEN w.state = 'draining' THEN 'draining' ELSE 'online' END
+WHERE w.id = $2 AND w.state <> 'removed'
+RETURNING `+workerColumns, timeArg(p.Now), p.ID, string(resources))
+}
+
+// WorkerGet returns one worker, removed or not.
+func (s *Store) WorkerGet(ctx context.Context, id string) (*domain.Worker, error) {
+	return s.queryWorker(ctx, `SELECT `+workerColumns+` FROM workers w WHERE w.id = $1`, id)
+}
+
+// WorkerGetByCredential returns the live worker whose credential hashes to hash.
+func (s *Store) WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error) {
+	if hash == "" {
+		// Never match a worker registered without a credential.
+		return nil, domain.ErrNotFound
+	}
+	return s.queryWorker(ctx, `SELECT `+workerColumns+` FROM workers w
+WHERE w.credential_hash = $1 AND w.state <> 'removed' ORDER BY w.id LIMIT 1`, hash)
+}
+
+// WorkerList lists non-removed workers, by id.
+func (s *Store) WorkerList(ctx context.Context, p *store.WorkerListParams) ([]*domain.Worker, error) {
+	w := &where{}
+	w.add("w.state <> 'removed'")
+	if p.State != "" {
+		w.add("w.state = ?", string(p.State))
+	}
+	if p.Role != "" {
+		w.add("w.role = ?", p.Role)
+	}
+	if p.Queue != "" {
+		w.add("? = ANY(w.queues)", p.Queue)
+	}
+	sql := `SELECT ` + workerColumns + ` FROM workers w` + w.sql() + ` ORDER BY w.id` + w.page(p.Limit, 0)
+	return s.queryWorkers(ctx, sql, w.args...)
+}
+
+// WorkerMarkOffline moves the live workers not seen since p.Before to
+// offline, in one statement.
+func (s *Store) WorkerMarkOffline(ctx context.Context, p *store.WorkerMarkOfflineParams) ([]*domain.Worker, error) {
+	workers, err := s.queryWorkers(ctx, `
+UPDATE workers w SET state = 'offline'
+WHERE w.state IN ('online', 'draining') AND w.last_seen < $1
+RETURNING `+workerColumns, p.Before)
+	if err != nil {
+		return nil, err
+	}
+	sortWorkers(workers)
+	return workers, nil
+}
+
+// WorkerSetState sets a non-removed worker's state.
+func (s *Store) WorkerSetState(ctx context.Context, p *store.WorkerSetStateParams) error {
+	n, err := s.exec(ctx, `UPDATE workers SET state = $2 WHERE id = $1 AND state <> 'removed'`, p.ID, string(p.State))
+	if err == nil && n == 0 {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
+// WorkerDelete marks a worker removed; removing it again changes nothing.
+func (s *Store) WorkerDelete(ctx context.Context, id string) error {
+	n, err := s.exec(ctx, `UPDATE workers SET state = 'removed' WHERE id = $1`, id)
+	if err == nil && n == 0 {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) queryWorker(ctx context.Context, sql string, args ...any) (*domain.Worker, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	w, err := pgx.CollectExactlyOneRow(rows, scanWorker)
+	return w, translate(err)
+}
+
+func (s *Store) queryWorkers(ctx context.Context, sql string, args ...any) ([]*domain.Worker, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	workers, err := pgx.CollectRows(rows, scanWorker)
+	return workers, translate(err)
+}
+
+func sortWorkers(ws []*domain.Worker) {
+	slices.SortFunc(ws, func(a, b *domain.Worker) int { return cmp.Compare(a.ID, b.ID) })
+}
