@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// meta is what every client command shares, as Nomad's command.Meta does:
+// where it writes, the environment, the clock and the global flags. Tests
+// build their own, with a fake environment and a fixed clock, so they can
+// run in parallel.
+type meta struct {
+	out, errOut io.Writer
+	getenv      func(string) string
+	now         func() time.Time
+	transport   http.RoundTripper // nil: http.DefaultTransport
+	// pollInterval is how often waiting commands ask again; 0: the SDK's
+	// default. Tests make it tiny.
+	pollInterval time.Duration
+
+	globals *pflag.FlagSet // the root's persistent flags, to tell given from default
+	apiURL  string
+	apiKey  string
+	output  outputFormat
+
+	last *answerRecorder // the latest API answer, for -o json; set by client()
+}
+
+func newMeta(out, errOut io.Writer, getenv func(string) string) *meta {
+	return &meta{out: out, errOut: errOut, getenv: getenv, now: time.Now, output: formatTable}
+}
+
+// Environment variables the CLI reads.
+const (
+	envAPIURL    = "DROVER_API_URL"
+	envAPIKey    = "DROVER_API_KEY"
+	envConfigDir = "DROVER_CONFIG_DIR"
+)
+
+// defaultAPIURL is where drover dev and drover server listen by default.
+const defaultAPIURL = "http://127.0.0.1:8081"
+
+func (m *meta) addGlobalFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&m.apiURL, "api-url", "", "server address (default: $"+envAPIURL+", then config api_url, then "+defaultAPIURL+")")
+	f.StringVar(&m.apiKey, "api-key", "", "API key, sent as X-API-Key (default: $"+envAPIKey+", then config api_key)")
+	f.VarP(&m.output, "output", "o", "output format: table (for people) or json (the API's data, for scripts)")
+	root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{string(formatTable), string(formatJSON)}, cobra.ShellCompDirectiveNoFileComp
+	})
+	m.globals = f
+}
+
+// run executes the command line args and returns the exit code.
+func (m *meta) run(ctx context.Context, args []string) int {
+	root := newRoot(m)
+	if args == nil {
+		args = []string{} // nil would make cobra read os.Args
+	}
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	return m.report(cmd, err)
+}
