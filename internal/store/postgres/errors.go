@@ -57,7 +57,9 @@ func translatePgError(e *pgconn.PgError) error {
 	}
 	switch {
 	case e.Code == "23505": // unique_violation
-		return &conflictError{msg: msg}
+		return &sentinelError{msg: msg, is: domain.ErrConflict}
+	case e.Code == "23503": // foreign_key_violation: what the row refers to does not exist
+		return &sentinelError{msg: msg, is: domain.ErrNotFound}
 	case strings.HasPrefix(e.Code, "22"), // data exception: a value out of range, bad JSON
 		strings.HasPrefix(e.Code, "23"): // other integrity violations: a check failed
 		return &domain.Error{Code: domain.CodeValidation, Message: msg}
@@ -70,8 +72,11 @@ func translatePgError(e *pgconn.PgError) error {
 	return &domain.Error{Code: domain.CodeInternal, Message: msg + " (SQLSTATE " + e.Code + ")"}
 }
 
-// conflictError is domain.ErrConflict with the server's explanation.
-type conflictError struct{ msg string }
+// sentinelError is a domain sentinel error with the server's explanation.
+type sentinelError struct {
+	msg string
+	is  error
+}
 
-func (e *conflictError) Error() string { return e.msg }
-func (e *conflictError) Unwrap() error { return domain.ErrConflict }
+func (e *sentinelError) Error() string { return e.msg }
+func (e *sentinelError) Unwrap() error { return e.is }

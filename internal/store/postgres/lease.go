@@ -129,12 +129,15 @@ WITH r AS (
 		AS r(id, epoch, ok, result, usage, error, retry_us)
 ),
 locked AS (
-	SELECT t.id FROM tasks t JOIN r ON t.id = r.id
+	SELECT t.id, r.epoch FROM tasks t JOIN r ON t.id = r.id
 	WHERE t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
 	ORDER BY t.id
 	FOR UPDATE OF t
 ),
 done AS (
+	-- The rows are locked and were checked on their latest version by
+	-- locked: nothing can change them before commit. Joining only on the
+	-- primary key keeps this a lookup per result.
 	UPDATE tasks t SET
 		state = CASE WHEN r.ok THEN 'completed' WHEN r.retry_us IS NULL THEN 'failed' ELSE 'pending' END,
 		lease_owner = '',
@@ -146,9 +149,8 @@ done AS (
 		result = r.result::json,
 		resource_usage = r.usage::json,
 		error = r.error
-	FROM r, locked
-	WHERE t.id = r.id AND t.id = locked.id
-		AND t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
+	FROM locked JOIN r ON r.id = locked.id AND r.epoch = locked.epoch
+	WHERE t.id = locked.id
 	RETURNING r.ok, ` + taskColumns + `
 ),
 counted AS (
@@ -339,13 +341,15 @@ func staleOutcomes(results []store.TaskFinish, done map[string]*domain.Task) []s
 
 // releaseSQL ends every lease a worker holds, as if each had expired now,
 // except that it never fails a task and never delays it: the worker handed
-// the task back, the task did not fail. Attempt keeps counting leases.
+// the task back, the task did not fail. So the attempt is not counted either:
+// the next lease runs the same attempt again (under a new epoch).
 const releaseSQL = `
 WITH c AS (
 	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' ORDER BY id FOR UPDATE
 )
 UPDATE tasks t SET
 	state = CASE WHEN $3 THEN 'cancelled' ELSE 'pending' END,
+	attempt = CASE WHEN $3 THEN t.attempt ELSE t.attempt - 1 END,
 	lease_owner = '',
 	lease_expires_at = NULL,
 	available_at = CASE WHEN $3 THEN t.available_at ELSE coalesce($1::timestamptz, now()) END,

@@ -38,8 +38,9 @@ inserted AS (
 )
 SELECT b.task_id, b.last_seq FROM bumped b`
 
-// LogAppend stores the lines, numbering each task's lines on from its last.
-// It also writes each line's number into lines[i].Seq, so the caller can
+// LogAppend stores the lines, numbering each task's lines on from its last,
+// or nothing and domain.ErrNotFound if one names an unknown task (the
+// foreign key of task_log_seqs). It also writes each line's number into lines[i].Seq, so the caller can
 // publish them. A line without a time gets the database's.
 func (s *Store) LogAppend(ctx context.Context, lines []domain.LogLine) error {
 	if len(lines) == 0 {
@@ -80,21 +81,47 @@ func (s *Store) LogAppend(ctx context.Context, lines []domain.LogLine) error {
 	return nil
 }
 
-// LogList returns a task's lines after p.AfterSeq, oldest first.
+// logListSQL reads a task's lines in one statement that also tells an
+// unknown task (no row) from a quiet one (one row of NULLs).
+const logListSQL = `
+SELECT l.seq, l.time, l.stream, l.level, l.message
+FROM tasks t LEFT JOIN LATERAL (
+	SELECT seq, time, stream, level, message FROM task_logs
+	WHERE task_id = t.id AND seq > $2
+	ORDER BY seq
+	LIMIT $3
+) l ON true
+WHERE t.id = $1
+ORDER BY l.seq`
+
+// LogList returns a task's lines after p.AfterSeq, oldest first, or
+// domain.ErrNotFound for an unknown task.
 func (s *Store) LogList(ctx context.Context, p *store.LogListParams) ([]domain.LogLine, error) {
-	w := &where{}
-	w.add("task_id = ?", p.TaskID)
-	w.add("seq > ?", p.AfterSeq)
-	rows, err := s.pool.Query(ctx, `SELECT task_id, seq, time, stream, level, message FROM task_logs`+
-		w.sql()+` ORDER BY seq`+w.page(p.Limit, 0), w.args...)
+	rows, err := s.pool.Query(ctx, logListSQL, p.TaskID, p.AfterSeq, limitArg(p.Limit))
 	if err != nil {
 		return nil, translate(err)
 	}
-	lines, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.LogLine, error) {
-		var l domain.LogLine
-		err := row.Scan(&l.TaskID, &l.Seq, &l.Time, &l.Stream, &l.Level, &l.Message)
-		l.Time = l.Time.UTC()
-		return l, err
+	var (
+		lines  []domain.LogLine
+		found  bool
+		seq    *int64
+		at     *time.Time
+		stream *string
+		level  *string
+		msg    *string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&seq, &at, &stream, &level, &msg}, func() error {
+		found = true
+		if seq != nil {
+			lines = append(lines, domain.LogLine{TaskID: p.TaskID, Seq: *seq, Time: timeOf(at), Stream: *stream, Level: *level, Message: *msg})
+		}
+		return nil
 	})
-	return lines, translate(err)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if !found {
+		return nil, domain.ErrNotFound
+	}
+	return lines, nil
 }

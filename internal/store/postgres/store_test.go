@@ -268,7 +268,7 @@ func TestTaskFinishFencingAndRetry(t *testing.T) {
 			{Ref: domain.TaskRef{TaskID: "task-ok", Epoch: 1}, Succeeded: true, Result: &domain.Result{Output: "hi"}},
 			{Ref: domain.TaskRef{TaskID: "task-ok", Epoch: 1}, Succeeded: true}, // a duplicate: stale
 			{Ref: domain.TaskRef{TaskID: "task-retry", Epoch: 1}, Result: &domain.Result{ExitCode: 1, Error: "boom"}},
-			{Ref: domain.TaskRef{TaskID: "task-fail", Epoch: 2}},                                              // wrong epoch
+			{Ref: domain.TaskRef{TaskID: "task-fail", Epoch: 2}},                                                    // wrong epoch
 			{Ref: domain.TaskRef{TaskID: "task-fail", Epoch: 1}, Result: &domain.Result{ExitCode: 2, Error: "bad"}}, // applies
 		},
 	})
@@ -442,6 +442,9 @@ func TestWorkers(t *testing.T) {
 	if diff := cmp.Diff(w, got); diff != "" {
 		t.Errorf("WorkerRegister (-want +got):\n%s", diff)
 	}
+	if err := s.LogAppend(ctx, []domain.LogLine{{TaskID: "task-none", Message: "x"}}); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("LogAppend(unknown task) error = %v, want ErrNotFound", err)
+	}
 	if _, err := s.WorkerGetByCredential(ctx, "hash1"); err != nil {
 		t.Errorf("WorkerGetByCredential: %v", err)
 	}
@@ -474,6 +477,7 @@ func TestLogAppendNumbersPerTask(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
 	ctx := context.Background()
+	insert(t, s, newTask("a"), newTask("b"))
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {

@@ -91,14 +91,16 @@ CREATE TABLE workers (
 CREATE INDEX workers_credential ON workers (credential_hash) WHERE state <> 'removed';
 
 -- Log lines get a per-task sequence from task_log_seqs, a counter row per
--- task kept apart from tasks so appending logs does not rewrite task rows.
+-- task kept apart from tasks so appending logs does not rewrite or lock task
+-- rows: only a task's first append checks (by the foreign key) that the task
+-- exists; the lines then hang off the counter row.
 CREATE TABLE task_log_seqs (
-    task_id  text   PRIMARY KEY,
+    task_id  text   PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
     last_seq bigint NOT NULL
 );
 
 CREATE TABLE task_logs (
-    task_id text        NOT NULL,
+    task_id text        NOT NULL REFERENCES task_log_seqs (task_id) ON DELETE CASCADE,
     seq     bigint      NOT NULL,
     time    timestamptz NOT NULL,
     stream  text        NOT NULL DEFAULT '',
