@@ -54,12 +54,12 @@ func platform(p api.Platform) string {
 	return p.OS + "/" + p.Arch
 }
 
-// cpu prints cores and use: "8 × 45%".
+// cpu prints use and cores: "45% of 8".
 func cpu(r api.Resources) string {
 	if r.CPUCores == 0 {
 		return none
 	}
-	return fmt.Sprintf("%d × %.0f%%", r.CPUCores, r.CPUUsage)
+	return fmt.Sprintf("%.0f%% of %d", r.CPUUsage, r.CPUCores)
 }
 
 // memory prints use of total: "2.1/4.0 GB".
