@@ -21,11 +21,11 @@ all cleanly; the data stays for the next run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			log, err := jsonLogger(logLevel)
 			if err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			cfg.Logger, cfg.Version, cfg.Out = log, version.Version, cmd.OutOrStdout()
 			return app.RunDev(cmd.Context(), cfg)

@@ -23,11 +23,11 @@ e.g. DROVER_STORE=postgres://… .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			log, err := jsonLogger(logLevel)
 			if err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			cfg.Logger, cfg.Version = log, version.Version
 			srv, err := app.NewServer(cmd.Context(), cfg)

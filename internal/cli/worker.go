@@ -26,19 +26,19 @@ DROVER_<FLAG> in the environment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			log, err := jsonLogger(logLevel)
 			if err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			if cfg.Labels, err = parseLabels(labels); err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			cfg.Logger = log
 			w, err := worker.New(cfg)
 			if err != nil {
-				return usageError{err}
+				return usageErrorf("%v", err)
 			}
 			return w.Run(cmd.Context())
 		},

@@ -229,17 +229,13 @@ func kindName(goType string) string {
 // Router is an http.ServeMux that also answers, in the envelope, paths it
 // does not serve (404) and methods a path does not take (405, with Allow).
 type Router struct {
-	mux     *http.ServeMux
-	methods map[string][]string // path pattern -> methods
+	mux    *http.ServeMux
+	routes []string
 }
 
 // NewRouter makes an empty router.
 func NewRouter() *Router {
-	rt := &Router{mux: http.NewServeMux(), methods: map[string][]string{}}
-	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, domain.Errorf(domain.CodeNotFound, "no route %s %s", r.Method, r.URL.Path).With("path", r.URL.Path))
-	})
-	return rt
+	return &Router{mux: http.NewServeMux()}
 }
 
 // Handle serves method+path with h, which returns an error to be written
@@ -250,34 +246,54 @@ func (rt *Router) Handle(method, path string, h func(http.ResponseWriter, *http.
 			WriteError(w, r, err)
 		}
 	})
-	if _, seen := rt.methods[path]; !seen && path != "/" {
-		rt.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			allow := append([]string(nil), rt.methods[path]...)
-			sort.Strings(allow)
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			WriteError(w, r, domain.Errorf(domain.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path).With("allow", allow))
-		})
-	}
-	rt.methods[path] = append(rt.methods[path], method)
-	if method == http.MethodGet {
-		rt.methods[path] = append(rt.methods[path], http.MethodHead)
-	}
+	rt.routes = append(rt.routes, method+" "+path)
 }
 
 // Routes lists the served "METHOD path" patterns, sorted: the OpenAPI test
 // checks the document against it.
 func (rt *Router) Routes() []string {
-	var out []string
-	for p, ms := range rt.methods {
-		for _, m := range ms {
-			if m != http.MethodHead {
-				out = append(out, m+" "+p)
-			}
-		}
-	}
+	out := append([]string(nil), rt.routes...)
 	sort.Strings(out)
 	return out
 }
 
-// ServeHTTP dispatches to the registered handlers.
-func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+// ServeHTTP dispatches to the registered handlers. The mux answers unknown
+// paths (404) and known paths with a wrong method (405) itself, in plain
+// text; those answers are replaced by the envelope (keeping Allow).
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := rt.mux.Handler(r); pattern == "" {
+		w = &muxAnswer{ResponseWriter: w, r: r}
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// muxAnswer rewrites the mux's own 404 and 405 as envelopes.
+type muxAnswer struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (m *muxAnswer) WriteHeader(code int) {
+	var err *domain.Error
+	switch code {
+	case http.StatusNotFound:
+		err = domain.Errorf(domain.CodeNotFound, "no route %s %s", m.r.Method, m.r.URL.Path).With("path", m.r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		err = domain.Errorf(domain.CodeMethodNotAllowed, "%s is not allowed on %s", m.r.Method, m.r.URL.Path).
+			With("allow", strings.Split(m.Header().Get("Allow"), ", "))
+	default:
+		m.ResponseWriter.WriteHeader(code)
+		return
+	}
+	m.replaced = true
+	m.Header().Del("X-Content-Type-Options")
+	WriteError(m.ResponseWriter, m.r, err)
+}
+
+func (m *muxAnswer) Write(b []byte) (int, error) {
+	if m.replaced {
+		return len(b), nil
+	}
+	return m.ResponseWriter.Write(b)
+}
