@@ -1,0 +1,204 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// txFunc is one write call's work inside a transaction. It must touch nothing
+// outside tx but its own variables: it may be rolled back to its savepoint
+// while the rest of the transaction commits.
+type txFunc func(ctx context.Context, tx *sql.Tx) error
+
+// writeRequest is a txFunc waiting for the committer, and where its outcome goes.
+type writeRequest struct {
+	ctx  context.Context
+	fn   txFunc
+	done chan error // buffered: the committer never blocks on a caller
+}
+
+// errClosed answers writes that arrive after Close.
+var errClosed = errors.New("sqlite: store is closed")
+
+// committer owns the writer connection and implements group commit: it runs
+// every request waiting when a transaction starts in that one transaction.
+//
+// Invariants: only the committer's goroutine touches the writer connection
+// once started; a request is answered exactly once, and only after the
+// transaction holding its writes has committed (or with the error that
+// prevented it).
+type committer struct {
+	db       *sql.DB
+	maxBatch int
+	requests chan *writeRequest
+
+	mu      sync.RWMutex // held for reading while sending on requests, for writing by stop
+	closed  bool
+	stopped chan struct{}
+}
+
+func startCommitter(db *sql.DB, maxBatch int) *committer {
+	c := &committer{
+		db:       db,
+		maxBatch: maxBatch,
+		requests: make(chan *writeRequest, maxBatch),
+		stopped:  make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// do runs fn in a write transaction and returns once that transaction has
+// committed. If ctx ends first, do returns ctx.Err() and the write may still
+// commit later: the outcome is unknown, as with any lost reply.
+func (c *committer) do(ctx context.Context, fn txFunc) error {
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if err := c.enqueue(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *committer) enqueue(ctx context.Context, r *writeRequest) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return errClosed
+	}
+	select {
+	case c.requests <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop refuses new requests, lets the queued ones commit and waits for the
+// committer to exit.
+func (c *committer) stop() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.requests)
+	}
+	c.mu.Unlock()
+	<-c.stopped
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	batch := make([]*writeRequest, 0, c.maxBatch)
+	for first := range c.requests {
+		batch = append(batch[:0], first)
+		batch = c.gather(batch)
+		c.commit(batch)
+		clear(batch) // let answered requests be collected
+	}
+}
+
+// gather appends the requests already waiting, up to maxBatch, without
+// waiting for more: a lone request commits at once.
+func (c *committer) gather(batch []*writeRequest) []*writeRequest {
+	for len(batch) < c.maxBatch {
+		select {
+		case r, ok := <-c.requests:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs batch in one transaction and answers every request.
+func (c *committer) commit(batch []*writeRequest) {
+	errs := make([]error, len(batch))
+	tx, err := c.db.BeginTx(context.Background(), nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		answerAll(batch, errs, fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	if len(batch) == 1 {
+		// Alone, the request needs no savepoint: its failure is the transaction's.
+		errs[0] = runRequest(tx, batch[0])
+		if errs[0] != nil {
+			_ = tx.Rollback()
+			answerAll(batch, errs, nil)
+			return
+		}
+	} else {
+		for i, r := range batch {
+			if errs[i] = runInSavepoint(tx, r); isConnBroken(errs[i]) {
+				_ = tx.Rollback()
+				answerAll(batch, errs, errs[i])
+				return
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		answerAll(batch, errs, fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	answerAll(batch, errs, nil)
+}
+
+// runRequest runs r's work, unless its caller has already given up.
+func runRequest(tx *sql.Tx, r *writeRequest) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	return r.fn(r.ctx, tx)
+}
+
+// runInSavepoint runs r so that its failure undoes only its own writes.
+func runInSavepoint(tx *sql.Tx, r *writeRequest) error {
+	ctx := context.Background() // savepoint bookkeeping must run even if r.ctx is done
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT request"); err != nil {
+		return errConnBroken{err}
+	}
+	err := runRequest(tx, r)
+	if err != nil {
+		if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO request"); rbErr != nil {
+			return errConnBroken{rbErr}
+		}
+	}
+	if _, relErr := tx.ExecContext(ctx, "RELEASE request"); relErr != nil {
+		return errConnBroken{relErr}
+	}
+	return err
+}
+
+// errConnBroken marks a failure of the transaction itself, not of one
+// request: the whole batch fails with it.
+type errConnBroken struct{ err error }
+
+func (e errConnBroken) Error() string { return "sqlite: savepoint: " + e.err.Error() }
+func (e errConnBroken) Unwrap() error { return e.err }
+
+func isConnBroken(err error) bool {
+	var b errConnBroken
+	return errors.As(err, &b)
+}
+
+// answerAll gives each request its own error, or batchErr when the
+// transaction as a whole failed.
+func answerAll(batch []*writeRequest, errs []error, batchErr error) {
+	for i, r := range batch {
+		err := errs[i]
+		if batchErr != nil && err == nil {
+			err = batchErr
+		}
+		r.done <- err
+	}
+}

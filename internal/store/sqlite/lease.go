@@ -1,0 +1,353 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// Leases. A task is running exactly while lease_owner is set; lease_epoch,
+// bumped by every lease, fences every later write about that attempt: the
+// write's WHERE names the epoch and owner it believes in, and no row changes
+// when they are stale.
+
+// TaskLease leases up to Max pending tasks Worker may run, in lease order:
+// priority, then available_at, then insertion.
+//
+// The candidates come from one subquery per queue the worker listens on and
+// one for tasks pinned to it, each reading a partial index in lease order
+// and stopping after Max matches; the update takes the best Max of them. So
+// a lease reads about Max rows per queue however long the backlog, as long
+// as most pending tasks are ones the worker can run. (Tasks it cannot run,
+// for want of a handler or a label, are read and skipped.)
+func (s *Store) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*domain.Task, error) {
+	if p.Worker == nil || p.Worker.ID == "" {
+		return nil, domain.Errorf(domain.CodeValidation, "leasing needs a worker")
+	}
+	if p.Max <= 0 || len(p.Worker.TaskTypes) == 0 {
+		return nil, nil // a worker without handlers can run nothing
+	}
+	at := now(p.Now)
+	query, args, err := leaseQuery(p.Worker, p.Max, at, at.Add(p.TTL))
+	if err != nil {
+		return nil, err
+	}
+	var rows []taskRow
+	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		rows, err = queryTasks(ctx, tx, query, args...)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	// RETURNING gives rows in no promised order.
+	slices.SortFunc(rows, func(a, b taskRow) int {
+		return cmp.Or(
+			cmp.Compare(b.task.Priority, a.task.Priority),
+			a.task.AvailableAt.Compare(b.task.AvailableAt),
+			cmp.Compare(a.seq, b.seq))
+	})
+	return tasksOf(rows), nil
+}
+
+// leaseQuery builds the lease statement for w. Its text depends only on how
+// many queues w listens on.
+func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sqlArgs, error) {
+	var args sqlArgs
+	placement, err := placementFilter(w, &args)
+	if err != nil {
+		return "", nil, err
+	}
+	nowArg, limitArg, workerArg := args.add(micros(at)), args.add(limit), args.add(w.ID)
+
+	candidate := func(match string) string {
+		return `SELECT * FROM (SELECT t.seq, t.priority, t.available_at FROM tasks t
+			WHERE t.state = 'pending' AND ` + match + ` AND t.available_at <= ` + nowArg + ` AND ` + placement + `
+			ORDER BY t.priority DESC, t.available_at, t.seq LIMIT ` + limitArg + `)`
+	}
+	// The literal device_id terms let SQLite match the partial indexes.
+	parts := []string{candidate(`t.device_id <> '' AND t.device_id = ` + workerArg)}
+	for _, q := range uniqueQueues(w.Queues) {
+		parts = append(parts, candidate(`t.device_id = '' AND t.queue = `+args.add(q)))
+	}
+	query := `WITH candidates AS (` + strings.Join(parts, "\nUNION ALL\n") + `)
+		UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_epoch = lease_epoch + 1,
+			lease_owner = ` + workerArg + `, last_device_id = ` + workerArg + `,
+			lease_expires_at = ` + args.add(micros(expires)) + `, started_at = ` + nowArg + `
+		WHERE seq IN (SELECT seq FROM candidates ORDER BY priority DESC, available_at, seq LIMIT ` + limitArg + `)
+		RETURNING ` + taskColumns
+	return query, args, nil
+}
+
+// placementFilter is domain.Worker.Satisfies and Handles in SQL, over the
+// task aliased t.
+func placementFilter(w *domain.Worker, args *sqlArgs) (string, error) {
+	types, err := jsonText(w.TaskTypes)
+	if err != nil {
+		return "", err
+	}
+	labels, err := jsonText(w.Labels)
+	if err != nil {
+		return "", err
+	}
+	conds := []string{
+		`t.type IN (SELECT value FROM json_each(` + args.add(types) + `))`,
+		`t.req_cpu_cores <= ` + args.add(w.Resources.CPUCores),
+		// Memory is reported in GB with decimals; allow a rounding hair, as Satisfies does.
+		`t.req_memory_gb <= ` + args.add(w.Resources.MemoryTotalGB+0.05),
+		`t.req_platform IN ('', ` + args.add(w.Platform.OS) + `)`,
+		`t.req_role IN ('', ` + args.add(w.Role) + `)`,
+		`(t.req_labels IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.req_labels) r
+			WHERE r.value IS NOT (SELECT l.value FROM json_each(` + args.add(labels) + `) l WHERE l.key = r.key)))`,
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+func uniqueQueues(qs []string) []string {
+	out := slices.Clone(qs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TaskLeaseExtend renews every lease the worker holds and reports which of
+// Held it no longer holds.
+func (s *Store) TaskLeaseExtend(ctx context.Context, p *store.TaskLeaseExtendParams) ([]domain.TaskRef, error) {
+	expires := now(p.Now).Add(p.TTL)
+	var held map[string]int64 // task id -> epoch, of the leases the worker really holds
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE tasks SET lease_expires_at = $1
+			WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`, micros(expires), p.WorkerID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		held = map[string]int64{}
+		for rows.Next() {
+			var id string
+			var epoch int64
+			if err := rows.Scan(&id, &epoch); err != nil {
+				return err
+			}
+			held[id] = epoch
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	var lost []domain.TaskRef
+	for _, ref := range p.Held {
+		if epoch, ok := held[ref.TaskID]; !ok || epoch != ref.Epoch {
+			lost = append(lost, ref)
+		}
+	}
+	return lost, nil
+}
+
+// TaskFinishMany records attempt results, each fenced by epoch and owner, and
+// counts them on the worker: TasksCompleted for a success, TasksFailed for a
+// failure (retried or not).
+func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParams) ([]store.TaskFinishOutcome, error) {
+	at := now(p.Now)
+	var out []store.TaskFinishOutcome
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = make([]store.TaskFinishOutcome, len(p.Results))
+		var completed, failed int
+		for i, res := range p.Results {
+			o, err := finishTask(ctx, tx, p, res, at)
+			if err != nil {
+				return err
+			}
+			out[i] = o
+			switch {
+			case o.StaleLease:
+			case res.Succeeded:
+				completed++
+			default:
+				failed++
+			}
+		}
+		if completed+failed == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE workers SET tasks_completed = tasks_completed + $1,
+			tasks_failed = tasks_failed + $2 WHERE id = $3`, completed, failed, p.WorkerID)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// fenced is the condition under which a write about an attempt applies.
+const fenced = `id = $1 AND state = 'running' AND lease_epoch = $2 AND lease_owner = $3`
+
+// finishTask applies one result, or reports it stale.
+func finishTask(ctx context.Context, tx *sql.Tx, p *store.TaskFinishManyParams, res store.TaskFinish, at time.Time) (store.TaskFinishOutcome, error) {
+	stale := store.TaskFinishOutcome{Ref: res.Ref, StaleLease: true}
+	var attempt, maxRetries int
+	var backoffUS int64
+	err := tx.QueryRowContext(ctx, `SELECT attempt, max_retries, retry_backoff_us FROM tasks WHERE `+fenced,
+		res.Ref.TaskID, res.Ref.Epoch, p.WorkerID).Scan(&attempt, &maxRetries, &backoffUS)
+	if err == sql.ErrNoRows {
+		return stale, nil
+	}
+	if err != nil {
+		return stale, err
+	}
+	result, err := jsonOrNull(res.Result, res.Result == nil)
+	if err != nil {
+		return stale, err
+	}
+	usage, err := jsonOrNull(res.ResourceUsage, res.ResourceUsage == nil)
+	if err != nil {
+		return stale, err
+	}
+
+	// $1-$3 fence; $4 state; $5 available_at (NULL: unchanged); $6 completed_at; $7-$9 result, usage, error.
+	state, availableAt, completedAt := domain.TaskCompleted, any(nil), micros(at)
+	errText := ""
+	if !res.Succeeded {
+		errText = failureText(res.Result)
+		if attempt <= maxRetries {
+			delay := backoff(p.Backoff, attempt, time.Duration(backoffUS)*time.Microsecond)
+			state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
+		} else {
+			state = domain.TaskFailed
+		}
+	}
+	r, err := scanTask(tx.QueryRowContext(ctx, `UPDATE tasks SET state = $4,
+			available_at = coalesce($5, available_at), completed_at = $6,
+			result = $7, resource_usage = $8, error = $9, lease_owner = '', lease_expires_at = 0
+		WHERE `+fenced+` RETURNING `+taskColumns,
+		res.Ref.TaskID, res.Ref.Epoch, p.WorkerID, string(state), availableAt, completedAt, result, usage, errText))
+	if err != nil {
+		return stale, err
+	}
+	return store.TaskFinishOutcome{Ref: res.Ref, State: state, Task: r.task}, nil
+}
+
+// failureText is the error kept on a task whose attempt failed.
+func failureText(r *domain.Result) string {
+	switch {
+	case r == nil:
+		return "attempt failed"
+	case r.Error != "":
+		return r.Error
+	case r.ExitCode != 0:
+		return "exit code " + strconv.Itoa(r.ExitCode)
+	}
+	return "attempt failed"
+}
+
+// backoff is the delay before retrying after attempt; without a policy, none.
+func backoff(policy func(int, time.Duration) time.Duration, attempt int, base time.Duration) time.Duration {
+	if policy == nil {
+		return 0
+	}
+	return max(policy(attempt, base), 0)
+}
+
+// TaskRescueExpired returns tasks whose lease expired before Now to pending
+// (after Backoff) when retries remain, else fails them.
+func (s *Store) TaskRescueExpired(ctx context.Context, p *store.TaskRescueExpiredParams) ([]*domain.Task, error) {
+	at := now(p.Now)
+	var rescued []*domain.Task
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		expired, err := queryTasks(ctx, tx, `SELECT `+taskColumns+` FROM tasks
+			WHERE state = 'running' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2`,
+			micros(at), limitOrAll(p.Limit))
+		if err != nil {
+			return err
+		}
+		rescued = make([]*domain.Task, 0, len(expired))
+		for _, e := range expired {
+			t, err := rescueTask(ctx, tx, p, e.task, at)
+			if err != nil {
+				return err
+			}
+			rescued = append(rescued, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return rescued, nil
+}
+
+// errLeaseExpired is the error kept on a task whose worker stopped answering.
+const errLeaseExpired = "lease expired: the worker stopped renewing it"
+
+func rescueTask(ctx context.Context, tx *sql.Tx, p *store.TaskRescueExpiredParams, t *domain.Task, at time.Time) (*domain.Task, error) {
+	state, availableAt, completedAt := domain.TaskFailed, micros(t.AvailableAt), micros(at)
+	if t.Attempt <= t.MaxRetries {
+		delay := backoff(p.Backoff, t.Attempt, t.RetryBackoff)
+		state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
+	}
+	r, err := scanTask(tx.QueryRowContext(ctx, `UPDATE tasks SET state = $4, available_at = $5, completed_at = $6,
+			error = $7, lease_owner = '', lease_expires_at = 0
+		WHERE `+fenced+` RETURNING `+taskColumns,
+		t.ID, t.LeaseEpoch, t.LeaseOwner, string(state), availableAt, completedAt, errLeaseExpired))
+	return r.task, err
+}
+
+// TaskReleaseWorker ends every lease the worker holds: back to pending, the
+// attempt not counted against the retry budget, or cancelled.
+func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorkerParams) ([]string, error) {
+	at := micros(now(p.Now))
+	query := `UPDATE tasks SET state = 'pending', attempt = attempt - 1, available_at = $2,
+		lease_owner = '', lease_expires_at = 0
+		WHERE state = 'running' AND lease_owner = $1 RETURNING id`
+	args := []any{p.WorkerID, at}
+	if p.Cancel {
+		query = `UPDATE tasks SET state = 'cancelled', completed_at = $2, error = $3,
+			lease_owner = '', lease_expires_at = 0
+			WHERE state = 'running' AND lease_owner = $1 RETURNING id`
+		args = append(args, p.Reason)
+	}
+	var ids []string
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		ids, err = queryStrings(ctx, tx, query, args...)
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// TaskNextAvailable is the earliest AvailableAt after Now among pending tasks
+// in the queues, or the zero time.
+func (s *Store) TaskNextAvailable(ctx context.Context, p *store.TaskNextAvailableParams) (time.Time, error) {
+	if len(p.Queues) == 0 {
+		return time.Time{}, nil
+	}
+	queues, err := jsonText(p.Queues)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// Unpinned and pinned tasks live in different partial indexes; the
+	// literal device_id terms let SQLite use them.
+	var next sql.NullInt64
+	err = s.read.QueryRowContext(ctx, `SELECT min(next) FROM (
+		SELECT min(available_at) AS next FROM tasks WHERE state = 'pending' AND device_id = ''
+			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2))
+		UNION ALL
+		SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id <> ''
+			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2)))`,
+		micros(now(p.Now)), queues).Scan(&next)
+	if err != nil {
+		return time.Time{}, interpretError(err)
+	}
+	return fromMicros(next.Int64), nil
+}

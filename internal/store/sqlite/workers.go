@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// workerColumns is every column of workers, then the running-task count
+// (TasksActive), in the order scanWorker reads them; the table is aliased w.
+const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
+	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	(SELECT count(*) FROM tasks t WHERE t.state = 'running' AND t.lease_owner = w.id)`
+
+// workerReturning is workerColumns for a RETURNING clause, which cannot
+// name the table by an alias.
+var workerReturning = strings.ReplaceAll(workerColumns, "w.", "workers.")
+
+func scanWorker(sc scanner) (*domain.Worker, error) {
+	var (
+		w                                               domain.Worker
+		platform, resources, info, queues, labels, typs sql.NullString
+		state                                           string
+		registered, lastSeen                            int64
+	)
+	err := sc.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
+		&queues, &labels, &typs, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+	if err != nil {
+		return nil, err
+	}
+	w.State = domain.WorkerState(state)
+	w.RegisteredAt, w.LastSeen = fromMicros(registered), fromMicros(lastSeen)
+	for _, f := range []struct {
+		col sql.NullString
+		v   any
+	}{{platform, &w.Platform}, {resources, &w.Resources}, {info, &w.Info}, {queues, &w.Queues}, {labels, &w.Labels}, {typs, &w.TaskTypes}} {
+		if err := decodeJSON(f.col, f.v); err != nil {
+			return nil, fmt.Errorf("sqlite: worker %s: %w", w.ID, err)
+		}
+	}
+	return &w, nil
+}
+
+func queryWorkers(ctx context.Context, q querier, query string, args ...any) ([]*domain.Worker, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*domain.Worker
+	for rows.Next() {
+		w, err := scanWorker(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// WorkerRegister inserts a worker or re-registers it, replacing its
+// description, credential and state; its counters and first registration
+// time stay.
+func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParams) (*domain.Worker, error) {
+	w := p.Worker
+	if w == nil || w.ID == "" {
+		return nil, domain.Errorf(domain.CodeValidation, "registering needs a worker id")
+	}
+	at := now(p.Now)
+	state, registered := w.State, w.RegisteredAt
+	if state == "" {
+		state = domain.WorkerOnline
+	}
+	if registered.IsZero() {
+		registered = at
+	}
+	args := sqlArgs{w.ID, w.Name, w.Hostname, w.Role}
+	for _, v := range []any{w.Platform, w.Resources, w.Info, nonNil(w.Queues), nonNilMap(w.Labels), nonNil(w.TaskTypes)} {
+		text, err := jsonText(v)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, text)
+	}
+	args = append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at))
+
+	var out *domain.Worker
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = scanWorker(tx.QueryRowContext(ctx, `INSERT INTO workers (id, name, hostname, role,
+				platform, resources, info, queues, labels, task_types, concurrency, pid, version,
+				credential_hash, state, registered_at, last_seen)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
+				role = excluded.role, platform = excluded.platform, resources = excluded.resources,
+				info = excluded.info, queues = excluded.queues, labels = excluded.labels,
+				task_types = excluded.task_types, concurrency = excluded.concurrency, pid = excluded.pid,
+				version = excluded.version, credential_hash = excluded.credential_hash,
+				state = excluded.state, last_seen = excluded.last_seen
+			RETURNING `+workerReturning, args...))
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// nonNil makes a nil list encode as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// WorkerGet returns one worker, removed ones too.
+func (s *Store) WorkerGet(ctx context.Context, id string) (*domain.Worker, error) {
+	w, err := scanWorker(s.read.QueryRowContext(ctx, `SELECT `+workerColumns+` FROM workers w WHERE w.id = $1`, id))
+	return w, interpretError(err)
+}
+
+// WorkerGetByCredential returns the live (not removed) worker whose
+// credential hashes to hash.
+func (s *Store) WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error) {
+	if hash == "" {
+		return nil, domain.ErrNotFound
+	}
+	w, err := scanWorker(s.read.QueryRowContext(ctx, `SELECT `+workerColumns+` FROM workers w
+		WHERE w.credential_hash = $1 AND w.state <> 'removed'`, hash))
+	return w, interpretError(err)
+}
+
+// WorkerHeartbeat records a heartbeat; a draining worker stays draining.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*domain.Worker, error) {
+	resources, err := jsonText(p.Resources)
+	if err != nil {
+		return nil, err
+	}
+	var out *domain.Worker
+	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = scanWorker(tx.QueryRowContext(ctx, `UPDATE workers SET last_seen = $1, resources = $2,
+				state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
+			WHERE id = $3 AND state <> 'removed' RETURNING `+workerReturning,
+			micros(now(p.Now)), resources, p.ID))
+		return err
+	})
+	return out, interpretError(err)
+}
+
+// WorkerList lists non-removed workers matching the filter, by id.
+func (s *Store) WorkerList(ctx context.Context, p *store.WorkerListParams) ([]*domain.Worker, error) {
+	var args sqlArgs
+	query := `SELECT ` + workerColumns + ` FROM workers w WHERE w.state <> 'removed'`
+	if p.State != "" {
+		query += ` AND w.state = ` + args.add(string(p.State))
+	}
+	if p.Role != "" {
+		query += ` AND w.role = ` + args.add(p.Role)
+	}
+	if p.Queue != "" {
+		query += ` AND EXISTS (SELECT 1 FROM json_each(w.queues) q WHERE q.value = ` + args.add(p.Queue) + `)`
+	}
+	query += ` ORDER BY w.id LIMIT ` + args.add(limitOrAll(p.Limit))
+	ws, err := queryWorkers(ctx, s.read, query, args...)
+	return ws, interpretError(err)
+}
+
+// WorkerMarkOffline moves live workers not seen since Before to offline.
+func (s *Store) WorkerMarkOffline(ctx context.Context, p *store.WorkerMarkOfflineParams) ([]*domain.Worker, error) {
+	var out []*domain.Worker
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = queryWorkers(ctx, tx, `UPDATE workers SET state = 'offline'
+			WHERE state IN ('online', 'draining') AND last_seen < $1 RETURNING `+workerReturning,
+			micros(p.Before))
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	sortWorkers(out)
+	return out, nil
+}
+
+// WorkerSetState sets a worker's state; a removed worker stays removed
+// (ErrNotFound, as for an unknown one).
+func (s *Store) WorkerSetState(ctx context.Context, p *store.WorkerSetStateParams) error {
+	return s.updateWorker(ctx, `UPDATE workers SET state = $1 WHERE id = $2 AND state <> 'removed'`, string(p.State), p.ID)
+}
+
+// WorkerDelete marks a worker removed, voiding its credential.
+func (s *Store) WorkerDelete(ctx context.Context, id string) error {
+	return s.updateWorker(ctx, `UPDATE workers SET state = 'removed' WHERE id = $1`, id)
+}
+
+// updateWorker runs an update of one worker; no row is domain.ErrNotFound.
+func (s *Store) updateWorker(ctx context.Context, query string, args ...any) error {
+	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, domain.ErrNotFound)
+		}
+		return nil
+	})
+	return interpretError(err)
+}
+
+func sortWorkers(ws []*domain.Worker) {
+	slices.SortFunc(ws, func(a, b *domain.Worker) int { return strings.Compare(a.ID, b.ID) })
+}
