@@ -138,13 +138,17 @@ func (s *TasksService) Logs(ctx context.Context, id string, cursor int64, limit 
 	return &out, nil
 }
 
-// Wait polls the task every pollInterval (0: the client's, see
-// WithPollInterval) until it is completed, failed or cancelled, and returns
-// it then. A failed task is not an error of Wait: look at its Status. Wait
-// gives up on the first failed request or when ctx ends.
+// Wait polls the task until it is completed, failed or cancelled, and
+// returns it then. A failed task is not an error of Wait: look at its
+// Status. With pollInterval 0, Wait asks again after 50ms, then ever less
+// often up to the client's poll interval (see WithPollInterval), so that a
+// short task is seen to end at once and a long one costs few requests;
+// otherwise it asks every pollInterval. It gives up on the first failed
+// request or when ctx ends.
 func (s *TasksService) Wait(ctx context.Context, id string, pollInterval time.Duration) (*api.Task, error) {
-	if pollInterval <= 0 {
-		pollInterval = s.c.pollInterval
+	p := s.c.poller()
+	if pollInterval > 0 {
+		p = &poller{start: pollInterval, next: pollInterval, max: pollInterval}
 	}
 	for {
 		task, err := s.Get(ctx, id)
@@ -154,7 +158,7 @@ func (s *TasksService) Wait(ctx context.Context, id string, pollInterval time.Du
 		if Terminal(task.Status) {
 			return task, nil
 		}
-		if err := pause(ctx, pollInterval); err != nil {
+		if err := p.wait(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -162,9 +166,10 @@ func (s *TasksService) Wait(ctx context.Context, id string, pollInterval time.Du
 
 // FollowLogs calls fn with each log line of the task, from the first, as it
 // is written, and returns when the task has ended and its log is drained, or
-// when ctx ends. Pages come back to back while the server has lines; between
-// empty pages it waits the client's poll interval.
+// when ctx ends. Pages come back to back while the server has lines; after
+// an empty page it waits as Wait does, up to the client's poll interval.
 func (s *TasksService) FollowLogs(ctx context.Context, id string, fn func(api.LogLine)) error {
+	p := s.c.poller()
 	var cursor int64
 	for {
 		page, err := s.Logs(ctx, id, cursor, 0)
@@ -180,6 +185,7 @@ func (s *TasksService) FollowLogs(ctx context.Context, id string, fn func(api.Lo
 				return fmt.Errorf("client: logs of task %s: cursor did not advance past %d", id, cursor)
 			}
 			cursor = page.Cursor
+			p.reset() // lines are flowing: look again soon once they pause
 			continue
 		}
 		// The task's status comes with the (empty) page, so a terminal status
@@ -188,7 +194,7 @@ func (s *TasksService) FollowLogs(ctx context.Context, id string, fn func(api.Lo
 		if Terminal(page.Status) {
 			return nil
 		}
-		if err := pause(ctx, s.c.pollInterval); err != nil {
+		if err := p.wait(ctx); err != nil {
 			return err
 		}
 	}
@@ -204,10 +210,24 @@ func Terminal(status string) bool {
 	return false
 }
 
-// pause waits for d or until ctx ends, whichever is first.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+// firstPoll is the first pause of Wait and FollowLogs: short, since most
+// tasks are short.
+const firstPoll = 50 * time.Millisecond
+
+// poller spaces out the requests of a wait: the pause starts at start and
+// doubles up to max.
+type poller struct{ start, next, max time.Duration }
+
+func (c *Client) poller() *poller {
+	first := min(firstPoll, c.pollInterval)
+	return &poller{start: first, next: first, max: c.pollInterval}
+}
+
+// wait pauses until the next poll is due or ctx ends, whichever is first.
+func (p *poller) wait(ctx context.Context) error {
+	t := time.NewTimer(p.next)
 	defer t.Stop()
+	p.next = min(2*p.next, p.max)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -215,6 +235,9 @@ func pause(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// reset makes the next pause short again, after progress.
+func (p *poller) reset() { p.next = p.start }
 
 func setString(v url.Values, key, value string) {
 	if value != "" {
