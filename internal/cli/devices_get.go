@@ -39,7 +39,7 @@ func newDevicesGetCommand(m *meta) *cobra.Command {
 				fmt.Fprintf(w, "Concurrency:\t%d\n", d.Concurrency)
 				fmt.Fprintf(w, "Queues:\t%s\n", list(d.Queues))
 				fmt.Fprintf(w, "Task types:\t%s\n", list(d.TaskTypes))
-				fmt.Fprintf(w, "Labels:\t%s\n", labels(d.Labels))
+				fmt.Fprintf(w, "Labels:\t%s\n", orNone(labels(d.Labels)))
 				fmt.Fprintf(w, "Capabilities:\t%s\n", list(d.DetailedInfo.Capabilities))
 				fmt.Fprintf(w, "Network:\t%s\n", list(d.DetailedInfo.NetworkInterfaces))
 				fmt.Fprintf(w, "Sensors:\t%s\n", list(d.DetailedInfo.Sensors))

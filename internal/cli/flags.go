@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,5 +27,24 @@ func (s *secondsFlag) Set(v string) error {
 		return fmt.Errorf("%q is negative", v)
 	}
 	*s = secondsFlag(n)
+	return nil
+}
+
+// keyValues is a repeatable key=value flag: --label team=infra --label
+// cost=low. One pair per flag, so a value may hold commas.
+type keyValues map[string]string
+
+func (kv *keyValues) Type() string   { return "key=value" }
+func (kv *keyValues) String() string { return labels(*kv) }
+
+func (kv *keyValues) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	if *kv == nil {
+		*kv = keyValues{}
+	}
+	(*kv)[k] = v
 	return nil
 }

@@ -102,11 +102,8 @@ func counts(m map[string]int, order ...string) string {
 	return strings.Join(parts, ", ")
 }
 
-// labels prints k=v pairs sorted by key.
+// labels prints k=v pairs sorted by key, or "" for none.
 func labels(m map[string]string) string {
-	if len(m) == 0 {
-		return none
-	}
 	parts := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, k+"="+m[k])

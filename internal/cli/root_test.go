@@ -24,6 +24,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"tasks", "submit", "echo", "--payload", "@/nonexistent.json"}, "--payload: open /nonexistent.json"},
 		{[]string{"tasks", "submit", "echo", "--timeout", "soon"}, "neither seconds nor a duration"},
 		{[]string{"tasks", "submit", "echo", "--max-retries", "-1"}, "--max-retries -1 is negative"},
+		{[]string{"tasks", "submit", "echo", "--label", "team"}, `"team" is not key=value`},
 		{[]string{"--api-url", "localhost:8081", "cluster", "status"}, `API URL "localhost:8081"`},
 	} {
 		api := newFakeAPI(t)

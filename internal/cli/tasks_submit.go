@@ -25,12 +25,12 @@ type submitFlags struct {
 	maxRetries     int
 	delay          secondsFlag
 	idempotencyKey string
-	labels         map[string]string
+	labels         keyValues
 	requireCPU     int
 	requireMemory  float64
 	requirePlat    string
 	requireRole    string
-	requireLabels  map[string]string
+	requireLabels  keyValues
 	wait           bool
 }
 
@@ -86,12 +86,12 @@ command then fails if the task did.`,
 	f.IntVar(&sf.maxRetries, "max-retries", 0, "run a failed task again up to this many times (default: the server's)")
 	f.Var(&sf.delay, "delay", "start no sooner than this long from now: seconds or a duration")
 	f.StringVar(&sf.idempotencyKey, "idempotency-key", "", "submitting twice with the same key returns the first task")
-	f.StringToStringVar(&sf.labels, "label", nil, "label the task, key=value (repeatable)")
+	f.Var(&sf.labels, "label", "label the task (repeatable)")
 	f.IntVar(&sf.requireCPU, "require-cpu", 0, "run only on a device with at least N CPU cores")
 	f.Float64Var(&sf.requireMemory, "require-memory-gb", 0, "run only on a device with at least this much memory, in GB")
 	f.StringVar(&sf.requirePlat, "require-platform", "", "run only on this platform, e.g. linux or android")
 	f.StringVar(&sf.requireRole, "require-role", "", "run only on a device of this role, e.g. compute")
-	f.StringToStringVar(&sf.requireLabels, "require-label", nil, "run only on a device with this label, key=value (repeatable)")
+	f.Var(&sf.requireLabels, "require-label", "run only on a device with this label (repeatable)")
 	f.BoolVar(&sf.wait, "wait", false, "wait for the task to end and print its output")
 	return cmd
 }
