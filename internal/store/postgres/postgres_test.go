@@ -60,11 +60,17 @@ func testSchema(tb testing.TB, url string) string {
 // newTestStore opens a store in a fresh schema, closed when the test ends.
 func newTestStore(tb testing.TB) *Store {
 	tb.Helper()
+	return newTestStoreWith(tb, Options{})
+}
+
+// newTestStoreWith is newTestStore with options; their Schema is replaced.
+func newTestStoreWith(tb testing.TB, opts Options) *Store {
+	tb.Helper()
 	url := testURL(tb)
-	schema := testSchema(tb, url)
+	opts.Schema = testSchema(tb, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, url, Options{Schema: schema})
+	s, err := Open(ctx, url, opts)
 	if err != nil {
 		// Set but unreachable is a failure everywhere: whoever set it meant
 		// the tests to run.
