@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config configures a Worker. The zero value of every field but Server is a
+// usable default.
+type Config struct {
+	// Server is the agent URL of the server, e.g. http://127.0.0.1:8080.
+	// Required.
+	Server string
+	// Token is the join token or agent key sent as Authorization on
+	// register. Empty when the server runs without auth.
+	Token string
+	// Name is the device id the worker asks for. Default: the hostname.
+	Name string
+	// Role is the worker's role. Default "compute".
+	Role string
+	// Queues the worker leases from. Default ["FifoQ"].
+	Queues []string
+	// Labels are matched against tasks' requirements.
+	Labels map[string]string
+	// Concurrency is how many tasks run at once. Default runtime.NumCPU().
+	Concurrency int
+	// AllowShell enables the built-in "shell" type: code execution on this
+	// machine, so off by default.
+	AllowShell bool
+	// ShellUser is the user shell tasks run as (Unix). Default: "nobody"
+	// when the worker runs as root, so a task cannot own the machine;
+	// otherwise the worker's own user. Set "root" to run them as root.
+	ShellUser string
+	// HTTPClient talks to the server. Default: a client with keep-alive
+	// connections sized for the worker's few concurrent calls. Set one to
+	// use TLS with a private CA. It must not have a Timeout shorter than
+	// the lease long-poll (about 25 s); per-call deadlines are set anyway.
+	HTTPClient *http.Client
+	// Logger receives the worker's own logs. Default: slog.Default().
+	Logger *slog.Logger
+	// StateFile, if set, keeps the worker id and credential across
+	// restarts, so a restarted worker comes back under the same id.
+	StateFile string
+	// DrainTimeout is how long running tasks may finish after Run's ctx is
+	// done, before they are killed and handed back. Default 30s.
+	DrainTimeout time.Duration
+	// KillGrace is how long a task's processes have between SIGTERM and
+	// SIGKILL. Default 5s.
+	KillGrace time.Duration
+	// StorageDir is the directory whose file system is reported as the
+	// worker's storage. Default: the working directory.
+	StorageDir string
+}
+
+// The defaults of Config.
+const (
+	DefaultRole         = "compute"
+	DefaultQueue        = "FifoQ"
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultKillGrace    = 5 * time.Second
+)
+
+// withDefaults returns c with defaults filled in, after validating it.
+func (c Config) withDefaults() (Config, error) {
+	if c.Server == "" {
+		return c, errors.New("worker: Config.Server is required")
+	}
+	u, err := url.Parse(c.Server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("worker: Config.Server %q is not an http(s) URL", c.Server)
+	}
+	c.Server = strings.TrimRight(c.Server, "/")
+	if c.Concurrency < 0 {
+		return c, fmt.Errorf("worker: Config.Concurrency %d is negative", c.Concurrency)
+	}
+	if c.DrainTimeout < 0 || c.KillGrace < 0 {
+		return c, errors.New("worker: Config.DrainTimeout and KillGrace must not be negative")
+	}
+	for _, q := range c.Queues {
+		if strings.TrimSpace(q) == "" {
+			return c, errors.New("worker: Config.Queues holds an empty name")
+		}
+	}
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
+		if c.Name == "" {
+			c.Name = "worker"
+		}
+	}
+	if c.Role == "" {
+		c.Role = DefaultRole
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = []string{DefaultQueue}
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = runtime.NumCPU()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.KillGrace == 0 {
+		c.KillGrace = DefaultKillGrace
+	}
+	if c.StorageDir == "" {
+		c.StorageDir, _ = os.Getwd()
+	}
+	return c, nil
+}

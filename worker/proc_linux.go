@@ -1,0 +1,115 @@
+package worker
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// sysProcAttr adds a parent-death signal: if the worker dies, even by
+// SIGKILL, the kernel kills the command (not its descendants; those are
+// fenced out by the lease epoch instead).
+func sysProcAttr(id *identity) *syscall.SysProcAttr {
+	a := baseSysProcAttr(id)
+	a.Pdeathsig = syscall.SIGKILL // set after the credentials, so it survives them
+	return a
+}
+
+// spawner forks every command from one goroutine locked to its OS thread
+// for the life of the process. Pdeathsig fires when the *thread* that forked
+// the child ends, not the process (golang/go#27505); forking from a thread
+// that never ends makes it mean "when the worker dies".
+var spawner struct {
+	once sync.Once
+	reqs chan spawnReq
+}
+
+type spawnReq struct {
+	cmd *exec.Cmd
+	err chan<- error
+}
+
+func startCmd(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread must outlive every child
+			for r := range spawner.reqs {
+				r.err <- r.cmd.Start()
+			}
+		}()
+	})
+	errc := make(chan error, 1)
+	spawner.reqs <- spawnReq{cmd, errc}
+	return <-errc
+}
+
+// maxRSSMB is the largest resident set of the command or a waited-for
+// descendant, which Linux reports in KiB.
+func maxRSSMB(ps *os.ProcessState) float64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024
+	}
+	return 0
+}
+
+const canScanProcs = true
+
+// clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on every
+// architecture Linux ships.
+const clockTicks = 100
+
+var pageSize = uint64(os.Getpagesize())
+
+// scanProcs appends every process of the system to dst.
+func scanProcs(dst []procSample) []procSample {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return dst
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	buf := make([]byte, 0, 1024)
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		if p, ok := readStat(pid, buf); ok {
+			dst = append(dst, p)
+		}
+	}
+	return dst
+}
+
+// readStat parses /proc/<pid>/stat: pid (comm) state ppid pgrp ... with
+// utime, stime at fields 14, 15 and rss at 24. comm may hold spaces and
+// parentheses, so fields are counted from the last ')'.
+func readStat(pid int, buf []byte) (procSample, bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procSample{}, false
+	}
+	n, _ := f.Read(buf[:cap(buf)])
+	f.Close()
+	b := buf[:n]
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procSample{}, false
+	}
+	fields := bytes.Fields(b[i+1:])
+	if len(fields) < 22 {
+		return procSample{}, false
+	}
+	num := func(i int) uint64 { v, _ := strconv.ParseUint(string(fields[i]), 10, 64); return v }
+	return procSample{
+		pid:  pid,
+		pgid: int(num(2)),
+		cpu:  float64(num(11)+num(12)) / clockTicks,
+		rss:  num(21) * pageSize,
+	}, true
+}
