@@ -237,14 +237,14 @@ FOR UPDATE OF t`, p.WorkerID, ids, epochs)
 	if err != nil {
 		return nil, err
 	}
-	_, retries, err := collectRetries(rows, p.Backoff)
+	_, retries, err := collectRetries(rows, p.Backoff, 0)
 	return retries, err
 }
 
 // collectRetries reads (id, attempt, max_retries, retry_backoff) rows. It
 // returns the ids in row order and the backoff of each task that has retries
 // left: attempt n may be followed by another while n <= max_retries.
-func collectRetries(rows pgx.Rows, backoff func(int, time.Duration) time.Duration) ([]string, map[string]time.Duration, error) {
+func collectRetries(rows pgx.Rows, backoff func(int, time.Duration) time.Duration, extra int) ([]string, map[string]time.Duration, error) {
 	var ids []string
 	retries := map[string]time.Duration{}
 	var (
@@ -254,7 +254,7 @@ func collectRetries(rows pgx.Rows, backoff func(int, time.Duration) time.Duratio
 	)
 	_, err := pgx.ForEachRow(rows, []any{&id, &attempt, &maxRetries, &base}, func() error {
 		ids = append(ids, id)
-		if attempt <= maxRetries {
+		if attempt <= maxRetries+extra {
 			retries[id] = delay(backoff, attempt, base)
 		}
 		return nil
@@ -410,7 +410,7 @@ FOR UPDATE SKIP LOCKED`, timeArg(p.Now), limitArg(p.Limit))
 		if err != nil {
 			return err
 		}
-		ids, retries, err := collectRetries(rows, p.Backoff)
+		ids, retries, err := collectRetries(rows, p.Backoff, p.LostRetries)
 		if err != nil || len(ids) == 0 {
 			return err
 		}

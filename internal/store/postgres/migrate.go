@@ -140,13 +140,13 @@ func appliedVersions(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) 
 
 // apply runs one migration and records it, in one transaction.
 func apply(ctx context.Context, conn *pgx.Conn, m migration) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return translate(pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// No arguments: pgx sends the file with the simple protocol, which
 		// allows several statements in one string.
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return translate(err)
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
-		return translate(err)
-	})
+		return err
+	}))
 }
