@@ -24,6 +24,7 @@ type Config struct {
 	RetryBackoff      time.Duration // base of the retry backoff when a task names none; default 1s
 	RetryBackoffCap   time.Duration // longest wait between attempts; default 100s
 	DefaultMaxRetries int           // retries of a task that names none; default 0
+	LostRetries       int           // extra attempts for tasks whose worker was lost; default 3, -1 for none
 	FleetCacheTTL     time.Duration // how stale the fleet snapshot used for admission may be; default 1s
 }
 
@@ -42,6 +43,12 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryBackoff, time.Second)
 	def(&c.RetryBackoffCap, 100*time.Second)
 	def(&c.FleetCacheTTL, time.Second)
+	switch {
+	case c.LostRetries == 0:
+		c.LostRetries = 3
+	case c.LostRetries < 0:
+		c.LostRetries = 0
+	}
 	return c
 }
 

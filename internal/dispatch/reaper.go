@@ -57,7 +57,7 @@ func (s *Service) RunReaper(ctx context.Context, leader Leader) error {
 func (s *Service) Sweep(ctx context.Context) error {
 	cfg := s.Config()
 	for {
-		rescued, err := s.store.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Backoff: s.backoff, Limit: 1000, Now: s.storeNow()})
+		rescued, err := s.store.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Backoff: s.backoff, LostRetries: cfg.LostRetries, Limit: 1000, Now: s.storeNow()})
 		if err != nil {
 			return err
 		}

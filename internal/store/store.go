@@ -51,7 +51,9 @@ type TaskStore interface {
 	// Each result is fenced: it applies only if the task is running with the
 	// same epoch and owner, else its outcome is StaleLease and nothing changes.
 	// A failed attempt with retries left goes back to pending, available after
-	// p.Backoff(attempt, task.RetryBackoff); otherwise it ends failed.
+	// p.Backoff(attempt, task.RetryBackoff); otherwise it ends failed. Each
+	// applied result counts on WorkerID: TasksCompleted for a success,
+	// TasksFailed for a failure (retried or not).
 	TaskFinishMany(ctx context.Context, p *TaskFinishManyParams) ([]TaskFinishOutcome, error)
 	// TaskGet returns one task, or domain.ErrNotFound.
 	TaskGet(ctx context.Context, id string) (*domain.Task, error)
@@ -77,7 +79,8 @@ type TaskStore interface {
 	TaskReleaseWorker(ctx context.Context, p *TaskReleaseWorkerParams) ([]string, error)
 	// TaskRescueExpired handles every running task whose lease expired before
 	// Now: back to pending (new epoch on next lease, available after Backoff)
-	// if it has retries left, else failed with a lease-expired error.
+	// while Attempt <= MaxRetries + LostRetries, else failed with a
+	// lease-expired error.
 	TaskRescueExpired(ctx context.Context, p *TaskRescueExpiredParams) ([]*domain.Task, error)
 	// TaskNextAvailable is the earliest AvailableAt among pending tasks in the
 	// given queues that is after Now, or the zero time if there is none; the
@@ -87,7 +90,8 @@ type TaskStore interface {
 
 // WorkerStore persists workers.
 type WorkerStore interface {
-	// WorkerDelete marks a worker removed (its credential is void from then on).
+	// WorkerDelete marks a worker removed (its credential is void from then
+	// on); an unknown id is domain.ErrNotFound.
 	WorkerDelete(ctx context.Context, id string) error
 	// WorkerGet returns one worker (removed ones too), or domain.ErrNotFound.
 	WorkerGet(ctx context.Context, id string) (*domain.Worker, error)
@@ -105,15 +109,18 @@ type WorkerStore interface {
 	// WorkerRegister inserts a worker, or re-registers an existing one (same
 	// ID) replacing its description, credential and state.
 	WorkerRegister(ctx context.Context, p *WorkerRegisterParams) (*domain.Worker, error)
-	// WorkerSetState sets a worker's state (draining, offline).
+	// WorkerSetState sets a worker's state (draining, offline); an unknown or
+	// removed worker is domain.ErrNotFound.
 	WorkerSetState(ctx context.Context, p *WorkerSetStateParams) error
 }
 
 // LogStore persists tasks' log lines.
 type LogStore interface {
 	// LogAppend stores lines (several tasks at once), assigning each its Seq.
+	// A line for an unknown task fails the call with domain.ErrNotFound.
 	LogAppend(ctx context.Context, lines []domain.LogLine) error
-	// LogList returns a task's lines with Seq > AfterSeq, oldest first.
+	// LogList returns a task's lines with Seq > AfterSeq, oldest first; an
+	// unknown task is domain.ErrNotFound.
 	LogList(ctx context.Context, p *LogListParams) ([]domain.LogLine, error)
 }
 
@@ -218,8 +225,12 @@ type TaskReleaseWorkerParams struct {
 // TaskRescueExpiredParams drives the reaper.
 type TaskRescueExpiredParams struct {
 	Backoff func(attempt int, base time.Duration) time.Duration
-	Limit   int
-	Now     time.Time
+	// LostRetries is how many more attempts a task gets for losing its
+	// worker than for failing: a lost worker is not the task's fault, but a
+	// task that takes down every worker it runs on must still end.
+	LostRetries int
+	Limit       int
+	Now         time.Time
 }
 
 // TaskNextAvailableParams asks when delayed work in some queues comes due.

@@ -158,16 +158,19 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 	at := now(p.Now)
 	var out []store.TaskFinishOutcome
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		f, err := newFinisher(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer f.close()
 		out = make([]store.TaskFinishOutcome, len(p.Results))
 		var completed, failed int
 		for i, res := range p.Results {
-			o, err := finishTask(ctx, tx, p, res, at)
-			if err != nil {
+			if out[i], err = f.finish(ctx, p, res, at); err != nil {
 				return err
 			}
-			out[i] = o
 			switch {
-			case o.StaleLease:
+			case out[i].StaleLease:
 			case res.Succeeded:
 				completed++
 			default:
@@ -177,7 +180,7 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 		if completed+failed == 0 {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE workers SET tasks_completed = tasks_completed + $1,
+		_, err = tx.ExecContext(ctx, `UPDATE workers SET tasks_completed = tasks_completed + $1,
 			tasks_failed = tasks_failed + $2 WHERE id = $3`, completed, failed, p.WorkerID)
 		return err
 	})
@@ -190,18 +193,55 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 // fenced is the condition under which a write about an attempt applies.
 const fenced = `id = $1 AND state = 'running' AND lease_epoch = $2 AND lease_owner = $3`
 
-// finishTask applies one result, or reports it stale.
-func finishTask(ctx context.Context, tx *sql.Tx, p *store.TaskFinishManyParams, res store.TaskFinish, at time.Time) (store.TaskFinishOutcome, error) {
-	stale := store.TaskFinishOutcome{Ref: res.Ref, StaleLease: true}
-	var attempt, maxRetries int
-	var backoffUS int64
-	err := tx.QueryRowContext(ctx, `SELECT attempt, max_retries, retry_backoff_us FROM tasks WHERE `+fenced,
-		res.Ref.TaskID, res.Ref.Epoch, p.WorkerID).Scan(&attempt, &maxRetries, &backoffUS)
-	if err == sql.ErrNoRows {
-		return stale, nil
-	}
+// finisher applies results with statements prepared once per call.
+type finisher struct {
+	attempt *sql.Stmt // the fenced attempt's retry budget, for a failure
+	update  *sql.Stmt // the fenced update
+}
+
+func newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
+	attempt, err := tx.PrepareContext(ctx, `SELECT attempt, max_retries, retry_backoff_us FROM tasks WHERE `+fenced)
 	if err != nil {
-		return stale, err
+		return nil, err
+	}
+	// $4 state; $5 available_at (NULL: unchanged); $6 completed_at; $7-$9 result, usage, error.
+	update, err := tx.PrepareContext(ctx, `UPDATE tasks SET state = $4,
+			available_at = coalesce($5, available_at), completed_at = $6,
+			result = $7, resource_usage = $8, error = $9, lease_owner = '', lease_expires_at = 0
+		WHERE `+fenced+` RETURNING `+taskColumns)
+	if err != nil {
+		attempt.Close()
+		return nil, err
+	}
+	return &finisher{attempt: attempt, update: update}, nil
+}
+
+func (f *finisher) close() {
+	f.attempt.Close()
+	f.update.Close()
+}
+
+// finish applies one result, or reports it stale. A success is one fenced
+// update; a failure first reads the attempt's retry budget.
+func (f *finisher) finish(ctx context.Context, p *store.TaskFinishManyParams, res store.TaskFinish, at time.Time) (store.TaskFinishOutcome, error) {
+	stale := store.TaskFinishOutcome{Ref: res.Ref, StaleLease: true}
+	fence := []any{res.Ref.TaskID, res.Ref.Epoch, p.WorkerID}
+	state, availableAt, completedAt, errText := domain.TaskCompleted, any(nil), micros(at), ""
+	if !res.Succeeded {
+		var attempt, maxRetries int
+		var backoffUS int64
+		err := f.attempt.QueryRowContext(ctx, fence...).Scan(&attempt, &maxRetries, &backoffUS)
+		if err == sql.ErrNoRows {
+			return stale, nil
+		}
+		if err != nil {
+			return stale, err
+		}
+		state, errText = domain.TaskFailed, failureText(res.Result)
+		if attempt <= maxRetries {
+			delay := backoff(p.Backoff, attempt, time.Duration(backoffUS)*time.Microsecond)
+			state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
+		}
 	}
 	result, err := jsonOrNull(res.Result, res.Result == nil)
 	if err != nil {
@@ -211,24 +251,10 @@ func finishTask(ctx context.Context, tx *sql.Tx, p *store.TaskFinishManyParams, 
 	if err != nil {
 		return stale, err
 	}
-
-	// $1-$3 fence; $4 state; $5 available_at (NULL: unchanged); $6 completed_at; $7-$9 result, usage, error.
-	state, availableAt, completedAt := domain.TaskCompleted, any(nil), micros(at)
-	errText := ""
-	if !res.Succeeded {
-		errText = failureText(res.Result)
-		if attempt <= maxRetries {
-			delay := backoff(p.Backoff, attempt, time.Duration(backoffUS)*time.Microsecond)
-			state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
-		} else {
-			state = domain.TaskFailed
-		}
+	r, err := scanTask(f.update.QueryRowContext(ctx, append(fence, string(state), availableAt, completedAt, result, usage, errText)...))
+	if err == sql.ErrNoRows {
+		return stale, nil
 	}
-	r, err := scanTask(tx.QueryRowContext(ctx, `UPDATE tasks SET state = $4,
-			available_at = coalesce($5, available_at), completed_at = $6,
-			result = $7, resource_usage = $8, error = $9, lease_owner = '', lease_expires_at = 0
-		WHERE `+fenced+` RETURNING `+taskColumns,
-		res.Ref.TaskID, res.Ref.Epoch, p.WorkerID, string(state), availableAt, completedAt, result, usage, errText))
 	if err != nil {
 		return stale, err
 	}
@@ -289,7 +315,7 @@ const errLeaseExpired = "lease expired: the worker stopped renewing it"
 
 func rescueTask(ctx context.Context, tx *sql.Tx, p *store.TaskRescueExpiredParams, t *domain.Task, at time.Time) (*domain.Task, error) {
 	state, availableAt, completedAt := domain.TaskFailed, micros(t.AvailableAt), micros(at)
-	if t.Attempt <= t.MaxRetries {
+	if t.Attempt <= t.MaxRetries+p.LostRetries {
 		delay := backoff(p.Backoff, t.Attempt, t.RetryBackoff)
 		state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
 	}
