@@ -283,7 +283,7 @@ func backoff(policy func(int, time.Duration) time.Duration, attempt int, base ti
 }
 
 // TaskRescueExpired returns tasks whose lease expired before Now to pending
-// (after Backoff) when retries remain, else fails them.
+// (after Backoff) while Attempt <= MaxRetries + LostRetries, else fails them.
 func (s *Store) TaskRescueExpired(ctx context.Context, p *store.TaskRescueExpiredParams) ([]*domain.Task, error) {
 	at := now(p.Now)
 	var rescued []*domain.Task
@@ -315,7 +315,7 @@ const errLeaseExpired = "lease expired: the worker stopped renewing it"
 
 func rescueTask(ctx context.Context, tx *sql.Tx, p *store.TaskRescueExpiredParams, t *domain.Task, at time.Time) (*domain.Task, error) {
 	state, availableAt, completedAt := domain.TaskFailed, micros(t.AvailableAt), micros(at)
-	if t.Attempt <= t.MaxRetries+p.LostRetries {
+	if t.Attempt <= t.MaxRetries+max(p.LostRetries, 0) {
 		delay := backoff(p.Backoff, t.Attempt, t.RetryBackoff)
 		state, availableAt, completedAt = domain.TaskPending, micros(at.Add(delay)), 0
 	}

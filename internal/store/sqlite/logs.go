@@ -24,14 +24,19 @@ func (s *Store) LogAppend(ctx context.Context, lines []domain.LogLine) error {
 			return err
 		}
 		defer ins.Close()
+		last, err := tx.PrepareContext(ctx, `SELECT coalesce(max(seq), 0) FROM task_logs WHERE task_id = $1`)
+		if err != nil {
+			return err
+		}
+		defer last.Close()
 		next := map[string]int64{} // task id -> the seq its next line gets
 		for _, l := range lines {
 			seq, ok := next[l.TaskID]
 			if !ok {
-				if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM task_logs WHERE task_id = $1`,
-					l.TaskID).Scan(&seq); err != nil {
+				if err := last.QueryRowContext(ctx, l.TaskID).Scan(&seq); err != nil {
 					return err
 				}
+				seq++
 			}
 			next[l.TaskID] = seq + 1
 			at := l.Time

@@ -23,6 +23,7 @@ var leaseTests = []test{
 	{"ExtendReportsLost", testLeaseExtendReportsLost},
 	{"RescueExpiredRetries", testLeaseRescueExpiredRetries},
 	{"RescueExpiredFails", testLeaseRescueExpiredFails},
+	{"RescueExpiredLostRetries", testLeaseRescueExpiredLostRetries},
 	{"RescueExpiredLimit", testLeaseRescueExpiredLimit},
 	{"ReleaseWorkerRequeues", testLeaseReleaseWorkerRequeues},
 	{"ReleaseWorkerCancels", testLeaseReleaseWorkerCancels},
@@ -359,6 +360,25 @@ func testLeaseRescueExpiredFails(t *testing.T, b *bundle) {
 	}
 	if got := b.lease(t, w, 10); len(got) != 0 {
 		t.Errorf("TaskLease() of a failed task = %v, want nothing", ids(got))
+	}
+}
+
+// testLeaseRescueExpiredLostRetries gives a task without retries one more
+// attempt for losing its worker, and no more.
+func testLeaseRescueExpiredLostRetries(t *testing.T, b *bundle) {
+	task := b.insert(t, b.newTask(retries(0)))[0]
+	w := b.register(t, "w1")
+	for attempt, want := range []domain.TaskState{domain.TaskPending, domain.TaskFailed} {
+		leased := b.leaseOne(t, w)
+		b.now = leased.LeaseExpiresAt.Add(time.Second)
+		got, err := b.s.TaskRescueExpired(b.ctx, &store.TaskRescueExpiredParams{Backoff: linearBackoff, LostRetries: 1, Now: b.now})
+		if err != nil {
+			t.Fatalf("TaskRescueExpired() error = %v", err)
+		}
+		if len(got) != 1 || got[0].State != want {
+			t.Fatalf("TaskRescueExpired(LostRetries 1) after attempt %d = %v, want %s in state %s", attempt+1, got, task.ID, want)
+		}
+		b.now = got[0].AvailableAt
 	}
 }
 

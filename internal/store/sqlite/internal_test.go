@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+func TestFilePath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"/var/lib/drover/drover.db", "/var/lib/drover/drover.db", false},
+		{"drover-data/drover.db", "drover-data/drover.db", false},
+		{"sqlite:///var/lib/drover/drover.db", "/var/lib/drover/drover.db", false},
+		{"sqlite://drover-data/drover.db", "drover-data/drover.db", false},
+		{"sqlite:drover.db", "drover.db", false},
+		{"", "", true},
+		{":memory:", "", true},
+		{"sqlite://", "", true},
+		{"/tmp/x.db?mode=ro", "", true},
+	}
+	for _, tt := range tests {
+		got, err := filePath(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("filePath(%q) = %q, %v; want %q, error %t", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestOpenPragmas(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		sync string
+		want int // PRAGMA synchronous reads back as a number
+	}{{"", 1}, {"normal", 1}, {"FULL", 2}} {
+		s := openTemp(t, Options{Synchronous: c.sync})
+		for _, db := range []*sql.DB{s.write, s.read} {
+			var journal string
+			var sync, fk int
+			row := db.QueryRow(`SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT synchronous FROM pragma_synchronous), (SELECT foreign_keys FROM pragma_foreign_keys)`)
+			if err := row.Scan(&journal, &sync, &fk); err != nil {
+				t.Fatalf("reading pragmas: %v", err)
+			}
+			if journal != "wal" || sync != c.want || fk != 1 {
+				t.Errorf("Open(Synchronous %q): journal_mode %s, synchronous %d, foreign_keys %d; want wal, %d, 1", c.sync, journal, sync, fk, c.want)
+			}
+		}
+	}
+	if _, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"), Options{Synchronous: "sometimes"}); err == nil {
+		t.Errorf("Open(Synchronous \"sometimes\") succeeded, want an error")
+	}
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "drover.db")
+	ctx := t.Context()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	task := benchTask(start())
+	if _, err := s.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*domain.Task{task}}); err != nil {
+		t.Fatalf("TaskInsertMany() error = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() error = %v", err)
+	}
+	s = openPath(t, path)
+	got, err := s.TaskGet(ctx, task.ID)
+	if err != nil {
+		t.Fatalf("TaskGet() after reopen error = %v", err)
+	}
+	if diff := cmp.Diff(task, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("TaskGet() after reopen mismatch (-want +got):\n%s", diff)
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatalf("loadMigrations() error = %v", err)
+	}
+	var applied int
+	if err := s.read.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		t.Fatalf("counting migrations: %v", err)
+	}
+	if applied != len(ms) {
+		t.Errorf("schema_migrations has %d rows after two opens, want %d", applied, len(ms))
+	}
+	if _, err := s.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*domain.Task{benchTask(start())}}); err != nil {
+		t.Errorf("TaskInsertMany() after reopen error = %v", err)
+	}
+}
+
+func openPath(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open(%s) error = %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestGroupCommitIsolatesFailures queues three requests behind a blocked
+// one, so that they share a transaction: the one that fails after writing
+// must roll back alone.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t, Options{})
+	ctx := t.Context()
+	insert := func(key string) txFunc {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ($1, '1', 0)`, key)
+			return err
+		}
+	}
+	errBoom := errors.New("boom")
+	release := make(chan struct{})
+	blocker := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
+	ok1, ok2 := newRequest(ctx, insert("ok1")), newRequest(ctx, insert("ok2"))
+	failing := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := insert("failed")(ctx, tx); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	dup := newRequest(ctx, insert("ok1")) // a constraint error inside the batch
+
+	mustEnqueue(t, s, blocker)
+	mustEnqueue(t, s, ok1, failing, dup, ok2) // waiting while blocker runs
+	close(release)
+
+	for _, c := range []struct {
+		name string
+		r    *writeRequest
+		want error
+	}{{"blocker", blocker, nil}, {"ok1", ok1, nil}, {"failing", failing, errBoom}, {"ok2", ok2, nil}} {
+		if err := <-c.r.done; !errors.Is(err, c.want) {
+			t.Errorf("request %s: error = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if err := interpretError(<-dup.done); !errors.Is(err, domain.ErrConflict) {
+		t.Errorf("request dup: error = %v, want ErrConflict", err)
+	}
+	for key, want := range map[string]bool{"ok1": true, "ok2": true, "failed": false} {
+		_, err := s.KVGet(ctx, key)
+		if got := err == nil; got != want {
+			t.Errorf("KVGet(%s) present = %t (err %v), want %t", key, got, err, want)
+		}
+	}
+}
+
+func newRequest(ctx context.Context, fn txFunc) *writeRequest {
+	return &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+}
+
+func mustEnqueue(t *testing.T, s *Store, rs ...*writeRequest) {
+	t.Helper()
+	for _, r := range rs {
+		if err := s.committer.enqueue(t.Context(), r); err != nil {
+			t.Fatalf("enqueue() error = %v", err)
+		}
+	}
+}
+
+func TestCloseWaitsForQueuedWrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "drover.db")
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	release := make(chan struct{})
+	blocker := newRequest(t.Context(), func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
+	queued := newRequest(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ('queued', '1', 0)`)
+		return err
+	})
+	mustEnqueue(t, s, blocker, queued)
+	closed := make(chan error)
+	go func() { closed <- s.Close() }()
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close() error = %v", err)
+	}
+	if err := <-queued.done; err != nil {
+		t.Errorf("queued write: error = %v, want nil", err)
+	}
+	if err := s.KVPut(t.Context(), "late", []byte(`1`)); !errors.Is(err, errClosed) {
+		t.Errorf("KVPut() after Close error = %v, want %v", err, errClosed)
+	}
+	if _, err := openPath(t, path).KVGet(t.Context(), "queued"); err != nil {
+		t.Errorf("KVGet(queued) after reopen error = %v", err)
+	}
+}
