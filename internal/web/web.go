@@ -106,7 +106,7 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, data any) {
 
 // WriteEnvelope writes a success envelope with an optional message.
 func WriteEnvelope(w http.ResponseWriter, r *http.Request, status int, data any, message string) {
-	raw, err := json.Marshal(data)
+	raw, err := marshal(data)
 	if err != nil {
 		WriteError(w, r, fmt.Errorf("encoding answer: %w", err))
 		return
@@ -139,6 +139,18 @@ func AsError(err error) *domain.Error {
 		return domain.Errorf(domain.CodeUnavailable, "the request was cancelled or timed out")
 	}
 	return domain.Errorf(domain.CodeInternal, "internal error")
+}
+
+// marshal is json.Marshal without HTML escaping: answers are JSON for
+// programs, and a shell payload should read "2>&1", not "2\u003e\u00261".
+func marshal(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 func write(w http.ResponseWriter, status int, env api.Envelope) {
