@@ -1,0 +1,195 @@
+package agentserver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store/sqlite"
+)
+
+// fakeClock is a clock the test steps by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type bundle struct {
+	h      http.Handler
+	engine *dispatch.Service
+	clock  *fakeClock
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "agent.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := &fakeClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	eng, err := dispatch.New(st, dispatch.Options{Clock: clock.now, Config: dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 4 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{h: agentserver.New(agentserver.Options{Engine: eng, Store: st}).Handler(), engine: eng, clock: clock}
+}
+
+// call posts body to path as the worker holding cred and decodes data into out.
+func (b *bundle) call(t *testing.T, path, cred string, body, out any) int {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	r := httptest.NewRequest("POST", path, bytes.NewReader(raw))
+	r.Header.Set("Content-Type", "application/json")
+	if cred != "" {
+		r.Header.Set("Authorization", "Bearer "+cred)
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, r)
+	var env api.Envelope
+	if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+		t.Fatalf("POST %s: not an envelope: %s", path, w.Body.String())
+	}
+	if out != nil && env.Data != nil {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w.Code
+}
+
+func (b *bundle) register(t *testing.T, name string) api.RegisterResponse {
+	t.Helper()
+	var reg api.RegisterResponse
+	code := b.call(t, api.AgentRegisterPath, "", api.RegisterRequest{
+		Name: name, Hostname: name, Platform: api.Platform{OS: "linux", Arch: "amd64"},
+		Resources: api.Resources{CPUCores: 2, MemoryTotalGB: 4}, TaskTypes: []string{"sleep"}, Concurrency: 1,
+	}, &reg)
+	if code != 200 || reg.Credential == "" {
+		t.Fatalf("register %s = %d %+v", name, code, reg)
+	}
+	return reg
+}
+
+func (b *bundle) lease(t *testing.T, cred string) []api.LeasedTask {
+	t.Helper()
+	var resp api.LeaseResponse
+	if code := b.call(t, api.AgentLeasePath, cred, api.LeaseRequest{Max: 1}, &resp); code != 200 {
+		t.Fatalf("lease = %d", code)
+	}
+	return resp.Tasks
+}
+
+func (b *bundle) report(t *testing.T, cred string, l api.LeasedTask) api.ResultOutcome {
+	t.Helper()
+	var resp api.ResultBatchResponse
+	b.call(t, api.AgentResultsPath, cred, api.ResultBatch{Results: []api.AgentResult{{
+		TaskID: l.TaskID, Epoch: l.Epoch, Status: "completed", Result: api.TaskResult{Output: "done by " + cred[:6]},
+	}}}, &resp)
+	if len(resp.Outcomes) != 1 {
+		t.Fatalf("results answer = %+v", resp)
+	}
+	return resp.Outcomes[0]
+}
+
+// TestStaleLeaseIsFenced walks a zombie worker through the protocol: its
+// lease expires, another worker takes the task, and everything the zombie
+// sends afterwards is refused and changes nothing.
+func TestStaleLeaseIsFenced(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	zombie := b.register(t, "zombie")
+	if _, err := b.engine.Submit(ctx, []*domain.Task{{Type: "sleep", Payload: json.RawMessage(`{"seconds":1}`), MaxRetries: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	first := b.lease(t, zombie.Credential)
+	if len(first) != 1 || first[0].Epoch != 1 {
+		t.Fatalf("first lease = %+v, want one task at epoch 1", first)
+	}
+
+	b.clock.add(5 * time.Second) // past the 4 s TTL, no heartbeat
+	if err := b.engine.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.add(time.Minute) // past any retry backoff
+	heir := b.register(t, "heir")
+	second := b.lease(t, heir.Credential)
+	if len(second) != 1 || second[0].TaskID != first[0].TaskID || second[0].Epoch != 2 {
+		t.Fatalf("second lease = %+v, want the same task at epoch 2", second)
+	}
+
+	if got := b.report(t, zombie.Credential, first[0]); got.Accepted || got.Code != "STALE_LEASE" {
+		t.Errorf("zombie's result = %+v, want refused with STALE_LEASE", got)
+	}
+	task, err := b.engine.Task(ctx, first[0].TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.State != domain.TaskRunning || task.LeaseOwner != "heir" || task.LeaseEpoch != 2 {
+		t.Errorf("after the zombie's result the task is %s owned by %q at epoch %d; want running, heir, 2", task.State, task.LeaseOwner, task.LeaseEpoch)
+	}
+
+	var hb api.HeartbeatResponse
+	b.call(t, api.AgentHeartbeatPath, zombie.Credential, api.HeartbeatRequest{Running: []api.Lease{{TaskID: first[0].TaskID, Epoch: 1}}}, &hb)
+	if len(hb.Stop) != 1 || hb.Stop[0].Reason != "lease_lost" {
+		t.Errorf("zombie's heartbeat stop = %+v, want the task with lease_lost", hb.Stop)
+	}
+
+	if got := b.report(t, heir.Credential, second[0]); !got.Accepted || got.Status != "completed" {
+		t.Errorf("heir's result = %+v, want accepted, completed", got)
+	}
+	if got := b.report(t, heir.Credential, second[0]); got.Accepted {
+		t.Errorf("a second result for a completed task = %+v, want refused", got)
+	}
+	task, _ = b.engine.Task(ctx, first[0].TaskID)
+	if task.State != domain.TaskCompleted || task.Result == nil || task.Result.Output != "done by "+heir.Credential[:6] {
+		t.Errorf("final task = %s %+v, want completed with the heir's result", task.State, task.Result)
+	}
+}
+
+func TestCredentialIsRequired(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if code := b.call(t, api.AgentLeasePath, "", api.LeaseRequest{Max: 1}, nil); code != http.StatusUnauthorized {
+		t.Errorf("lease without credential = %d, want 401", code)
+	}
+	if code := b.call(t, api.AgentLeasePath, "forged", api.LeaseRequest{Max: 1}, nil); code != http.StatusUnauthorized {
+		t.Errorf("lease with a forged credential = %d, want 401", code)
+	}
+}
+
+func TestRegisterKeepsOrVariesTheName(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.register(t, "android-001")
+	c := b.register(t, "android-001")
+	if a.WorkerID != "android-001" || c.WorkerID != "android-001-2" {
+		t.Errorf("ids = %q, %q; want android-001 then android-001-2 while the first is online", a.WorkerID, c.WorkerID)
+	}
+	var back api.RegisterResponse
+	b.call(t, api.AgentRegisterPath, "", api.RegisterRequest{
+		Name: "android-001", WorkerID: a.WorkerID, Credential: a.Credential, Hostname: "h",
+		TaskTypes: []string{"sleep"}, Concurrency: 1,
+	}, &back)
+	if back.WorkerID != "android-001" {
+		t.Errorf("a worker proving its old credential got %q, want its id back", back.WorkerID)
+	}
+}
