@@ -111,12 +111,12 @@ func New(st store.Store, opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		store:  st,
-		log:    log,
-		clock:  opts.Clock,
-		wake:   newNotifier(),
-		hooks:  opts.Hooks,
-		cfg:    opts.Config.withDefaults(),
+		store:     st,
+		log:       log,
+		clock:     opts.Clock,
+		wake:      newNotifier(),
+		hooks:     opts.Hooks,
+		cfg:       opts.Config.withDefaults(),
 		random:    rand.Int64N,
 		durations: map[string]time.Duration{},
 	}
