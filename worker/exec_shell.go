@@ -58,6 +58,7 @@ type shellExec struct {
 	user    string          // Config.ShellUser
 	grace   time.Duration   // SIGTERM to SIGKILL
 	secrets func() []string // values no task environment may hold
+	baseEnv func() []string // the environment tasks start from; nil: os.Environ
 
 	identOnce sync.Once
 	ident     *identity // nil: run as the worker's user
@@ -83,6 +84,14 @@ func (e *shellExec) run(ctx context.Context, t *Task) (*api.TaskResult, error) {
 	e.identOnce.Do(func() { e.ident, e.identErr = resolveIdentity(e.user) })
 	if e.identErr != nil {
 		return nil, e.identErr
+	}
+
+	if p.Dir != "" {
+		// Checked here because a failed chdir in the child reads like a
+		// missing program ("fork/exec /bin/sh: no such file or directory").
+		if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
+			return &api.TaskResult{ExitCode: exitCannotRun}, fmt.Errorf("dir %q is not a directory on this worker", p.Dir)
+		}
 	}
 
 	name, args := "/bin/sh", []string{"-c", p.Command}
@@ -211,9 +220,12 @@ func pump(r io.Reader, log *taskLog, out *tailBuffer, mu *sync.Mutex) {
 // secret; then the task's identity; then the payload's variables.
 func (e *shellExec) environ(t *Task, extra map[string]string) []string {
 	secrets := slices.DeleteFunc(e.secrets(), func(s string) bool { return s == "" })
-	base := os.Environ()
-	env := make([]string, 0, len(base)+len(extra)+8)
-	for _, kv := range base {
+	base := os.Environ
+	if e.baseEnv != nil {
+		base = e.baseEnv
+	}
+	env := make([]string, 0, 64)
+	for _, kv := range base() {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(strings.ToUpper(k), "DROVER_") ||
 			slices.ContainsFunc(secrets, func(s string) bool { return holds(v, s) }) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/drover-run/drover/api"
 )
@@ -324,4 +325,29 @@ func noop(context.Context, *Task) (*api.TaskResult, error) { return &api.TaskRes
 func waitDone(ctx context.Context, _ *Task) (*api.TaskResult, error) {
 	<-ctx.Done()
 	return nil, context.Cause(ctx)
+}
+
+func TestStopOrderKillsShellProcessGroup(t *testing.T) {
+	t.Parallel()
+	requireLinux(t)
+	f := newFakeServer(t)
+	startWorker(t, f, Config{Concurrency: 1, AllowShell: true, KillGrace: 200 * time.Millisecond}, nil)
+	f.push("t-sh", "shell", 2, `{"command":"sleep 100 & echo $!; wait"}`)
+	pid, _ := strconv.Atoi(recv(t, f.logs, "log line with the pid").Message)
+	if !alive(pid) {
+		t.Fatalf("grandchild %d not running", pid)
+	}
+	f.stop(api.StopOrder{TaskID: "t-sh", Epoch: 2, Reason: "lease_lost"})
+	f.push("t-next", "echo", 1, `{"message":"x"}`)
+	if res := recv(t, f.results, "result"); res.TaskID != "t-next" {
+		t.Errorf("first result is for %s, want t-next: a stopped task must send none", res.TaskID)
+	}
+	// t-next ran after t-sh's slot was freed, i.e. after its command was
+	// reaped and its group killed; the grandchild may await init's reaping.
+	for deadline := time.Now().Add(2 * time.Second); alive(pid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d survived the stop order", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
