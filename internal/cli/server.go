@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,7 +14,7 @@ import (
 
 func newServerCommand() *cobra.Command {
 	var cfg app.ServerConfig
-	var logLevel string
+	var logLevel, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: REST API, worker protocol, scheduler",
@@ -30,6 +33,9 @@ e.g. DROVER_STORE=postgres://… .`,
 				return usageErrorf("%v", err)
 			}
 			cfg.Logger, cfg.Version = log, version.Version
+			if pprofAddr != "" {
+				go servePprof(pprofAddr, log)
+			}
 			srv, err := app.NewServer(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -47,5 +53,19 @@ e.g. DROVER_STORE=postgres://… .`,
 	f.DurationVar(&cfg.Engine.LeaseTTL, "lease-ttl", 20*time.Second, "how long a task's lease outlives its worker's last heartbeat")
 	f.DurationVar(&cfg.Engine.OfflineThreshold, "offline-threshold", 30*time.Second, "silence after which a worker is offline")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	return cmd
+}
+
+// servePprof serves the runtime profiles on their own listener, never on
+// the API port.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof listener", "err", err)
+	}
 }
