@@ -28,6 +28,7 @@ type Store interface {
 	WorkerStore
 	LogStore
 	KVStore
+	LeaderStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
@@ -131,6 +132,66 @@ type KVStore interface {
 	KVGet(ctx context.Context, key string) (json.RawMessage, error)
 	// KVPut stores value at key.
 	KVPut(ctx context.Context, key string, value json.RawMessage) error
+}
+
+// LeaderStore elects, among the servers sharing a store, the one that runs a
+// singleton duty (the reaper's sweeps; later cron and autoscaling). A
+// leadership is a row: its holder keeps it by renewing it before it expires,
+// and anyone may take it once it has expired. Expiry is judged by the
+// store's clock (the database's now() on PostgreSQL) in the statement that
+// takes or renews the row, never by a server's own clock.
+type LeaderStore interface {
+	// LeaderAttempt takes or renews the leadership Name for Holder, until
+	// Now+TTL: it succeeds when no one holds it, when Holder already holds
+	// it, or when the holder's leadership expired at or before Now. The term
+	// grows by one each time the leadership is taken rather than renewed
+	// (a new holder, or Holder again after its leadership expired). It
+	// returns the leadership as it is after the attempt: held by Holder if
+	// the attempt succeeded, else by whoever holds it.
+	LeaderAttempt(ctx context.Context, p *LeaderAttemptParams) (*Leadership, error)
+	// LeaderResign gives up the leadership Name if Holder holds it, so that
+	// a successor need not wait for it to expire. Resigning what one does
+	// not hold changes nothing and is not an error.
+	LeaderResign(ctx context.Context, p *LeaderResignParams) error
+}
+
+// WorkNotifier is implemented by stores that several servers may share
+// (PostgreSQL). Writes that make tasks available — inserts, and requeues by
+// a failed attempt, an expired lease or a released worker — notify in the
+// same transaction, once per transaction however many tasks it holds; every
+// other server sharing the store hears it, so that workers long-polling
+// one server learn at once of work submitted through another.
+type WorkNotifier interface {
+	// ListenWork calls wake whenever another server sharing the store may
+	// have made work available, until ctx ends; then it returns nil. It
+	// keeps its own connection, reconnects with backoff when it is lost,
+	// and calls wake after each reconnect, since notifications sent
+	// meanwhile were missed. wake must not block.
+	ListenWork(ctx context.Context, wake func()) error
+}
+
+// LeaderAttemptParams names the leadership and who wants it.
+type LeaderAttemptParams struct {
+	Name   string // the duty, e.g. "maintenance"
+	Holder string // the server attempting; unique among the servers
+	TTL    time.Duration
+	Now    time.Time
+}
+
+// LeaderResignParams names the leadership to give up and its holder.
+type LeaderResignParams struct {
+	Name   string
+	Holder string
+	Now    time.Time
+}
+
+// Leadership is the state of one leadership row.
+type Leadership struct {
+	Name      string
+	Holder    string    // "" after a resignation, until someone takes it
+	Term      int64     // grows by one each time the leadership is taken
+	ElectedAt time.Time // when the current term began
+	ExpiresAt time.Time // the holder leads until then unless it renews
 }
 
 // TaskCancelParams names the task to cancel.

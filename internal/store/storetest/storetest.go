@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Worker", workerTests},
 		{"Log", logTests},
 		{"KV", kvTests},
+		{"Leader", leaderTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
