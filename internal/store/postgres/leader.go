@@ -69,4 +69,3 @@ func validLeader(name, holder string) error {
 	}
 	return nil
 }
-
