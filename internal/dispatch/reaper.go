@@ -19,35 +19,49 @@ type alwaysLeader struct{}
 func (alwaysLeader) IsLeader() bool { return true }
 
 // RunReaper sweeps expired leases and silent workers every ReaperInterval
-// until ctx ends. It waits one lease TTL after the engine started before the
-// first sweep, so leases of workers that kept running through a server
-// restart are renewed, not rescued. leader may be nil (always leader).
+// until ctx ends, while leader says this server leads. leader may be nil:
+// always leader, as a lone server is.
+//
+// Failover grace (RELIABILITY rule 4): the reaper sweeps only once this
+// server has led for one lease TTL. A server that just started counts as
+// just elected. In that TTL every worker that is alive heartbeats and
+// renews its leases, so a restart or a change of leader — during which no
+// one swept, and workers may have been cut off from the servers — never
+// rescues the lease of a worker that kept running; the leases of dead
+// workers are rescued one TTL later than they would have been.
 func (s *Service) RunReaper(ctx context.Context, leader Leader) error {
 	if leader == nil {
 		leader = alwaysLeader{}
 	}
-	grace := time.Until(s.start.Add(s.Config().LeaseTTL))
-	if s.clock != nil {
-		grace = 0 // tests drive Sweep directly
-	}
-	select {
-	case <-time.After(grace):
-	case <-ctx.Done():
-		return nil
-	}
-	tick := time.NewTicker(s.Config().ReaperInterval)
-	defer tick.Stop()
+	var since time.Time // when this server was last seen to become leader; zero while it does not lead
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
-		if leader.IsLeader() {
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil
+		}
+		cfg := s.Config()
+		wait := cfg.ReaperInterval
+		switch {
+		case !leader.IsLeader():
+			if !since.IsZero() {
+				s.log.Info("no longer leader: the reaper stops")
+			}
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+			wait = cfg.LeaseTTL
+			s.log.Info("leader: the reaper starts after the failover grace", "grace", cfg.LeaseTTL)
+		case time.Since(since) < cfg.LeaseTTL:
+			wait = cfg.LeaseTTL - time.Since(since)
+		default:
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("sweep failed", "err", err)
 			}
 		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return nil
-		}
+		timer.Reset(wait)
 	}
 }
 
