@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"iter"
+	"maps"
 	"slices"
 	"time"
 
@@ -187,7 +189,13 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 			if err != nil {
 				return err
 			}
-			return finish(tx, retries)
+			if err := finish(tx, retries); err != nil {
+				return err
+			}
+			if anyPending(maps.Values(done)) {
+				return s.notifyWork(ctx, tx)
+			}
+			return nil
 		})
 	} else {
 		err = finish(s.pool, nil)
@@ -212,6 +220,17 @@ func uniqueResults(results []store.TaskFinish) []store.TaskFinish {
 		return cmp.Or(cmp.Compare(a.Ref.TaskID, b.Ref.TaskID), cmp.Compare(a.Ref.Epoch, b.Ref.Epoch))
 	})
 	return slices.CompactFunc(out, func(a, b store.TaskFinish) bool { return a.Ref == b.Ref })
+}
+
+// anyPending reports whether any of tasks went back to pending: work that
+// other servers' waiting workers should hear of.
+func anyPending(tasks iter.Seq[*domain.Task]) bool {
+	for t := range tasks {
+		if t.State == domain.TaskPending {
+			return true
+		}
+	}
+	return false
 }
 
 func anyFailed(results []store.TaskFinish) bool {
@@ -358,16 +377,23 @@ UPDATE tasks t SET
 FROM c WHERE t.id = c.id AND t.lease_owner = $2 AND t.state = 'running'
 RETURNING t.id`
 
-// TaskReleaseWorker ends one worker's leases in one statement.
+// TaskReleaseWorker ends one worker's leases in one statement; tasks handed
+// back are announced to other servers in the same transaction.
 func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorkerParams) ([]string, error) {
 	if p.WorkerID == "" {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, releaseSQL, timeArg(p.Now), p.WorkerID, p.Cancel, p.Reason)
-	if err != nil {
-		return nil, translate(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var ids []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, releaseSQL, timeArg(p.Now), p.WorkerID, p.Cancel, p.Reason)
+		if err != nil {
+			return err
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ids) == 0 || p.Cancel {
+			return err
+		}
+		return s.notifyWork(ctx, tx)
+	})
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -426,7 +452,10 @@ FOR UPDATE SKIP LOCKED`, timeArg(p.Now), limitArg(p.Limit))
 			return err
 		}
 		rescued, err = pgx.CollectRows(rows, scanTask)
-		return err
+		if err != nil || !anyPending(slices.Values(rescued)) {
+			return err
+		}
+		return s.notifyWork(ctx, tx)
 	})
 	if err != nil {
 		return nil, translate(err)

@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,11 +49,20 @@ type Options struct {
 	// MaxConns caps the connection pool. Zero (the default) takes pgxpool's
 	// default, or the URL's pool_max_conns.
 	MaxConns int32
+	// Logger receives what the store does on its own (the work listener
+	// reconnecting). Default: discard.
+	Logger *slog.Logger
 }
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	// Cross-server wake-ups (notify.go).
+	listenConfig *pgx.ConnConfig // the pool's connection settings, for the listener's own connection
+	channel      string          // the schema's work channel
+	origin       string          // this store in its notifications' payload
 }
 
 // Open connects to the database at url (postgres://…, or a key=value DSN),
@@ -79,7 +89,24 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", translate(err))
+	}
+	s := &Store{
+		pool:         pool,
+		log:          opts.Logger,
+		listenConfig: cfg.ConnConfig.Copy(),
+		channel:      workChannel(schema),
+		origin:       newOrigin(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	// Named so an operator (or a test) can tell it in pg_stat_activity.
+	s.listenConfig.RuntimeParams["application_name"] = "drover listener " + s.origin
+	return s, nil
 }
 
 // Ping checks the database answers.

@@ -61,7 +61,7 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeValidation, Message: err.Error()}
 	}
-	inserted, err := s.queryTasks(ctx, insertTasksSQL, args.args()...)
+	inserted, err := s.insertTasks(ctx, args.args())
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +88,31 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 		out[i] = store.TaskInsertOutcome{Task: holder, Existing: true}
 	}
 	return out, nil
+}
+
+// insertTasks runs insertTasksSQL and the work notification as one
+// pipeline: one round trip, and one implicit transaction (the statements
+// before a Sync commit together), so other servers hear of the tasks
+// exactly when they are committed. A batch whose every key was taken
+// notifies in vain; waiters then just look and find nothing new.
+func (s *Store) insertTasks(ctx context.Context, args []any) ([]*domain.Task, error) {
+	b := &pgx.Batch{}
+	b.Queue(insertTasksSQL, args...)
+	b.Queue(notifySQL, s.channel, s.origin)
+	br := s.pool.SendBatch(ctx, b)
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, translate(err)
+	}
+	tasks, err := pgx.CollectRows(rows, scanTask)
+	if err != nil {
+		br.Close()
+		return nil, translate(err)
+	}
+	// Close reads the notification's result and the commit's: only then
+	// is the insert durable.
+	return tasks, translate(br.Close())
 }
 
 // tasksHoldingKeys returns, by key, the tasks that hold the idempotency keys

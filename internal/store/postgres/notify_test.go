@@ -1,0 +1,171 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// twoServers opens two stores on one fresh schema, as two servers would.
+func twoServers(t *testing.T) (a, b *Store) {
+	t.Helper()
+	url := testURL(t)
+	schema := testSchema(t, url)
+	open := func() *Store {
+		s, err := Open(t.Context(), url, Options{Schema: schema})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	return open(), open()
+}
+
+// wakes counts a listener's wake calls.
+type wakes chan struct{}
+
+func (w wakes) wake() {
+	select {
+	case w <- struct{}{}:
+	default:
+		panic("wake buffer full")
+	}
+}
+
+// listen runs s.ListenWork until the test ends and waits until it listens.
+func listen(t *testing.T, s *Store) wakes {
+	t.Helper()
+	w := make(wakes, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.ListenWork(ctx, w.wake) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenWork() = %v after its context ended, want nil", err)
+		}
+	})
+	w.expect(t, "listening", 1)
+	return w
+}
+
+// expect waits for n more wakes; then, if the caller is sure every
+// notification has arrived, it may call none to assert no more came.
+func (w wakes) expect(t *testing.T, after string, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		select {
+		case <-w:
+		case <-timeout:
+			t.Fatalf("after %s: %d of %d wakes came", after, i, n)
+		}
+	}
+}
+
+func (w wakes) none(t *testing.T, after string) {
+	t.Helper()
+	if n := len(w); n > 0 {
+		t.Fatalf("after %s: %d more wakes, want none", after, n)
+	}
+}
+
+// TestListenWorkAcrossStores: work made available through one store wakes
+// the other's listener, once per transaction however many tasks it holds;
+// a store's own notifications do not wake it.
+func TestListenWorkAcrossStores(t *testing.T) {
+	t.Parallel()
+	a, b := twoServers(t)
+	wa, wb := listen(t, a), listen(t, b)
+	ctx := t.Context()
+
+	batch := make([]*domain.Task, 100)
+	for i := range batch {
+		batch[i] = newTask(fmt.Sprint(i))
+	}
+	insert(t, a, batch...)
+	insert(t, a, newTask("single"))
+	// Notifications arrive in commit order: once the second insert's is in,
+	// the first's are all in.
+	wb.expect(t, "two inserts through a", 2)
+	wb.none(t, "two inserts through a")
+	insert(t, b, newTask("from-b"))
+	wa.expect(t, "an insert through b", 1)
+	wa.none(t, "a's own inserts and one of b's") // a's own came before b's, and were ignored
+
+	// Requeues: a failed attempt with retries left, an expired lease, a
+	// released worker. Each is one transaction, one wake on b; a success
+	// makes no work and notifies nothing.
+	w := newWorker("w")
+	if _, err := a.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: w, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	retry := func(t *domain.Task) { t.MaxRetries = 5 }
+	insert(t, a, newTask("r1", retry), newTask("r2", retry), newTask("r3", retry))
+	wb.expect(t, "inserting r1-r3", 1)
+	leased := lease(t, a, w, 1000, t0) // r1 fails now; r2 and r3 are left to expire
+	var results []store.TaskFinish
+	for _, tk := range leased {
+		if tk.ID == "task-r1" {
+			results = append(results, store.TaskFinish{Ref: domain.TaskRef{TaskID: tk.ID, Epoch: tk.LeaseEpoch}, Result: &domain.Result{Error: "boom"}})
+		}
+	}
+	if _, err := a.TaskFinishMany(ctx, &store.TaskFinishManyParams{WorkerID: w.ID, Now: t0, Results: results}); err != nil || len(results) != 1 {
+		t.Fatalf("failing r1 (%d results): %v", len(results), err)
+	}
+	wb.expect(t, "a failed attempt with retries left", 1)
+	if _, err := a.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Now: t0.Add(2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	wb.expect(t, "rescuing expired leases", 1)
+	if _, err := a.TaskReleaseWorker(ctx, &store.TaskReleaseWorkerParams{WorkerID: w.ID, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	insert(t, a, newTask("fence"))
+	wb.expect(t, "releasing a worker that held nothing, then an insert", 1) // the release had nothing to hand back
+	wb.none(t, "the fence")
+}
+
+// TestListenWorkReconnects: when the listener's connection dies, it
+// reconnects, wakes once (it may have missed notifications) and hears
+// later ones.
+func TestListenWorkReconnects(t *testing.T) {
+	t.Parallel()
+	a, b := twoServers(t)
+	wb := listen(t, b)
+	var killed int
+	err := a.pool.QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		"drover listener "+b.origin).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminating b's listener: %d terminated, error %v", killed, err)
+	}
+	wb.expect(t, "the listener's connection was killed", 1)
+	insert(t, a, newTask("after"))
+	wb.expect(t, "an insert after the reconnect", 1)
+}
+
+func TestWorkChannel(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ schema, want string }{
+		{"", "drover_work"},
+		{"public", "drover_work"},
+		{"tenant_a", "drover_work.tenant_a"},
+	} {
+		if got := workChannel(tc.schema); got != tc.want {
+			t.Errorf("workChannel(%q) = %q, want %q", tc.schema, got, tc.want)
+		}
+	}
+	// Schema names up to 63 bytes: the channel, an identifier too, must fit
+	// and must still tell schemas apart.
+	long1, long2 := strings.Repeat("a", 63), strings.Repeat("a", 62)+"b"
+	c1, c2 := workChannel(long1), workChannel(long2)
+	if len(c1) > 63 || len(c2) > 63 || c1 == c2 {
+		t.Errorf("workChannel of two long schemas = %q, %q: want distinct names of at most 63 bytes", c1, c2)
+	}
+}
