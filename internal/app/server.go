@@ -16,6 +16,7 @@ import (
 
 	"github.com/drover-run/drover/internal/agentserver"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 )
@@ -32,8 +33,11 @@ type ServerConfig struct {
 	// across power loss, at a cost in write throughput.
 	SQLiteSync string
 	Engine     dispatch.Config
-	Version    string
-	Logger     *slog.Logger
+	// LeaderTTL is how long the leadership of the singleton duties outlives
+	// its holder's last renewal; it is renewed every third of it. Default 5s.
+	LeaderTTL time.Duration
+	Version   string
+	Logger    *slog.Logger
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -51,6 +55,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LeaderTTL <= 0 {
+		c.LeaderTTL = 5 * time.Second
 	}
 	return c
 }
@@ -80,6 +87,7 @@ type Server struct {
 	log      *slog.Logger
 	store    store.Store
 	engine   *dispatch.Service
+	leader   *leader.Elector
 	api      *http.Server
 	agent    *http.Server
 	apiLn    net.Listener
@@ -95,7 +103,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	st, err := OpenStore(ctx, cfg.Store, cfg.SQLiteSync)
+	st, err := OpenStore(ctx, cfg.Store, cfg.SQLiteSync, log)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,8 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, engine: engine}
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine,
+		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
 	apiHandler := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version}).Handler()
 	agentHandler := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log}).Handler()
 	if s.apiLn, err = listen(cfg.Host, cfg.Port); err != nil {
@@ -155,9 +164,14 @@ func (s *Server) Engine() *dispatch.Service { return s.engine }
 // Store is the server's store.
 func (s *Server) Store() store.Store { return s.store }
 
+// Leader is the server's elector for the singleton duties.
+func (s *Server) Leader() *leader.Elector { return s.leader }
+
 // Run serves until ctx ends, then shuts down in order: stop accepting and
-// let in-flight requests finish (long-polls are released at once), stop the
-// reaper, close the store last so every acknowledged write is flushed.
+// let in-flight requests finish (long-polls are released at once); then
+// stop the background loops — the reaper, the work listener, and the
+// elector, which resigns the leadership so another server takes over at
+// once; close the store last so every acknowledged write is flushed.
 func (s *Server) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
@@ -165,22 +179,25 @@ func (s *Server) Run(ctx context.Context) error {
 	// long-polls at once instead of letting Shutdown wait them out.
 	base := func(net.Listener) context.Context { return runCtx }
 	s.api.BaseContext, s.agent.BaseContext = base, base
-	errc := make(chan error, 3)
-	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	var servers, background sync.WaitGroup
 	serve := func(srv *http.Server, ln net.Listener) {
-		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}
-	wg.Add(3)
-	go serve(s.api, s.apiLn)
-	go serve(s.agent, s.agentLn)
-	go func() {
-		defer wg.Done()
-		s.engine.RunReaper(runCtx, nil)
-	}()
-	s.log.Info("drover server started", "api", s.APIURL(), "agent", s.AgentURL(), "store", redact(s.cfg.Store))
+	servers.Go(func() { serve(s.api, s.apiLn) })
+	servers.Go(func() { serve(s.agent, s.agentLn) })
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	background.Go(func() { s.leader.Run(bgCtx) })
+	background.Go(func() { s.engine.RunReaper(bgCtx, s.leader) })
+	if n, ok := s.store.(store.WorkNotifier); ok {
+		// Tasks submitted through other servers wake this one's waiting workers.
+		background.Go(func() { n.ListenWork(bgCtx, s.engine.Wake) })
+	}
+	s.log.Info("drover server started", "api", s.APIURL(), "agent", s.AgentURL(), "store", redact(s.cfg.Store), "holder", s.leader.Holder())
 
 	var runErr error
 	select {
@@ -191,9 +208,10 @@ func (s *Server) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stop()
-	var errs []error
-	errs = append(errs, runErr, s.api.Shutdown(shutCtx), s.agent.Shutdown(shutCtx))
-	wg.Wait()
+	errs := []error{runErr, s.api.Shutdown(shutCtx), s.agent.Shutdown(shutCtx)}
+	servers.Wait()
+	stopBackground()
+	background.Wait()
 	errs = append(errs, s.store.Close())
 	s.log.Info("drover server stopped")
 	return errors.Join(errs...)
