@@ -28,17 +28,19 @@ import (
 
 // Config says what to measure. Zero fields take the defaults shown.
 type Config struct {
-	Binary      string // the drover executable to start processes from; default: this one
-	APIURL      string // an existing server's API; empty starts one
-	AgentURL    string // that server's worker protocol, for the workers bench starts
-	Store       string // store of the server bench starts; default a temporary SQLite file
-	Workers     int    // worker processes to start; default 2 (0 with APIURL set means use the server's own)
-	Concurrency int    // per worker; default 64
-	Tasks       int    // tasks in the throughput run; default 20000
-	Batch       int    // tasks per submit call; default 500
-	Submitters  int    // concurrent submit loops; default 2
-	Samples     int    // sequential submits in the latency run; default 200
-	Hold        int    // if > 0: instead, submit this many tasks no worker takes and report the server's RSS
+	Binary      string   // the drover executable to start processes from; default: this one
+	APIURL      string   // an existing server's API; empty starts one
+	AgentURL    string   // that server's worker protocol, for the workers bench starts
+	Store       string   // store of the server bench starts; default a temporary SQLite file
+	Workers     int      // worker processes to start; default 2 (0 with APIURL set means use the server's own)
+	Concurrency int      // per worker; default 64
+	Tasks       int      // tasks in the throughput run; default 20000
+	Batch       int      // tasks per submit call; default 500
+	Submitters  int      // concurrent submit loops; default 2
+	Samples     int      // sequential submits in the latency run; default 200
+	Hold        int      // if > 0: instead, submit this many tasks no worker takes and report the server's RSS
+	Queue       string   // queue of the tasks; default a fresh one when bench starts the workers, else FifoQ
+	ServerArgs  []string // extra flags for the server bench starts, e.g. --pprof-addr
 	Out         io.Writer
 }
 
@@ -109,8 +111,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		cfg.APIURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 		cfg.AgentURL = fmt.Sprintf("http://127.0.0.1:%d", agentPort)
-		server, err = procs.start(ctx, cfg.Binary, filepath.Join(tmp, "server.log"), "server",
-			"--store", cfg.Store, "--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort), "--log-level", "warn")
+		args := append([]string{"server", "--store", cfg.Store, "--port", strconv.Itoa(apiPort),
+			"--agent-port", strconv.Itoa(agentPort), "--log-level", "warn"}, cfg.ServerArgs...)
+		server, err = procs.start(ctx, cfg.Binary, filepath.Join(tmp, "server.log"), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +131,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	var workers []*exec.Cmd
-	queue := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	queue := cfg.Queue
+	switch {
+	case queue != "":
+	case cfg.Workers > 0:
+		queue = "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	default:
+		queue = "FifoQ"
+	}
 	for i := range cfg.Workers {
 		w, err := procs.start(ctx, cfg.Binary, filepath.Join(tmp, fmt.Sprintf("worker-%d.log", i)), "worker",
 			"--server", cfg.AgentURL, "--name", fmt.Sprintf("bench-%d", i+1), "--queues", queue,
@@ -138,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		workers = append(workers, w)
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return listening(ctx, c, queue) >= cfg.Workers }); err != nil {
+	if err := waitFor(ctx, 30*time.Second, func() bool { return listening(ctx, c, queue) >= max(cfg.Workers, 1) }); err != nil {
 		return nil, fmt.Errorf("workers did not register: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "server %s, %d workers × %d slots on queue %s\n", cfg.APIURL, cfg.Workers, cfg.Concurrency, queue)
@@ -229,7 +239,9 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 		return err
 	}
 	target := base + cfg.Tasks
-	err = waitFor(ctx, 30*time.Minute, func() bool {
+	// Polled coarsely: counting is a read the server does for us, and a
+	// tight loop of them would measure the poller, not the cluster.
+	err = waitEvery(ctx, 30*time.Minute, 100*time.Millisecond, func() bool {
 		n, err := completed(ctx, c, queue)
 		return err == nil && n >= target
 	})
@@ -350,6 +362,10 @@ func freePorts() (int, int, error) {
 }
 
 func waitFor(ctx context.Context, limit time.Duration, ok func() bool) error {
+	return waitEvery(ctx, limit, 20*time.Millisecond, ok)
+}
+
+func waitEvery(ctx context.Context, limit, every time.Duration, ok func() bool) error {
 	deadline := time.Now().Add(limit)
 	for !ok() {
 		if time.Now().After(deadline) {
@@ -358,7 +374,7 @@ func waitFor(ctx context.Context, limit time.Duration, ok func() bool) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 	return nil
