@@ -193,3 +193,63 @@ func TestRegisterKeepsOrVariesTheName(t *testing.T) {
 		t.Errorf("a worker proving its old credential got %q, want its id back", back.WorkerID)
 	}
 }
+
+// FuzzAgentProtocol throws arbitrary bodies at every worker-protocol
+// endpoint, as a registered worker: the answer is always the envelope and
+// never a 5xx.
+func FuzzAgentProtocol(f *testing.F) {
+	seeds := []string{
+		`{"name":"android-001","hostname":"pixel-phone","platform":{"os":"android","arch":"aarch64"},"task_types":["echo"],"concurrency":2}`,
+		`{"resources":{"cpu_cores":8,"cpu_usage":42.5},"running":[{"task_id":"task-x","epoch":1}]}`,
+		`{"max":4,"wait_ms":0}`,
+		`{"lines":[{"task_id":"task-x","epoch":1,"stream":"stdout","message":"hi"}]}`,
+		`{"results":[{"task_id":"task-x","epoch":1,"status":"completed","result":{"output":"x","exit_code":0}}]}`,
+		`{}`, `[]`, `{"max":-1}`, `{"results":[{"status":"won"}]}`,
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s)
+	}
+	b := &bundle{}
+	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	eng, err := dispatch.New(st, dispatch.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	b.h = agentserver.New(agentserver.Options{Engine: eng, Store: st}).Handler()
+	reg := httptest.NewRecorder()
+	b.h.ServeHTTP(reg, httptest.NewRequest("POST", api.AgentRegisterPath, bytes.NewReader([]byte(seeds[0]))))
+	var env api.Envelope
+	var rr api.RegisterResponse
+	if json.Unmarshal(reg.Body.Bytes(), &env) != nil || json.Unmarshal(env.Data, &rr) != nil || rr.Credential == "" {
+		f.Fatalf("register: %s", reg.Body.String())
+	}
+	paths := []string{api.AgentRegisterPath, api.AgentHeartbeatPath, api.AgentLeasePath, api.AgentLogsPath, api.AgentResultsPath}
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		path := paths[int(which)%len(paths)]
+		if path == api.AgentLeasePath {
+			// Never long-poll inside the fuzzer.
+			var lr map[string]any
+			if json.Unmarshal([]byte(body), &lr) == nil && lr != nil {
+				lr["wait_ms"] = 0
+				raw, _ := json.Marshal(lr)
+				body = string(raw)
+			}
+		}
+		r := httptest.NewRequest("POST", path, bytes.NewReader([]byte(body)))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+rr.Credential)
+		w := httptest.NewRecorder()
+		b.h.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("POST %s %q = %d %s", path, body, w.Code, w.Body.String())
+		}
+		var env api.Envelope
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.RequestID == "" {
+			t.Fatalf("POST %s %q: not the envelope: %s", path, body, w.Body.String())
+		}
+	})
+}
