@@ -37,6 +37,8 @@ type Config struct {
 	// ShellUser is the user shell tasks run as (Unix). Default: "nobody"
 	// when the worker runs as root, so a task cannot own the machine;
 	// otherwise the worker's own user. Set "root" to run them as root.
+	// Tasks run as another user start in os.TempDir() unless they name a
+	// dir, since the worker's own directory may be closed to them.
 	ShellUser string
 	// HTTPClient talks to the server. Default: a client with keep-alive
 	// connections sized for the worker's few concurrent calls. Set one to

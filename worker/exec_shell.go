@@ -248,6 +248,10 @@ func (e *shellExec) environ(t *Task, extra map[string]string) []string {
 	return env
 }
 
+// fallbackNobody is the uid and gid of "nobody" where the user database
+// does not list it.
+const fallbackNobody = 65534
+
 // identity is a user tasks run as.
 type identity struct {
 	uid, gid   uint32

@@ -174,7 +174,10 @@ func (f *fakeServer) heartbeat(w http.ResponseWriter, r *http.Request, _ string)
 	if !decode(w, r, &req) {
 		return
 	}
-	f.heartbeats <- req
+	select {
+	case f.heartbeats <- req:
+	default: // a test that does not watch heartbeats
+	}
 	f.mu.Lock()
 	resp := api.HeartbeatResponse{Stop: f.stops, Drain: f.drain}
 	f.stops = nil
@@ -226,7 +229,10 @@ func (f *fakeServer) logsHandler(w http.ResponseWriter, r *http.Request, _ strin
 		return
 	}
 	for _, l := range req.Lines {
-		f.logs <- l
+		select {
+		case f.logs <- l:
+		default: // a test that does not read logs
+		}
 	}
 	writeJSON(w, 200, struct{}{})
 }
@@ -242,7 +248,10 @@ func (f *fakeServer) resultsHandler(w http.ResponseWriter, r *http.Request, _ st
 			return
 		}
 	}
-	f.resultPost <- len(req.Results)
+	select {
+	case f.resultPost <- len(req.Results):
+	default: // a test that does not count posts
+	}
 	resp := api.ResultBatchResponse{}
 	for _, res := range req.Results {
 		f.mu.Lock()
@@ -337,6 +346,8 @@ func (tw *testWorker) wait(t testing.TB) error {
 		return nil
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))

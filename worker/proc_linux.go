@@ -48,15 +48,6 @@ func startCmd(cmd *exec.Cmd) error {
 	return <-errc
 }
 
-// maxRSSMB is the largest resident set of the command or a waited-for
-// descendant, which Linux reports in KiB.
-func maxRSSMB(ps *os.ProcessState) float64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss) / 1024
-	}
-	return 0
-}
-
 const canScanProcs = true
 
 // clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on every

@@ -25,8 +25,6 @@ func signalGroup(pid int, _ bool) {
 
 func exitCode(ps *os.ProcessState) int { return ps.ExitCode() }
 
-func maxRSSMB(*os.ProcessState) float64 { return 0 }
-
 const canScanProcs = false
 
 func scanProcs(dst []procSample) []procSample { return dst }

@@ -40,9 +40,6 @@ func baseSysProcAttr(id *identity) *syscall.SysProcAttr {
 	return a
 }
 
-// fallbackNobody is "nobody" where the user database does not list it.
-const fallbackNobody = 65534
-
 // resolveIdentity picks the user shell tasks run as. A root worker drops to
 // name (default "nobody"); any other worker runs tasks as itself, and can
 // only be asked for itself.

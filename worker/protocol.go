@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -171,13 +169,8 @@ func parseError(b []byte) *api.Error {
 	return env.Error
 }
 
-// withTimeout bounds one call.
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
-}
-
 func (c *agentClient) register(ctx context.Context, token string, req *api.RegisterRequest) (*api.RegisterResponse, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	var resp api.RegisterResponse
 	if err := c.call(ctx, api.AgentRegisterPath, token, req, &resp); err != nil {
@@ -190,7 +183,7 @@ func (c *agentClient) register(ctx context.Context, token string, req *api.Regis
 }
 
 func (c *agentClient) heartbeat(ctx context.Context, cred string, req *api.HeartbeatRequest) (*api.HeartbeatResponse, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	var resp api.HeartbeatResponse
 	err := c.call(ctx, api.AgentHeartbeatPath, cred, req, &resp)
@@ -198,7 +191,7 @@ func (c *agentClient) heartbeat(ctx context.Context, cred string, req *api.Heart
 }
 
 func (c *agentClient) lease(ctx context.Context, cred string, req *api.LeaseRequest) (*api.LeaseResponse, error) {
-	ctx, cancel := withTimeout(ctx, req.Wait.Duration()+callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, req.Wait.Duration()+callTimeout)
 	defer cancel()
 	var resp api.LeaseResponse
 	err := c.call(ctx, api.AgentLeasePath, cred, req, &resp)
@@ -206,13 +199,13 @@ func (c *agentClient) lease(ctx context.Context, cred string, req *api.LeaseRequ
 }
 
 func (c *agentClient) logs(ctx context.Context, cred string, req *api.LogBatch) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	return c.call(ctx, api.AgentLogsPath, cred, req, nil)
 }
 
 func (c *agentClient) results(ctx context.Context, cred string, req *api.ResultBatch) (*api.ResultBatchResponse, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	var resp api.ResultBatchResponse
 	err := c.call(ctx, api.AgentResultsPath, cred, req, &resp)
@@ -220,7 +213,7 @@ func (c *agentClient) results(ctx context.Context, cred string, req *api.ResultB
 }
 
 func (c *agentClient) deregister(ctx context.Context, cred string) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	return c.call(ctx, api.AgentDeregisterPath, cred, struct{}{}, nil)
 }
@@ -256,11 +249,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// transient reports whether err is a network-level failure worth a quiet
-// retry (logged at debug, not error, while the server restarts).
-func transient(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused")
 }

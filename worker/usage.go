@@ -55,9 +55,12 @@ func (s *groupSampler) track(pgid int) *groupUsage {
 	return g
 }
 
-// finish stops measuring pgid and returns its usage, completed with what
-// the kernel reported when the leader was reaped: that covers children too
-// short-lived for any tick.
+// finish stops measuring pgid and returns its usage, completed with the CPU
+// time the kernel reported when the leader was reaped: that covers children
+// too short-lived for any tick. The rusage's ru_maxrss is not used: a child
+// forked with CLONE_VM (as os/exec does) shares the worker's memory until
+// exec, and its high-water mark counts the worker's pages, not the task's.
+// Peak memory comes from sampling alone.
 func (s *groupSampler) finish(pgid int, g *groupUsage, ps *os.ProcessState, wall time.Duration) *api.ResourceUsage {
 	s.mu.Lock()
 	delete(s.groups, pgid)
@@ -66,7 +69,6 @@ func (s *groupSampler) finish(pgid int, g *groupUsage, ps *os.ProcessState, wall
 	if ps != nil {
 		cpu := (ps.UserTime() + ps.SystemTime()).Seconds()
 		u.TotalCPUTimeSeconds = max(u.TotalCPUTimeSeconds, cpu)
-		u.PeakMemoryMB = max(u.PeakMemoryMB, maxRSSMB(ps))
 		if u.PeakCPUPercent == 0 && wall > 0 {
 			// Never sampled: the average is the best estimate of the peak.
 			u.PeakCPUPercent = 100 * cpu / wall.Seconds()

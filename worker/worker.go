@@ -168,7 +168,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	select {
 	case <-ctx.Done():
-		w.log.Info("worker stopping: draining running tasks", "timeout", w.cfg.DrainTimeout)
+		w.log.Info("worker stopping: draining running tasks", "timeout", w.cfg.DrainTimeout.String())
 	case <-w.drained:
 		w.log.Info("worker drained by the server")
 	}

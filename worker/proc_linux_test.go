@@ -1,0 +1,21 @@
+package worker
+
+import (
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestScanProcsFindsOurGroup(t *testing.T) {
+	t.Parallel()
+	pgid, _ := syscall.Getpgid(os.Getpid())
+	for _, p := range scanProcs(nil) {
+		if p.pid == os.Getpid() {
+			if p.pgid != pgid || p.rss == 0 || p.cpu <= 0 {
+				t.Errorf("our process = %+v, want pgid %d, some RSS and CPU time", p, pgid)
+			}
+			return
+		}
+	}
+	t.Error("scan did not list this process")
+}
