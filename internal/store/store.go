@@ -29,6 +29,7 @@ type Store interface {
 	LogStore
 	KVStore
 	LeaderStore
+	ObservabilityStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
