@@ -29,6 +29,8 @@ type Store interface {
 	LogStore
 	KVStore
 	LeaderStore
+	KeyStore
+	SignatureStore
 	ObservabilityStore
 
 	// Ping checks the store answers.
