@@ -35,6 +35,16 @@ const (
 	CodeDeviceBusy          Code = "DEVICE_BUSY"           // removing a device with running tasks needs force
 	CodeWorkerUnknown       Code = "WORKER_NOT_REGISTERED" // a worker credential that names no live worker
 	CodeUnavailable         Code = "SERVICE_UNAVAILABLE"   // shutting down, or the store is unreachable
+
+	// Authentication (internal/auth): signed-mode refusals carry their own
+	// code, as RELIABILITY S2 asks; the rest are AUTHENTICATION_REQUIRED.
+	CodeBadSignature       Code = "BAD_SIGNATURE"           // sign_str does not match the request
+	CodeReplayed           Code = "REPLAYED"                // a sign_str seen before within its window
+	CodeTimestampSkew      Code = "TIMESTAMP_SKEW"          // timestamp outside ±5 minutes of the server clock
+	CodeTimestampInSeconds Code = "TIMESTAMP_IN_SECONDS"    // timestamp in seconds where milliseconds are due
+	CodeModeMismatch       Code = "MODE_MISMATCH"           // a signed-mode key without a signature
+	CodeConflictingKeys    Code = "CONFLICTING_CREDENTIALS" // two different keys in one request
+	CodeKeyNotFound        Code = "KEY_NOT_FOUND"           // no API key with this id
 )
 
 // Error is an error the API shows its caller: a code, a message for people

@@ -35,8 +35,13 @@ func Status(code domain.Code) int {
 	case domain.CodeInvalidTaskType, domain.CodeDeviceOffline, domain.CodeInsufficientResources,
 		domain.CodeValidation, domain.CodeInvalidJSON:
 		return http.StatusBadRequest
-	case domain.CodeAuthenticationNeeded, domain.CodeWorkerUnknown:
+	case domain.CodeAuthenticationNeeded, domain.CodeWorkerUnknown, domain.CodeBadSignature, domain.CodeReplayed,
+		domain.CodeTimestampSkew, domain.CodeTimestampInSeconds, domain.CodeModeMismatch:
 		return http.StatusUnauthorized
+	case domain.CodeConflictingKeys:
+		return http.StatusBadRequest
+	case domain.CodeKeyNotFound:
+		return http.StatusNotFound
 	case domain.CodePermissionDenied:
 		return http.StatusForbidden
 	case domain.CodeRateLimitExceeded:
