@@ -89,6 +89,9 @@ type Hooks struct {
 	TaskFinished  func(*domain.Task) // completed, failed, or requeued for retry (State says which)
 	TaskCancelled func(*domain.Task)
 	WorkerChanged func(*domain.Worker)
+	// WorkerHeartbeat sees every heartbeat's worker (resources, counters):
+	// the metric history samples it.
+	WorkerHeartbeat func(*domain.Worker)
 }
 
 // Options configure New.
@@ -146,6 +149,18 @@ func (s *Service) SetTiming(heartbeat, offline time.Duration) error {
 		return err
 	}
 	s.cfg = next
+	return nil
+}
+
+// SetDefaultTimeout changes the timeout of tasks that name none, for tasks
+// submitted from now on (PUT /api/v1/config cluster.task_timeout).
+func (s *Service) SetDefaultTimeout(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("default task timeout %s must be positive", d)
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	s.cfg.DefaultTimeout = d
 	return nil
 }
 

@@ -71,6 +71,7 @@ func (s *Service) Heartbeat(ctx context.Context, workerID string, res domain.Res
 	if err != nil {
 		return nil, err
 	}
+	call(s.hooks.WorkerHeartbeat, w)
 	out := &HeartbeatResult{Worker: w}
 	for _, ref := range lost {
 		reason := "lease_lost"
