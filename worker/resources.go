@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/drover-run/drover/api"
 	"github.com/shirou/gopsutil/v4/cpu"
@@ -23,6 +24,9 @@ type hostInfo struct {
 	interfaces   []string
 	capabilities []string
 	storageDir   string
+
+	cpuMu   sync.Mutex
+	lastCPU cpu.TimesStat // the previous sample, for CPU use between heartbeats
 }
 
 func probeHost(cfg Config) *hostInfo {
@@ -57,10 +61,7 @@ func probeHost(cfg Config) *hostInfo {
 // tell is left zero rather than failing the heartbeat.
 func (h *hostInfo) resources() api.Resources {
 	r := api.Resources{CPUCores: h.cores, Battery: readBattery()}
-	// Interval 0 compares with the previous call: no blocking sample.
-	if p, err := cpu.Percent(0, false); err == nil && len(p) == 1 {
-		r.CPUUsage = round2(p[0])
-	}
+	r.CPUUsage = h.cpuUsage()
 	if vm, err := mem.VirtualMemory(); err == nil {
 		r.MemoryTotalGB = gb(vm.Total)
 		r.MemoryUsedGB = gb(vm.Used)
@@ -74,6 +75,30 @@ func (h *hostInfo) resources() api.Resources {
 		r.StorageUsedGB = gb(du.Used)
 	}
 	return r
+}
+
+// cpuUsage is the machine's CPU use since the previous sample, in percent.
+// It keeps its own previous sample: gopsutil's cpu.Percent(0) keeps one per
+// process, so two workers in one process (drover dev) would each see the
+// other's interval and report noise.
+func (h *hostInfo) cpuUsage() float64 {
+	ts, err := cpu.Times(false)
+	if err != nil || len(ts) != 1 {
+		return 0
+	}
+	h.cpuMu.Lock()
+	defer h.cpuMu.Unlock()
+	prev, cur := h.lastCPU, ts[0]
+	h.lastCPU = cur
+	busy := func(t cpu.TimesStat) float64 {
+		return t.User + t.System + t.Nice + t.Irq + t.Softirq + t.Steal
+	}
+	total := func(t cpu.TimesStat) float64 { return busy(t) + t.Idle + t.Iowait }
+	dt := total(cur) - total(prev)
+	if prev.CPU == "" || dt <= 0 {
+		return 0
+	}
+	return round2(math.Max(0, math.Min(100, 100*(busy(cur)-busy(prev))/dt)))
 }
 
 func (h *hostInfo) detailedInfo() api.DetailedInfo {

@@ -241,7 +241,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	target := base + cfg.Tasks
 	// Polled coarsely: counting is a read the server does for us, and a
 	// tight loop of them would measure the poller, not the cluster.
-	err = waitEvery(ctx, 30*time.Minute, 100*time.Millisecond, func() bool {
+	err = waitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
 		n, err := completed(ctx, c, queue)
 		return err == nil && n >= target
 	})
