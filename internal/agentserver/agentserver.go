@@ -34,8 +34,11 @@ type Options struct {
 	Store  store.Store
 	Logger *slog.Logger
 	// AuthorizeRegister decides whether a registration may proceed (a join
-	// token or agent key check); nil admits every registration.
-	AuthorizeRegister func(r *http.Request) error
+	// token or agent key check); nil admits every registration. It sees the
+	// validated request and may set labels on it (a join token's pool).
+	AuthorizeRegister func(r *http.Request, req *api.RegisterRequest) error
+	// Middleware wraps every route: rate limits plug in here.
+	Middleware func(http.Handler) http.Handler
 	// CredentialCacheTTL bounds how long a revoked worker credential keeps
 	// working on this server; default 1s.
 	CredentialCacheTTL time.Duration
@@ -46,7 +49,7 @@ type Server struct {
 	engine   *dispatch.Service
 	store    store.Store
 	log      *slog.Logger
-	authReg  func(r *http.Request) error
+	authReg  func(r *http.Request, req *api.RegisterRequest) error
 	cache    *credentialCache
 	handler  http.Handler
 	regMu    sync.Mutex // serialises id choice, so two workers never get the same id
@@ -78,7 +81,11 @@ func New(opts Options) *Server {
 		web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "healthy"})
 		return nil
 	})
-	s.handler = web.WithRequestID(web.Recover(log, rt))
+	var h http.Handler = rt
+	if opts.Middleware != nil {
+		h = opts.Middleware(h)
+	}
+	s.handler = web.WithRequestID(web.Recover(log, h))
 	return s
 }
 
@@ -114,17 +121,17 @@ func (s *Server) authed(h workerHandler) func(http.ResponseWriter, *http.Request
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
-	if s.authReg != nil {
-		if err := s.authReg(r); err != nil {
-			return err
-		}
-	}
 	var req api.RegisterRequest
 	if err := web.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if err := validateRegister(&req); err != nil {
 		return err
+	}
+	if s.authReg != nil {
+		if err := s.authReg(r, &req); err != nil {
+			return err
+		}
 	}
 	s.regMu.Lock()
 	defer s.regMu.Unlock()
@@ -394,6 +401,9 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request, wk *domain.W
 	web.WriteJSON(w, r, http.StatusOK, map[string]string{"worker_id": wk.ID, "status": "offline"})
 	return nil
 }
+
+// HashCredential is how worker credentials are stored and looked up.
+func HashCredential(c string) string { return hashCredential(c) }
 
 func hashCredential(c string) string {
 	sum := sha256.Sum256([]byte(c))
