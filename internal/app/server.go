@@ -38,6 +38,8 @@ type ServerConfig struct {
 	LeaderTTL time.Duration
 	Version   string
 	Logger    *slog.Logger
+	// Security: keys, signing, rate limits, TLS (security.go).
+	Security
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -78,6 +80,9 @@ func (c ServerConfig) Validate() error {
 	default:
 		return fmt.Errorf("--sqlite-sync %q: use NORMAL or FULL", c.SQLiteSync)
 	}
+	if err := c.Security.validate(c.Host); err != nil {
+		return err
+	}
 	return c.Engine.Validate()
 }
 
@@ -93,6 +98,7 @@ type Server struct {
 	apiLn    net.Listener
 	agentLn  net.Listener
 	shutdown sync.Once
+	sec      *security
 }
 
 // NewServer opens the store, builds the engine and binds the listeners. It
@@ -112,10 +118,17 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, engine: engine,
+	sec, err := newSecurity(ctx, cfg.Security, st, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
-	apiHandler := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version}).Handler()
-	agentHandler := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log}).Handler()
+	apiHandler := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
+		Middleware: sec.apiMiddleware(), Keys: sec.keys}).Handler()
+	agentHandler := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
+		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware()}).Handler()
 	if s.apiLn, err = listen(cfg.Host, cfg.Port); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
@@ -153,10 +166,10 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 }
 
 // APIURL is the native API's base URL.
-func (s *Server) APIURL() string { return "http://" + s.apiLn.Addr().String() }
+func (s *Server) APIURL() string { return s.sec.scheme + "://" + s.apiLn.Addr().String() }
 
 // AgentURL is the worker protocol's base URL.
-func (s *Server) AgentURL() string { return "http://" + s.agentLn.Addr().String() }
+func (s *Server) AgentURL() string { return s.sec.scheme + "://" + s.agentLn.Addr().String() }
 
 // Engine is the server's task engine.
 func (s *Server) Engine() *dispatch.Service { return s.engine }
@@ -186,8 +199,8 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- err
 		}
 	}
-	servers.Go(func() { serve(s.api, s.apiLn) })
-	servers.Go(func() { serve(s.agent, s.agentLn) })
+	servers.Go(func() { serve(s.api, s.sec.listen(s.apiLn)) })
+	servers.Go(func() { serve(s.agent, s.sec.listen(s.agentLn)) })
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
@@ -197,7 +210,8 @@ func (s *Server) Run(ctx context.Context) error {
 		// Tasks submitted through other servers wake this one's waiting workers.
 		background.Go(func() { n.ListenWork(bgCtx, s.engine.Wake) })
 	}
-	s.log.Info("drover server started", "api", s.APIURL(), "agent", s.AgentURL(), "store", redact(s.cfg.Store), "holder", s.leader.Holder())
+	s.log.Info("drover server started", "api", s.APIURL(), "agent", s.AgentURL(), "store", redact(s.cfg.Store), "holder", s.leader.Holder(),
+		"auth", s.cfg.Auth, "rate_limit", s.cfg.RateLimit, "tls", s.sec.tls != nil)
 
 	var runErr error
 	select {

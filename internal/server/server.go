@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/web"
@@ -22,6 +23,8 @@ type Options struct {
 	// Middleware wraps every route: authentication and rate limits plug in
 	// here (and must let /health and /ready through).
 	Middleware func(http.Handler) http.Handler
+	// Keys manages API keys (/api/v1/keys); nil leaves those routes out.
+	Keys *auth.Service
 }
 
 // Server serves the native API.
@@ -32,6 +35,7 @@ type Server struct {
 	version string
 	router  *web.Router
 	handler http.Handler
+	keys    *auth.Service
 }
 
 // New builds the API's routes.
@@ -40,7 +44,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, router: web.NewRouter()}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, router: web.NewRouter(), keys: opts.Keys}
 	s.routes()
 	var h http.Handler = s.router
 	if opts.Middleware != nil {
@@ -69,6 +73,8 @@ func (s *Server) routes() {
 	r.Handle("DELETE", "/api/v1/tasks/{id}", s.cancelTask)
 	r.Handle("POST", "/api/v1/tasks/{id}/retry", s.retryTask)
 	r.Handle("GET", "/api/v1/tasks/{id}/logs", s.taskLogs)
+
+	s.keyRoutes()
 }
 
 // Handler is the API as an http.Handler.

@@ -43,6 +43,9 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := requireShell(r, spec); err != nil {
+		return err
+	}
 	out, err := s.engine.Submit(r.Context(), []*domain.Task{spec})
 	if err != nil {
 		return err
@@ -70,6 +73,9 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 			if e, ok := err.(*domain.Error); ok {
 				e.With("index", i)
 			}
+			return err
+		}
+		if err := requireShell(r, spec); err != nil {
 			return err
 		}
 		specs[i] = spec
@@ -343,6 +349,9 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 			return domain.Errorf(domain.CodeValidation, "%v", err).With("field", "priority")
 		}
 		prio = &p
+	}
+	if err := s.requireShellRetry(r); err != nil {
+		return err
 	}
 	t, err := s.engine.Retry(r.Context(), r.PathValue("id"), prio)
 	if err != nil {
