@@ -30,10 +30,12 @@ type Client struct {
 	Tasks   *TasksService
 	Devices *DevicesService
 	Cluster *ClusterService
+	Keys    *KeysService
 
 	root         string // the server root as given to New, without a trailing slash or /api/v1
 	httpClient   *http.Client
 	apiKey       string
+	signer       *signer // WithSigningKey
 	userAgent    string
 	pollInterval time.Duration
 }
@@ -41,9 +43,10 @@ type Client struct {
 // An Option configures a Client.
 type Option func(*Client)
 
-// WithAPIKey authenticates every request with key, sent as X-API-Key.
+// WithAPIKey authenticates every request with key, sent as X-API-Key. It
+// replaces WithSigningKey.
 func WithAPIKey(key string) Option {
-	return func(c *Client) { c.apiKey = key }
+	return func(c *Client) { c.apiKey, c.signer = key, nil }
 }
 
 // WithHTTPClient sends requests through hc instead of http.DefaultClient,
@@ -99,6 +102,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Tasks = &TasksService{c: c}
 	c.Devices = &DevicesService{c: c}
 	c.Cluster = &ClusterService{c: c}
+	c.Keys = &KeysService{c: c}
 	return c, nil
 }
 
@@ -179,13 +183,16 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, e
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
 	}
-	var reqBody io.Reader
+	var (
+		reqBody io.Reader
+		raw     []byte
+	)
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, nil, fmt.Errorf("client: encode %s %s: %w", r.method, r.path, err)
 		}
-		reqBody = bytes.NewReader(b)
+		reqBody, raw = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, reqBody)
 	if err != nil {
@@ -201,6 +208,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, e
 	}
 	if c.apiKey != "" {
 		req.Header.Set("X-API-Key", c.apiKey)
+	}
+	if c.signer != nil {
+		c.signer.sign(req, raw)
 	}
 
 	resp, err := c.httpClient.Do(req)
