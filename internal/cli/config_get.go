@@ -40,8 +40,11 @@ masked. With -o json, the settings as stored.`,
 			return m.show(func(w io.Writer) {
 				for _, key := range configKeys {
 					value, _ := cfg.field(key)
+					if key == "api_secret" && *value == "" {
+						continue // shown only for signed-mode users
+					}
 					shown := orNone(*value)
-					if key == "api_key" && *value != "" {
+					if (key == "api_key" || key == "api_secret") && *value != "" {
 						shown = mask(*value)
 					}
 					fmt.Fprintf(w, "%s\t%s\n", key, shown)

@@ -14,10 +14,12 @@ import (
 type config struct {
 	APIURL string `json:"api_url,omitempty"`
 	APIKey string `json:"api_key,omitempty"`
+	// APISecret is a signed-mode key's secret; with it, requests are signed.
+	APISecret string `json:"api_secret,omitempty"`
 }
 
 // configKeys are the settings drover config knows, in display order.
-var configKeys = []string{"api_url", "api_key"}
+var configKeys = []string{"api_url", "api_key", "api_secret"}
 
 // field returns the setting called key.
 func (c *config) field(key string) (*string, error) {
@@ -26,6 +28,8 @@ func (c *config) field(key string) (*string, error) {
 		return &c.APIURL, nil
 	case "api_key":
 		return &c.APIKey, nil
+	case "api_secret":
+		return &c.APISecret, nil
 	}
 	return nil, usageErrorf("unknown config key %q; the keys are %v", key, configKeys)
 }

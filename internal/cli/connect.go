@@ -20,7 +20,7 @@ const userAgent = "drover-cli"
 // client returns an SDK client for the server chosen by the flags, the
 // environment and the config file, in that order.
 func (m *meta) client() (*client.Client, error) {
-	apiURL, apiKey, err := m.endpoint()
+	apiURL, apiKey, apiSecret, err := m.endpoint()
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,10 @@ func (m *meta) client() (*client.Client, error) {
 		client.WithHTTPClient(&http.Client{Transport: m.last, Timeout: requestTimeout}),
 		client.WithUserAgent(userAgent),
 	}
-	if apiKey != "" {
+	switch {
+	case apiKey != "" && apiSecret != "":
+		opts = append(opts, client.WithSigningKey(apiKey, apiSecret))
+	case apiKey != "":
 		opts = append(opts, client.WithAPIKey(apiKey))
 	}
 	if m.pollInterval > 0 {
@@ -50,7 +53,7 @@ func (m *meta) client() (*client.Client, error) {
 // environment, else the config file, else the default address and no key.
 // The environment outranks the file (as in kubectl, gh, docker) so that a
 // script or one shell can point elsewhere without editing the user's file.
-func (m *meta) endpoint() (apiURL, apiKey string, err error) {
+func (m *meta) endpoint() (apiURL, apiKey, apiSecret string, err error) {
 	pick := func(flag, value, env string) (string, bool) {
 		if m.globals.Changed(flag) {
 			return value, true
@@ -62,10 +65,14 @@ func (m *meta) endpoint() (apiURL, apiKey string, err error) {
 	}
 	apiURL, urlSet := pick("api-url", m.apiURL, envAPIURL)
 	apiKey, keySet := pick("api-key", m.apiKey, envAPIKey)
-	if !urlSet || !keySet {
+	apiSecret, secretSet := pick("api-secret", m.apiSecret, envAPISecret)
+	if !urlSet || !keySet || !secretSet {
 		cfg, _, err := m.loadConfig()
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
+		}
+		if !secretSet && !keySet {
+			apiSecret = cfg.APISecret // a secret goes with the config's key, not another one
 		}
 		if !urlSet {
 			apiURL = cfg.APIURL
@@ -77,7 +84,7 @@ func (m *meta) endpoint() (apiURL, apiKey string, err error) {
 	if apiURL == "" {
 		apiURL = defaultAPIURL
 	}
-	return apiURL, apiKey, nil
+	return apiURL, apiKey, apiSecret, nil
 }
 
 // answerRecorder keeps the body of the latest answer that passes through it,

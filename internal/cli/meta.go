@@ -26,7 +26,9 @@ type meta struct {
 	globals *pflag.FlagSet // the root's persistent flags, to tell given from default
 	apiURL  string
 	apiKey  string
-	output  outputFormat
+	// apiSecret, with apiKey, signs every request (a signed-mode key).
+	apiSecret string
+	output    outputFormat
 
 	last *answerRecorder // the latest API answer, for -o json; set by client()
 }
@@ -39,6 +41,7 @@ func newMeta(out, errOut io.Writer, getenv func(string) string) *meta {
 const (
 	envAPIURL    = "DROVER_API_URL"
 	envAPIKey    = "DROVER_API_KEY"
+	envAPISecret = "DROVER_API_SECRET"
 	envConfigDir = "DROVER_CONFIG_DIR"
 )
 
@@ -49,6 +52,7 @@ func (m *meta) addGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&m.apiURL, "api-url", "", "server address (default: $"+envAPIURL+", then config api_url, then "+defaultAPIURL+")")
 	f.StringVar(&m.apiKey, "api-key", "", "API key, sent as X-API-Key (default: $"+envAPIKey+", then config api_key)")
+	f.StringVar(&m.apiSecret, "api-secret", "", "secret of a signed-mode key: signs every request (default: $"+envAPISecret+", then config api_secret)")
 	f.VarP(&m.output, "output", "o", "output format: table (for people) or json (the API's data, for scripts)")
 	root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{string(formatTable), string(formatJSON)}, cobra.ShellCompDirectiveNoFileComp

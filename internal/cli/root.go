@@ -50,6 +50,7 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newKeysCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,12 @@ e.g. DROVER_STORE=postgres://… .`,
 				return usageErrorf("%v", err)
 			}
 			cfg.Logger, cfg.Version = log, version.Version
+			if !cmd.Flags().Changed("rate-limit") && os.Getenv("DROVER_RATE_LIMIT") == "" {
+				cfg.RateLimit = cfg.Auth // on with --auth unless told otherwise
+			}
+			if cfg.SecretKeyFile == "" {
+				cfg.SecretKey = os.Getenv("DROVER_SECRET_KEY")
+			}
 			if pprofAddr != "" {
 				go servePprof(pprofAddr, log)
 			}
@@ -52,6 +59,17 @@ e.g. DROVER_STORE=postgres://… .`,
 	f.DurationVar(&cfg.Engine.HeartbeatInterval, "heartbeat-interval", 5*time.Second, "how often workers heartbeat")
 	f.DurationVar(&cfg.Engine.LeaseTTL, "lease-ttl", 20*time.Second, "how long a task's lease outlives its worker's last heartbeat")
 	f.DurationVar(&cfg.Engine.OfflineThreshold, "offline-threshold", 30*time.Second, "silence after which a worker is offline")
+	f.BoolVar(&cfg.Auth, "auth", false, "require API keys on every listener (see drover keys)")
+	f.StringVar(&cfg.APIKey, "api-key", "", "seed an admin key with this token (with --auth)")
+	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file holding the server key that seals signed-mode secrets (else $DROVER_SECRET_KEY)")
+	f.BoolVar(&cfg.RateLimit, "rate-limit", false, "rate-limit requests per key, per address without --auth (default: on with --auth)")
+	f.IntVar(&cfg.RateLimits.Reads, "rate-reads", 1000, "read requests per key per --rate-window")
+	f.IntVar(&cfg.RateLimits.Writes, "rate-writes", 100, "write requests per key per --rate-window")
+	f.IntVar(&cfg.RateLimits.Streams, "rate-streams", 10, "concurrent event streams per key")
+	f.DurationVar(&cfg.RateLimits.Window, "rate-window", 15*time.Minute, "the rate-limit window")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve every listener over TLS")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "allow plain HTTP on a non-loopback --host")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	return cmd

@@ -12,7 +12,8 @@ import (
 func newWorkerCommand() *cobra.Command {
 	var cfg worker.Config
 	var labels []string
-	var logLevel string
+	var logLevel, caFile string
+	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run an agent: register with a server and run its tasks",
@@ -36,6 +37,9 @@ DROVER_<FLAG> in the environment.`,
 				return usageErrorf("%v", err)
 			}
 			cfg.Logger = log
+			if cfg.HTTPClient, err = workerHTTPClient(cfg.Server, caFile, insecure); err != nil {
+				return usageErrorf("%v", err)
+			}
 			w, err := worker.New(cfg)
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -54,6 +58,8 @@ DROVER_<FLAG> in the environment.`,
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell tasks: arbitrary commands on this machine")
 	f.StringVar(&cfg.StateFile, "state-file", "", "file keeping the worker's id and credential across restarts")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", worker.DefaultDrainTimeout, "how long running tasks may finish on shutdown")
+	f.StringVar(&caFile, "ca", "", "PEM CA certificate(s) to verify an https --server with")
+	f.BoolVar(&insecure, "insecure", false, "allow plain HTTP to a server that is not on loopback")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
