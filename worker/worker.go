@@ -163,6 +163,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stopLease()
 	hbDone, repDone, leaseDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { defer close(hbDone); w.heartbeatLoop(hbCtx) }()
+	ctlDone := make(chan struct{})
+	go func() { defer close(ctlDone); w.controlLoop(hbCtx) }()
 	go func() { defer close(repDone); w.rep.run(repCtx) }()
 	go func() { defer close(leaseDone); w.leaseLoop(leaseCtx) }()
 
@@ -202,6 +204,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// and a new registration; 6. deregister.
 	stopHB()
 	<-hbDone
+	<-ctlDone
 	s := w.session()
 	dctx, cancel := context.WithTimeout(w.baseCtx, flushTimeout)
 	defer cancel()

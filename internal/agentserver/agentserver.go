@@ -42,6 +42,8 @@ type Options struct {
 	// CredentialCacheTTL bounds how long a revoked worker credential keeps
 	// working on this server; default 1s.
 	CredentialCacheTTL time.Duration
+	// Control is the control channel's mailboxes (control.go); nil makes one.
+	Control *Control
 }
 
 // Server serves the worker protocol.
@@ -54,6 +56,7 @@ type Server struct {
 	handler  http.Handler
 	regMu    sync.Mutex // serialises id choice, so two workers never get the same id
 	maxLease int
+	ctl      *Control
 }
 
 // New builds the protocol's routes.
@@ -68,7 +71,10 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		engine: opts.Engine, store: opts.Store, log: log, authReg: opts.AuthorizeRegister,
-		cache: newCredentialCache(ttl), maxLease: 1000,
+		cache: newCredentialCache(ttl), maxLease: 1000, ctl: opts.Control,
+	}
+	if s.ctl == nil {
+		s.ctl = NewControl()
 	}
 	rt := web.NewRouter()
 	rt.Handle("POST", api.AgentRegisterPath, s.register)
@@ -77,6 +83,8 @@ func New(opts Options) *Server {
 	rt.Handle("POST", api.AgentLogsPath, s.authed(s.logs))
 	rt.Handle("POST", api.AgentResultsPath, s.authed(s.results))
 	rt.Handle("POST", api.AgentDeregisterPath, s.authed(s.deregister))
+	rt.Handle("POST", api.AgentControlPath, s.authed(s.control))
+	rt.Handle("POST", api.AgentPongPath, s.authed(s.pong))
 	rt.Handle("GET", "/health", func(w http.ResponseWriter, r *http.Request) error {
 		web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "healthy"})
 		return nil

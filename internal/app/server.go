@@ -19,6 +19,7 @@ import (
 	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/telemetry"
 )
 
 // ServerConfig is everything `drover server` takes. Zero fields take the
@@ -99,6 +100,7 @@ type Server struct {
 	agentLn  net.Listener
 	shutdown sync.Once
 	sec      *security
+	obs      *observability
 }
 
 // NewServer opens the store, builds the engine and binds the listeners. It
@@ -113,8 +115,14 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := dispatch.New(st, dispatch.Options{Config: cfg.Engine, Logger: log})
+	obs := newObservability(st, log, origin(cfg))
+	log = obs.logger // from here on, what the server logs is also the cluster's log
+	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: obs.hooks()})
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := obs.attach(ctx, engine, st, cfg); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -123,12 +131,12 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec,
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
 	apiHandler := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
-		Middleware: sec.apiMiddleware(), Keys: sec.keys}).Handler()
+		Middleware: sec.apiMiddleware(), Keys: sec.keys, Observe: obs.serverOptions()}).Handler()
 	agentHandler := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
-		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware()}).Handler()
+		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control}).Handler()
 	if s.apiLn, err = listen(cfg.Host, cfg.Port); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
@@ -206,6 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopBackground()
 	background.Go(func() { s.leader.Run(bgCtx) })
 	background.Go(func() { s.engine.RunReaper(bgCtx, s.leader) })
+	background.Go(func() { s.obs.run(bgCtx) })
 	if n, ok := s.store.(store.WorkNotifier); ok {
 		// Tasks submitted through other servers wake this one's waiting workers.
 		background.Go(func() { n.ListenWork(bgCtx, s.engine.Wake) })

@@ -86,6 +86,10 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	history, err := s.performanceHistory(r.Context(), wk.ID)
+	if err != nil {
+		return err
+	}
 	d := api.DeviceDetail{
 		Device: deviceView(wk, s.engine.Now()),
 		DetailedInfo: api.DetailedInfo{
@@ -93,7 +97,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 			NetworkInterfaces: nonNil(wk.Info.NetworkInterfaces),
 			Sensors:           nonNil(wk.Info.Sensors),
 		},
-		PerformanceHistory: api.PerformanceHistory{CPUUsage24h: []float64{}, MemoryUsage24h: []float64{}, TaskCount24h: []int64{}},
+		PerformanceHistory: history,
 	}
 	if b := wk.Resources.Battery; b != nil {
 		d.DetailedInfo.Battery = &api.Battery{Level: b.Level, Charging: b.Charging}

@@ -25,6 +25,8 @@ type Options struct {
 	Middleware func(http.Handler) http.Handler
 	// Keys manages API keys (/api/v1/keys); nil leaves those routes out.
 	Keys *auth.Service
+	// Observe wires the observability routes (observe.go).
+	Observe Observe
 }
 
 // Server serves the native API.
@@ -36,6 +38,8 @@ type Server struct {
 	router  *web.Router
 	handler http.Handler
 	keys    *auth.Service
+	obs     Observe
+	observe observeState
 }
 
 // New builds the API's routes.
@@ -44,9 +48,12 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, router: web.NewRouter(), keys: opts.Keys}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, router: web.NewRouter(), keys: opts.Keys, obs: opts.Observe}
 	s.routes()
 	var h http.Handler = s.router
+	if m := opts.Observe.Metrics; m != nil {
+		h = m.Instrument(h)
+	}
 	if opts.Middleware != nil {
 		h = opts.Middleware(h)
 	}
@@ -75,6 +82,7 @@ func (s *Server) routes() {
 	r.Handle("GET", "/api/v1/tasks/{id}/logs", s.taskLogs)
 
 	s.keyRoutes()
+	s.observeRoutes()
 }
 
 // Handler is the API as an http.Handler.

@@ -64,6 +64,9 @@ type MetricStore interface {
 	// MetricSummary merges every bucket of width Width from Since on into
 	// one sample per worker (Bucket is zero), by worker id.
 	MetricSummary(ctx context.Context, p *MetricSummaryParams) ([]MetricSample, error)
+	// TaskQueueStats counts tasks by queue and state, with the oldest
+	// AvailableAt of each queue's pending tasks (pinned ones included).
+	TaskQueueStats(ctx context.Context) ([]QueueStat, error)
 	// TaskStatRecord merges task outcome counts into their buckets.
 	TaskStatRecord(ctx context.Context, stats []TaskStat) error
 	// TaskStatSummary merges task counts of width Width from Since on,
@@ -164,4 +167,12 @@ type TaskStatSummaryParams struct {
 	Since    time.Time
 	DeviceID string // only this device's counts
 	GroupBy  string
+}
+
+// QueueStat is the count of one queue's tasks in one state.
+type QueueStat struct {
+	Queue         string
+	State         domain.TaskState
+	Count         int64
+	OldestPending time.Time // pending only: the earliest AvailableAt
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -162,6 +163,37 @@ func (s *Store) TaskStatSummary(ctx context.Context, p *store.TaskStatSummaryPar
 			t.Bucket = time.Unix(v, 0).UTC()
 		}
 		out = append(out, t)
+	}
+	return out, translate(rows.Err())
+}
+
+// TaskQueueStats counts tasks by queue and state and finds each queue's
+// oldest pending task.
+func (s *Store) TaskQueueStats(ctx context.Context) ([]store.QueueStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.queue, c.state, c.n, p.oldest
+		FROM (SELECT queue, state, count(*) AS n FROM tasks GROUP BY state, queue) c
+		LEFT JOIN (SELECT queue, min(available_at) AS oldest FROM tasks WHERE state = 'pending' GROUP BY queue) p
+			ON c.state = 'pending' AND p.queue = c.queue
+		ORDER BY c.queue, c.state`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []store.QueueStat
+	for rows.Next() {
+		var (
+			q      store.QueueStat
+			state  string
+			oldest *time.Time
+		)
+		if err := rows.Scan(&q.Queue, &state, &q.Count, &oldest); err != nil {
+			return nil, translate(err)
+		}
+		q.State = domain.TaskState(state)
+		if oldest != nil {
+			q.OldestPending = oldest.UTC()
+		}
+		out = append(out, q)
 	}
 	return out, translate(rows.Err())
 }

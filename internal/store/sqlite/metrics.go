@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -179,4 +180,32 @@ func taskStatKey(groupBy string) string {
 		return "bucket"
 	}
 	return "''"
+}
+
+// TaskQueueStats counts tasks by queue and state (from the covering index
+// on (state, queue)) and finds each queue's oldest pending task.
+func (s *Store) TaskQueueStats(ctx context.Context) ([]store.QueueStat, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT c.queue, c.state, c.n, coalesce(p.oldest, 0)
+		FROM (SELECT queue, state, count(*) AS n FROM tasks GROUP BY state, queue) c
+		LEFT JOIN (SELECT queue, min(available_at) AS oldest FROM tasks WHERE state = 'pending' GROUP BY queue) p
+			ON c.state = 'pending' AND p.queue = c.queue
+		ORDER BY c.queue, c.state`)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.QueueStat
+	for rows.Next() {
+		var (
+			q      store.QueueStat
+			state  string
+			oldest int64
+		)
+		if err := rows.Scan(&q.Queue, &state, &q.Count, &oldest); err != nil {
+			return nil, interpretError(err)
+		}
+		q.State, q.OldestPending = domain.TaskState(state), fromMicros(oldest)
+		out = append(out, q)
+	}
+	return out, interpretError(rows.Err())
 }

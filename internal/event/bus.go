@@ -1,0 +1,365 @@
+// Package event is the cluster's event log in motion: it records events
+// (task and device transitions, log entries) in the store in batches, and
+// fans them out to live readers (the SSE stream) from a bounded in-memory
+// ring of pre-encoded frames.
+//
+// # Flow
+//
+//	Publish ──▶ pending (bounded) ──writer, every FlushInterval──▶ store.EventAppend (one transaction)
+//	                                                            │
+//	      single server: the writer delivers the batch ◀────────┘
+//	      shared store:  a tailer reads id > last on every notification (its own too)
+//	                                                            ▼
+//	                                   ring (ids ascending) ──▶ readers pull from their cursor
+//
+// # Invariants
+//
+//   - Publish never blocks: the engine's hooks call it on their hot paths.
+//     Past MaxPending unwritten events it drops (and counts) new ones.
+//   - The ring holds events in id order with no gaps of committed events:
+//     on a single server the writer is the only appender and delivers its
+//     batches in commit order; on a shared store (PostgreSQL) ids commit in
+//     order (see store.EventStore), so reading id > last after every
+//     notification delivers every event of every server, in order.
+//   - Readers never slow the bus: they pull from the ring at their own pace.
+//     A reader whose cursor fell out of the ring reads the store instead
+//     (Backfill), or, if it was live, is dropped (see the stream handler).
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// Options configure a Bus. Zero fields take the defaults shown.
+type Options struct {
+	Store  store.Store
+	Logger *slog.Logger // must not feed back into this bus (use the untee'd logger)
+	Origin string       // this server's name in the events it records
+	// FlushInterval is the most an event waits before its batch is
+	// written; default 20ms.
+	FlushInterval time.Duration
+	// MaxPending bounds the unwritten events; past it new ones are
+	// dropped and counted; default 200,000.
+	MaxPending int
+	// RingSize is how many recent events live readers can read without
+	// going to the store; default 65,536.
+	RingSize int
+}
+
+// Frame is one event, encoded once for every reader.
+type Frame struct {
+	ID       int64
+	Type     string
+	DeviceID string
+	// JSON is the event as the stream sends it: {"id", "type",
+	// "timestamp", "level", "component", "device_id", "task_id",
+	// "message", …its data's fields}.
+	JSON []byte
+}
+
+// Bus records and fans out events. It is safe for concurrent use.
+type Bus struct {
+	st     store.Store
+	log    *slog.Logger
+	origin string
+	every  time.Duration
+	maxPen int
+
+	mu      sync.Mutex
+	pending []domain.Event
+	kick    chan struct{} // cap 1: events are pending
+
+	ringMu  sync.RWMutex
+	ring    []Frame // ids ascending, at most ringCap
+	ringCap int
+	base    int64         // readers whose cursor is >= base can read from the ring
+	last    int64         // the last id delivered
+	changed chan struct{} // closed and replaced on every delivery
+
+	tail    chan struct{} // cap 1: a shared store has new events
+	shared  bool
+	dropped atomic.Int64
+	written atomic.Int64
+
+	// OnWrite, if set before Run, observes each batch written (for metrics).
+	OnWrite func(n int, took time.Duration)
+}
+
+// New makes a bus; Run writes and delivers.
+func New(opts Options) *Bus {
+	b := &Bus{
+		st: opts.Store, log: opts.Logger, origin: opts.Origin,
+		every: opts.FlushInterval, maxPen: opts.MaxPending, ringCap: opts.RingSize,
+		kick: make(chan struct{}, 1), tail: make(chan struct{}, 1), changed: make(chan struct{}),
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.every <= 0 {
+		b.every = 20 * time.Millisecond
+	}
+	if b.maxPen <= 0 {
+		b.maxPen = 200_000
+	}
+	if b.ringCap <= 0 {
+		b.ringCap = 65_536
+	}
+	_, b.shared = opts.Store.(store.EventNotifier)
+	return b
+}
+
+// Publish queues e to be recorded and delivered. It never blocks.
+func (b *Bus) Publish(e domain.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	e.Origin = b.origin
+	b.mu.Lock()
+	if len(b.pending) >= b.maxPen {
+		b.mu.Unlock()
+		b.dropped.Add(1)
+		return
+	}
+	b.pending = append(b.pending, e)
+	b.mu.Unlock()
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Dropped is how many events were dropped because the store fell behind.
+func (b *Bus) Dropped() int64 { return b.dropped.Load() }
+
+// Written is how many events were recorded.
+func (b *Bus) Written() int64 { return b.written.Load() }
+
+// Run writes and delivers events until ctx ends, then writes what is
+// pending (bounded by a short grace) and returns. It must be running for
+// Publish to have any effect beyond memory.
+func (b *Bus) Run(ctx context.Context) error {
+	last, err := b.st.EventLastID(ctx)
+	if err != nil && ctx.Err() == nil {
+		b.log.Error("event log: reading the last id", "err", err)
+	}
+	b.ringMu.Lock()
+	b.base, b.last = last, last
+	b.ringMu.Unlock()
+
+	var wg sync.WaitGroup
+	if n, ok := b.st.(store.EventNotifier); ok {
+		wg.Go(func() {
+			n.ListenEvents(ctx, func() {
+				select {
+				case b.tail <- struct{}{}:
+				default:
+				}
+			})
+		})
+		wg.Go(func() { b.tailLoop(ctx) })
+	}
+	t := time.NewTicker(b.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			b.flush(fctx)
+			cancel()
+			wg.Wait()
+			return nil
+		case <-b.kick:
+			// Let a batch gather: wait for the tick unless it is large already.
+			b.mu.Lock()
+			big := len(b.pending) >= 1000
+			b.mu.Unlock()
+			if !big {
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					continue
+				}
+			}
+			b.flush(ctx)
+		case <-t.C:
+			b.flush(ctx)
+		}
+	}
+}
+
+// Flush writes every pending event now. Tests and shutdown use it.
+func (b *Bus) Flush(ctx context.Context) { b.flush(ctx) }
+
+func (b *Bus) flush(ctx context.Context) {
+	for {
+		b.mu.Lock()
+		batch := b.pending
+		if len(batch) > 5000 {
+			batch = batch[:5000]
+		}
+		b.pending = b.pending[len(batch):]
+		if len(b.pending) == 0 {
+			b.pending = nil
+		}
+		b.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		start := time.Now()
+		if err := b.st.EventAppend(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			b.log.Error("event log: write failed; the batch is dropped", "events", len(batch), "err", err)
+			b.dropped.Add(int64(len(batch)))
+			continue
+		}
+		b.written.Add(int64(len(batch)))
+		if b.OnWrite != nil {
+			b.OnWrite(len(batch), time.Since(start))
+		}
+		if b.shared {
+			select {
+			case b.tail <- struct{}{}:
+			default:
+			}
+		} else {
+			b.deliver(batch)
+		}
+	}
+}
+
+// tailLoop reads the shared store's new events after every notification.
+func (b *Bus) tailLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.tail:
+		}
+		for {
+			b.ringMu.RLock()
+			after := b.last
+			b.ringMu.RUnlock()
+			es, err := b.st.EventList(ctx, &store.EventListParams{AfterID: after, MinLevel: domain.LevelDebug, Limit: 5000})
+			if err != nil {
+				if ctx.Err() == nil {
+					b.log.Error("event log: tailing failed", "err", err)
+				}
+				break
+			}
+			b.deliver(es)
+			if len(es) < 5000 {
+				break
+			}
+		}
+	}
+}
+
+// deliver appends events (ids ascending, all after the last delivered) to
+// the ring and wakes readers.
+func (b *Bus) deliver(es []domain.Event) {
+	if len(es) == 0 {
+		return
+	}
+	frames := make([]Frame, 0, len(es))
+	for i := range es {
+		frames = append(frames, Encode(&es[i]))
+	}
+	b.ringMu.Lock()
+	for _, f := range frames {
+		if f.ID <= b.last {
+			continue // already delivered (a tail racing a notification)
+		}
+		b.ring = append(b.ring, f)
+		b.last = f.ID
+	}
+	if over := len(b.ring) - b.ringCap; over > 0 {
+		b.base = b.ring[over-1].ID
+		// Copy down rather than reslice, so the array does not grow forever.
+		n := copy(b.ring, b.ring[over:])
+		clear(b.ring[n:])
+		b.ring = b.ring[:n]
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.ringMu.Unlock()
+}
+
+// Last is the id of the last event delivered: a new reader starts after it.
+func (b *Bus) Last() int64 {
+	b.ringMu.RLock()
+	defer b.ringMu.RUnlock()
+	return b.last
+}
+
+// Base is the oldest cursor the ring can serve: readers behind it read
+// the store.
+func (b *Bus) Base() int64 {
+	b.ringMu.RLock()
+	defer b.ringMu.RUnlock()
+	return b.base
+}
+
+// Read returns up to max frames after id from the ring, and a channel
+// closed at the next delivery. ok is false when id is older than the ring
+// holds: read the store (Backfill) instead.
+func (b *Bus) Read(after int64, max int) (frames []Frame, changed <-chan struct{}, ok bool) {
+	b.ringMu.RLock()
+	defer b.ringMu.RUnlock()
+	if after < b.base {
+		return nil, b.changed, false
+	}
+	i := sort.Search(len(b.ring), func(i int) bool { return b.ring[i].ID > after })
+	j := min(len(b.ring), i+max)
+	return b.ring[i:j:j], b.changed, true
+}
+
+// Backfill reads up to limit events after id from the store, encoded.
+func (b *Bus) Backfill(ctx context.Context, after int64, limit int) ([]Frame, error) {
+	es, err := b.st.EventList(ctx, &store.EventListParams{AfterID: after, MinLevel: domain.LevelDebug, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Frame, len(es))
+	for i := range es {
+		out[i] = Encode(&es[i])
+	}
+	return out, nil
+}
+
+// Encode renders e as the stream's JSON object: the fixed fields, then
+// the fields of its data.
+func Encode(e *domain.Event) Frame {
+	m := map[string]any{}
+	if len(e.Data) > 0 {
+		_ = json.Unmarshal(e.Data, &m)
+	}
+	m["id"] = e.ID
+	m["type"] = e.Type
+	m["timestamp"] = e.Time.UTC().Format(time.RFC3339Nano)
+	m["level"] = e.Level.String()
+	if e.Component != "" {
+		m["component"] = e.Component
+	}
+	if e.DeviceID != "" {
+		m["device_id"] = e.DeviceID
+	}
+	if e.TaskID != "" {
+		m["task_id"] = e.TaskID
+	}
+	if e.Message != "" {
+		m["message"] = e.Message
+	}
+	raw, _ := json.Marshal(m)
+	return Frame{ID: e.ID, Type: e.Type, DeviceID: e.DeviceID, JSON: raw}
+}

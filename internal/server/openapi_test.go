@@ -1,0 +1,94 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/server"
+	"github.com/drover-run/drover/internal/store/sqlite"
+)
+
+// TestOpenAPI checks the served document against the routes the server
+// really serves, both ways, and validates it as OpenAPI.
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := dispatch.New(st, dispatch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Options{Engine: eng, Store: st, Version: "test"})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	resp, err := http.Get(ts.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /openapi.json = %d", resp.StatusCode)
+	}
+	var raw json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("loading the document: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
+	}
+
+	var documented []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	sort.Strings(documented)
+	served := srv.Router().Routes()
+	if !slices.Equal(documented, served) {
+		t.Errorf("documented routes differ from served ones:\n documented only: %v\n served only: %v",
+			minus(documented, served), minus(served, documented))
+	}
+}
+
+// TestOpenAPIRefusesUndocumentedRoutes: a route without an entry in the
+// operations table cannot be served silently undocumented.
+func TestOpenAPIRefusesUndocumentedRoutes(t *testing.T) {
+	t.Parallel()
+	_, err := server.OpenAPI("test", []string{"GET /health", "GET /api/v1/nowhere"})
+	if err == nil || !strings.Contains(err.Error(), "GET /api/v1/nowhere") {
+		t.Fatalf("OpenAPI with an undocumented route: err = %v, want it named", err)
+	}
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

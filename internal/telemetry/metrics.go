@@ -1,0 +1,259 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// Metrics is the server's Prometheus registry (private: nothing registers
+// into the global default) and the metrics the engine's hooks update.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	transitions   *prometheus.CounterVec
+	leaseExpiries prometheus.Counter
+	dispatch      prometheus.Histogram
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	storeDuration *prometheus.HistogramVec
+	eventsWritten prometheus.Counter
+	eventsDropped prometheus.CounterFunc
+	streams       prometheus.Gauge
+}
+
+// NewMetrics builds the registry. st backs the gauges read at scrape time
+// (queues, workers); dropped reports the event bus's dropped events.
+func NewMetrics(st store.Store, dropped func() int64) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.transitions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drover_task_transitions_total",
+		Help: "Task state changes seen by this server, by task type and the state entered (submitted, running, completed, failed, retrying, cancelled).",
+	}, []string{"type", "state"})
+	m.leaseExpiries = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "drover_lease_expiries_total",
+		Help: "Leases that expired because their worker stopped renewing them (rescued by this server's reaper).",
+	})
+	m.dispatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "drover_dispatch_latency_seconds",
+		Help:    "Time from a task becoming available to its lease (submit-to-start for tasks without delay).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14),
+	})
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drover_http_requests_total",
+		Help: "Native API requests, by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "drover_http_request_duration_seconds",
+		Help:    "Native API request durations, by route pattern (streams excluded).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+	}, []string{"route"})
+	m.storeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "drover_store_operation_duration_seconds",
+		Help:    "Store call latency, by operation.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+	}, []string{"op"})
+	m.eventsWritten = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "drover_events_written_total", Help: "Events recorded in the cluster's event log by this server.",
+	})
+	m.eventsDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "drover_events_dropped_total", Help: "Events dropped because the event log's writer fell behind.",
+	}, func() float64 { return float64(dropped()) })
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "drover_monitor_streams", Help: "Open GET /api/v1/monitor/stream connections on this server.",
+	})
+	m.reg.MustRegister(m.transitions, m.leaseExpiries, m.dispatch, m.httpRequests, m.httpDuration,
+		m.storeDuration, m.eventsWritten, m.eventsDropped, m.streams,
+		newStoreCollector(st),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry is the private registry, for tests and additions.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// StreamOpened counts an open stream; call the returned func when it closes.
+func (m *Metrics) StreamOpened() (closed func()) {
+	m.streams.Inc()
+	return m.streams.Dec
+}
+
+// EventsWritten counts events recorded.
+func (m *Metrics) EventsWritten(n int, took time.Duration) {
+	m.eventsWritten.Add(float64(n))
+	m.storeDuration.WithLabelValues("EventAppend").Observe(took.Seconds())
+}
+
+// ObserveStore records one store call's latency.
+func (m *Metrics) ObserveStore(op string, took time.Duration) {
+	m.storeDuration.WithLabelValues(op).Observe(took.Seconds())
+}
+
+// Instrument counts requests by the route pattern the router matched. It
+// must wrap the router itself, so that it sees the request the router
+// fills Pattern in.
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		} else if _, path, ok := strings.Cut(route, " "); ok {
+			route = path
+		}
+		m.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
+		if !rec.stream {
+			m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}
+	})
+}
+
+// statusRecorder remembers the status written; Flush passes through (SSE).
+type statusRecorder struct {
+	http.ResponseWriter
+	code   int
+	wrote  bool
+	stream bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.code, s.wrote = code, true
+		s.stream = strings.HasPrefix(s.Header().Get("Content-Type"), "text/event-stream")
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// taskState is the transition a hook reports, as a metric label.
+func taskState(t *domain.Task) string {
+	if t.State == domain.TaskPending && t.Attempt > 0 {
+		return "retrying"
+	}
+	if t.State == domain.TaskPending {
+		return "submitted"
+	}
+	return string(t.State)
+}
+
+// Task counts a transition.
+func (m *Metrics) Task(t *domain.Task) {
+	m.transitions.WithLabelValues(t.Type, taskState(t)).Inc()
+	if strings.HasPrefix(t.Error, "lease expired") && t.LeaseOwner == "" {
+		m.leaseExpiries.Inc()
+	}
+	if t.State == domain.TaskRunning && !t.StartedAt.IsZero() {
+		ready := t.CreatedAt
+		if t.AvailableAt.After(ready) {
+			ready = t.AvailableAt
+		}
+		if d := t.StartedAt.Sub(ready); d >= 0 {
+			m.dispatch.Observe(d.Seconds())
+		}
+	}
+}
+
+// storeCollector reads queue depths and worker states from the store at
+// scrape time, at most once per second however often it is scraped.
+type storeCollector struct {
+	st store.Store
+
+	depth, oldest, tasks, workers *prometheus.Desc
+
+	mu      sync.Mutex
+	at      time.Time
+	queues  []store.QueueStat
+	byState map[domain.WorkerState]int
+}
+
+func newStoreCollector(st store.Store) *storeCollector {
+	return &storeCollector{
+		st:      st,
+		depth:   prometheus.NewDesc("drover_queue_depth", "Pending tasks per queue.", []string{"queue"}, nil),
+		oldest:  prometheus.NewDesc("drover_queue_oldest_pending_age_seconds", "Age of the oldest available pending task per queue.", []string{"queue"}, nil),
+		tasks:   prometheus.NewDesc("drover_tasks", "Tasks in the store, by queue and state.", []string{"queue", "state"}, nil),
+		workers: prometheus.NewDesc("drover_workers", "Registered workers, by state.", []string{"state"}, nil),
+	}
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.oldest
+	ch <- c.tasks
+	ch <- c.workers
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if now.Sub(c.at) > time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		qs, err := c.st.TaskQueueStats(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.depth, err)
+			return
+		}
+		ws, err := c.st.WorkerList(ctx, &store.WorkerListParams{})
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.workers, err)
+			return
+		}
+		c.queues, c.at = qs, now
+		c.byState = map[domain.WorkerState]int{domain.WorkerOnline: 0, domain.WorkerDraining: 0, domain.WorkerOffline: 0}
+		for _, w := range ws {
+			c.byState[w.State]++
+		}
+	}
+	pending := map[string]bool{}
+	for _, q := range c.queues {
+		ch <- prometheus.MustNewConstMetric(c.tasks, prometheus.GaugeValue, float64(q.Count), q.Queue, string(q.State))
+		if q.State == domain.TaskPending {
+			pending[q.Queue] = true
+			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(q.Count), q.Queue)
+			age := 0.0
+			if !q.OldestPending.IsZero() && now.After(q.OldestPending) {
+				age = now.Sub(q.OldestPending).Seconds()
+			}
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, q.Queue)
+		}
+	}
+	for _, q := range c.queues {
+		if !pending[q.Queue] {
+			pending[q.Queue] = true
+			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, 0, q.Queue)
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, 0, q.Queue)
+		}
+	}
+	for state, n := range c.byState {
+		ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(n), string(state))
+	}
+}
