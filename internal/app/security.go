@@ -53,9 +53,6 @@ func (s Security) validate(host string) error {
 		return fmt.Errorf("--host %s serves other machines over plain HTTP, where keys and tasks travel in clear: "+
 			"give --tls-cert and --tls-key, or --insecure to accept that", host)
 	}
-	if s.APIKey != "" && !s.Auth {
-		return fmt.Errorf("--api-key needs --auth")
-	}
 	return nil
 }
 
@@ -85,8 +82,15 @@ func newSecurity(ctx context.Context, cfg Security, st store.Store, log *slog.Lo
 	}
 	s := &security{cfg: cfg, scheme: "http",
 		keys: auth.New(auth.Options{Store: st, Sealer: sealer, Logger: log.With("component", "auth")})}
-	if err := s.keys.Seed(ctx, cfg.APIKey); err != nil {
-		return nil, err
+	switch {
+	case cfg.APIKey != "" && !cfg.Auth:
+		// DROVER_API_KEY is also the CLI's variable: a shell set up for
+		// the CLI must not stop a server without --auth from starting.
+		log.Warn("--api-key is ignored without --auth")
+	default:
+		if err := s.keys.Seed(ctx, cfg.APIKey); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.RateLimit {
 		s.api = ratelimit.New(cfg.RateLimits, nil)
