@@ -17,7 +17,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 type fakeClock struct{ ns atomic.Int64 }
 
-func (c *fakeClock) now() time.Time      { return t0.Add(time.Duration(c.ns.Load())) }
+func (c *fakeClock) now() time.Time       { return t0.Add(time.Duration(c.ns.Load())) }
 func (c *fakeClock) step(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestReadsExactSequence is S6's read case: 1000 admitted with Remaining
