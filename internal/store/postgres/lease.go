@@ -131,10 +131,17 @@ WITH r AS (
 		AS r(id, epoch, ok, result, usage, error, retry_us)
 ),
 locked AS (
-	SELECT t.id, r.epoch FROM tasks t JOIN r ON t.id = r.id
-	WHERE t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
-	ORDER BY t.id
-	FOR UPDATE OF t
+	-- A lookup by primary key per result, written as a lateral join so the
+	-- planner cannot prefer the partial owner index: under load that index
+	-- is mostly entries of rows that already finished and await vacuum, and
+	-- walking them made a finish take seconds.
+	-- Rows are locked in id order, so two batches cannot deadlock.
+	SELECT t.id, t.lease_epoch AS epoch FROM (SELECT id, epoch FROM r ORDER BY id) r
+	CROSS JOIN LATERAL (
+		SELECT t.id, t.lease_epoch FROM tasks t
+		WHERE t.id = r.id AND t.lease_epoch = r.epoch AND t.lease_owner = $2 AND t.state = 'running'
+		FOR UPDATE
+	) t
 ),
 done AS (
 	-- The rows are locked and were checked on their latest version by
