@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,7 +104,7 @@ type Created struct {
 	Secret string // signed-mode keys only
 }
 
-var keyNameRE = regexp.MustCompile(`^[\pL\pN _.:@/-]{1,128}$`)
+var keyNameRE = regexp.MustCompile(`^[\pL\pN _.:@/+,()-]{1,128}$`)
 
 // Create makes a key.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Created, error) {
@@ -122,8 +123,11 @@ func (s *Service) newKey(p CreateParams) (*store.Key, string, string, error) {
 	bad := func(field, format string, args ...any) error {
 		return domain.Errorf(domain.CodeValidation, format, args...).With("field", field)
 	}
+	if p.Join && p.Name == "" {
+		p.Name = strings.TrimSpace("join " + p.Pool)
+	}
 	if !keyNameRE.MatchString(p.Name) {
-		return nil, "", "", bad("name", "name must be 1 to 128 letters, digits, spaces or _.:@/-")
+		return nil, "", "", bad("name", "name must be 1 to 128 letters, digits, spaces or _.:@/+,()-")
 	}
 	if p.TTL < 0 {
 		return nil, "", "", bad("expires_in", "the lifetime must not be negative")
