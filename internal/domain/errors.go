@@ -27,7 +27,6 @@ const (
 	CodePayloadTooLarge     Code = "PAYLOAD_TOO_LARGE"     // the body is over the cap
 	CodeNotFound            Code = "NOT_FOUND"             // no such route or resource
 	CodeMethodNotAllowed    Code = "METHOD_NOT_ALLOWED"    // the route exists, not with this method
-	CodeUnsupportedMedia    Code = "UNSUPPORTED_MEDIA"     // a body that is not JSON
 	CodeTaskNotCancellable  Code = "TASK_NOT_CANCELLABLE"  // the task already ended
 	CodeTaskNotRetryable    Code = "TASK_NOT_RETRYABLE"    // only failed or cancelled tasks are retried
 	CodeIdempotencyConflict Code = "IDEMPOTENCY_CONFLICT"  // a key reused with a different request
