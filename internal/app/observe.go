@@ -147,3 +147,11 @@ func origin(cfg ServerConfig) string {
 	host, _ := os.Hostname()
 	return host + ":" + strconv.Itoa(cfg.Port)
 }
+
+// FlushObservability writes what the event log and the metric history
+// hold in memory to the store now, instead of at their next interval:
+// tests read history right after making it.
+func (s *Server) FlushObservability(ctx context.Context) error {
+	s.obs.bus.Flush(ctx)
+	return s.obs.sampler.Flush(ctx)
+}

@@ -74,6 +74,7 @@ type Bus struct {
 	every  time.Duration
 	maxPen int
 
+	flushMu sync.Mutex // one flush at a time: batches are written and delivered in order
 	mu      sync.Mutex
 	pending []domain.Event
 	kick    chan struct{} // cap 1: events are pending
@@ -200,6 +201,8 @@ func (b *Bus) Run(ctx context.Context) error {
 func (b *Bus) Flush(ctx context.Context) { b.flush(ctx) }
 
 func (b *Bus) flush(ctx context.Context) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	for {
 		b.mu.Lock()
 		batch := b.pending
