@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Log", logTests},
 		{"KV", kvTests},
 		{"Leader", leaderTests},
+		{"Observe", observeTests},
 		{"Key", keyTests},
 	}
 	for _, g := range groups {
