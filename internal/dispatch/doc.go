@@ -21,9 +21,13 @@
 //   - A lease is renewed by its worker's heartbeat (one heartbeat renews all);
 //     the reaper requeues it only after lease_expires_at, never earlier, and
 //     no later than the expiry plus one reaper tick.
-//   - After the server starts, the reaper waits one lease TTL before rescuing
-//     anything, so workers that kept running through a restart can renew
-//     their leases first (Nomad's failover heartbeat TTL).
+//   - A server sweeps only after it has led for one lease TTL — counted from
+//     its start or from the moment it became leader — so workers that kept
+//     running through a restart or a leader change renew their leases before
+//     anything is rescued (Nomad's failover heartbeat TTL).
+//   - Losing a worker does not spend a task's retries: a rescued task gets
+//     LostRetries attempts beyond MaxRetries, so a task that takes down every
+//     worker it runs on still ends.
 //   - Waiting workers are woken when work may have appeared (a submit, a
 //     retry, a rescue) and when delayed work comes due, not by polling.
 package dispatch
