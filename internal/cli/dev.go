@@ -31,6 +31,7 @@ all cleanly; the data stays for the next run.`,
 			return app.RunDev(cmd.Context(), cfg)
 		},
 	}
+	addConfigFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data", "drover-data", "directory of the SQLite store and the workers' state")
 	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")

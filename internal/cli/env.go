@@ -3,17 +3,36 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// bindEnv lets every flag of cmd also come from the environment: --agent-port
-// reads DROVER_AGENT_PORT when not given on the command line. Flags win over
-// the environment, the environment over defaults.
+// bindEnv gives every flag of a long-running command (server, worker, dev)
+// three sources, strongest first: the command line; the environment, where
+// --agent-port is DROVER_AGENT_PORT; and a YAML file named by --config (or
+// DROVER_CONFIG) whose keys are the flag names:
+//
+//	store: postgres://drover@db/drover
+//	agent-port: 8080
+//	queues: [FifoQ, gpu]
+//	labels: {disk: ssd}
 func bindEnv(cmd *cobra.Command) error {
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path = os.Getenv("DROVER_CONFIG")
+	}
+	if path != "" {
+		if err := applyConfigFile(cmd, path); err != nil {
+			return err
+		}
+	}
 	var errs []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Changed {
@@ -30,6 +49,58 @@ func bindEnv(cmd *cobra.Command) error {
 		return fmt.Errorf("environment: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// addConfigFlag gives cmd the --config flag bindEnv reads.
+func addConfigFlag(cmd *cobra.Command) {
+	cmd.Flags().String("config", "", "YAML file of settings, keyed by flag name (also DROVER_CONFIG)")
+}
+
+// applyConfigFile sets the flags not given on the command line from a YAML
+// file. An unknown key is an error: a typo must not pass silently.
+func applyConfigFile(cmd *cobra.Command, path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var settings map[string]any
+	if err := yaml.Unmarshal(raw, &settings); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	for _, key := range slices.Sorted(maps.Keys(settings)) {
+		name := strings.ReplaceAll(key, "_", "-")
+		f := cmd.Flags().Lookup(name)
+		if f == nil || name == "config" {
+			return fmt.Errorf("--config %s: unknown setting %q", path, key)
+		}
+		if f.Changed {
+			continue
+		}
+		if err := f.Value.Set(configValue(settings[key])); err != nil {
+			return fmt.Errorf("--config %s: %s: %v", path, key, err)
+		}
+	}
+	return nil
+}
+
+// configValue renders a YAML value as a flag would take it: lists joined
+// with commas, maps as k=v pairs.
+func configValue(v any) string {
+	switch v := v.(type) {
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	case map[string]any:
+		parts := make([]string, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			parts = append(parts, k+"="+fmt.Sprint(v[k]))
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v)
 }
 
 // jsonLogger is the structured logger of the long-running commands.

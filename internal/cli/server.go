@@ -50,6 +50,7 @@ e.g. DROVER_STORE=postgres://… .`,
 			return srv.Run(cmd.Context())
 		},
 	}
+	addConfigFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&cfg.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 serves other machines)")
 	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")

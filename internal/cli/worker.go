@@ -47,6 +47,7 @@ DROVER_<FLAG> in the environment.`,
 			return w.Run(cmd.Context())
 		},
 	}
+	addConfigFlag(cmd)
 	f := cmd.Flags()
 	f.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "the server's worker-protocol URL")
 	f.StringVar(&cfg.Token, "token", "", "join token or agent key, when the server runs with --auth")
