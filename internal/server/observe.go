@@ -64,15 +64,17 @@ func (s *Server) observeRoutes() {
 	r.Handle("GET", "/openapi.json", s.openAPI)
 }
 
-// periods are the accepted ?period= values and the bucket width each reads.
+// periods are the accepted ?period= values and the bucket width each reads:
+// a period covers its length back from now, widened to whole buckets (7d
+// is the last 7 days and today so far, in UTC days).
 var periods = map[string]struct {
 	d     time.Duration
 	width time.Duration
 }{
 	"1h":  {time.Hour, store.MetricMinute},
 	"24h": {24 * time.Hour, store.MetricHour},
-	"7d":  {7 * 24 * time.Hour, store.MetricHour},
-	"30d": {30 * 24 * time.Hour, store.MetricHour},
+	"7d":  {7 * 24 * time.Hour, store.MetricDay},
+	"30d": {30 * 24 * time.Hour, store.MetricDay},
 }
 
 // period parses ?period=, returning its name, length, bucket width and the

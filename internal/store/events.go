@@ -48,8 +48,10 @@ type EventNotifier interface {
 }
 
 // MetricStore keeps per-worker resource samples and task outcome counts in
-// time buckets of two widths: minutes (kept for a day) and hours (kept for
-// the metrics retention). Writes merge: recording into a bucket that
+// time buckets of three widths: minutes (kept for a day), hours and days
+// (kept for the metrics retention): a query over a period reads the
+// coarsest buckets that resolve it, so 30 days of 100 workers is a few
+// thousand rows. Writes merge: recording into a bucket that
 // exists adds sums and counts and keeps maxima, so several servers may
 // record the same worker's bucket and the result is their union.
 type MetricStore interface {
@@ -78,6 +80,7 @@ type MetricStore interface {
 const (
 	MetricMinute = time.Minute
 	MetricHour   = time.Hour
+	MetricDay    = 24 * time.Hour
 )
 
 // EventListParams filters events. Empty fields do not filter.

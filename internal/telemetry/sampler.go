@@ -63,7 +63,7 @@ type statKey struct {
 	device, typ string
 }
 
-var widths = [...]time.Duration{store.MetricMinute, store.MetricHour}
+var widths = [...]time.Duration{store.MetricMinute, store.MetricHour, store.MetricDay}
 
 // NewSampler makes a sampler; Run flushes it.
 func NewSampler(opts SamplerOptions) *Sampler {
@@ -223,7 +223,7 @@ func (s *Sampler) restore(samples map[sampleKey]*store.MetricSample, stats map[s
 }
 
 // Prune deletes history past its retention: minute buckets after a day,
-// hour buckets and events after theirs.
+// hour and day buckets and events after theirs.
 func (s *Sampler) Prune(ctx context.Context) error {
 	now := s.opts.Now()
 	ret := s.opts.Retention()
@@ -231,8 +231,10 @@ func (s *Sampler) Prune(ctx context.Context) error {
 		return err
 	}
 	if ret.Metrics > 0 {
-		if err := s.opts.Store.MetricPrune(ctx, &store.MetricPruneParams{Width: store.MetricHour, Before: now.Add(-ret.Metrics)}); err != nil {
-			return err
+		for _, w := range []time.Duration{store.MetricHour, store.MetricDay} {
+			if err := s.opts.Store.MetricPrune(ctx, &store.MetricPruneParams{Width: w, Before: now.Add(-ret.Metrics)}); err != nil {
+				return err
+			}
 		}
 	}
 	p := &store.EventPruneParams{MaxEvents: ret.MaxEvents}
