@@ -163,14 +163,15 @@ type TaskCounts struct {
 	Cancelled int64 `json:"cancelled"`
 }
 
-// TaskStats is data.task_stats of GET /api/v1/stats/tasks. Exactly one of
-// ByDevice, ByTaskType, ByHour is present, as group_by says.
+// TaskStats is data.task_stats of GET /api/v1/stats/tasks. ByDevice is
+// always present, as in document 001; group_by=task_type or hour adds
+// ByTaskType or ByHour.
 type TaskStats struct {
 	Period               string                `json:"period"`
 	GroupBy              string                `json:"group_by"`
 	TotalTasks           int64                 `json:"total_tasks"`
 	ByStatus             TaskCounts            `json:"by_status"`
-	ByDevice             map[string]TaskCounts `json:"by_device,omitempty"`
+	ByDevice             map[string]TaskCounts `json:"by_device"`
 	ByTaskType           map[string]TaskCounts `json:"by_task_type,omitempty"`
 	ByHour               map[string]TaskCounts `json:"by_hour,omitempty"` // keyed by the hour's start, RFC 3339
 	AverageExecutionTime float64               `json:"average_execution_time"`

@@ -606,11 +606,7 @@ func (s *Server) taskStats(w http.ResponseWriter, r *http.Request) error {
 		dsum, dn = dsum+t.DurationSum, dn+t.DurationN
 		switch groupBy {
 		case store.GroupDevice:
-			key := t.DeviceID
-			if key == "" {
-				key = "unassigned" // cancelled before any device ran it
-			}
-			groups[key] = c
+			groups[deviceKey(t.DeviceID)] = c
 		case store.GroupTaskType:
 			groups[t.TaskType] = c
 		case store.GroupHour:
@@ -625,6 +621,16 @@ func (s *Server) taskStats(w http.ResponseWriter, r *http.Request) error {
 	case store.GroupHour:
 		out.ByHour = groups
 	}
+	if out.ByDevice == nil { // document 001 always shows by_device
+		byDev, err := s.store.TaskStatSummary(r.Context(), &store.TaskStatSummaryParams{Width: width, Since: since, GroupBy: store.GroupDevice})
+		if err != nil {
+			return err
+		}
+		out.ByDevice = map[string]api.TaskCounts{}
+		for _, t := range byDev {
+			out.ByDevice[deviceKey(t.DeviceID)] = api.TaskCounts{Completed: t.Completed, Failed: t.Failed, Cancelled: t.Cancelled}
+		}
+	}
 	out.TotalTasks = out.ByStatus.Completed + out.ByStatus.Failed + out.ByStatus.Cancelled
 	if dn > 0 {
 		out.AverageExecutionTime = math.Round(dsum/float64(dn)*1000) / 1000
@@ -634,6 +640,15 @@ func (s *Server) taskStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	web.WriteJSON(w, r, http.StatusOK, api.TaskStatsResponse{TaskStats: out})
 	return nil
+}
+
+// deviceKey names a device in by_device: tasks cancelled before any
+// device ran them are "unassigned".
+func deviceKey(id string) string {
+	if id == "" {
+		return "unassigned"
+	}
+	return id
 }
 
 // ScoreFormula documents the performance ranking of GET /api/v1/stats/devices.
