@@ -16,6 +16,7 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/event"
+	"github.com/drover-run/drover/internal/ratelimit"
 	"github.com/drover-run/drover/internal/settings"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
@@ -458,6 +459,14 @@ func (s *Server) monitorStream(w http.ResponseWriter, r *http.Request) error {
 			return domain.Errorf(domain.CodeValidation, "Last-Event-ID must be an event id").With("field", "Last-Event-ID")
 		}
 	}
+	// Two bounds: the caller's concurrent streams (document 001: 10 per
+	// key, enforced by the rate limiter when it is installed), and this
+	// server's (server.max_streams).
+	releaseSubject, err := ratelimit.AcquireStream(r)
+	if err != nil {
+		return err
+	}
+	defer releaseSubject()
 	release, err := s.acquireStream()
 	if err != nil {
 		return err

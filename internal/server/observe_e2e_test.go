@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/internal/app"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -584,4 +587,38 @@ func getEnvelope(t *testing.T, url string) (int, api.Envelope) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, env
+}
+
+// TestMonitorStreamEndsOnShutdown: an open stream ends cleanly (EOF, no
+// error frame) when the server stops, and does not hold the shutdown.
+func TestMonitorStreamEndsOnShutdown(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := app.NewServer(ctx, app.ServerConfig{Port: -1, AgentPort: -1, Store: "sqlite://" + filepath.Join(t.TempDir(), "d.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	var resp *http.Response
+	drovertest.Eventually(t, 5*time.Second, func() bool {
+		resp, err = http.Get(srv.APIURL() + "/api/v1/monitor/stream")
+		return err == nil
+	}, "the stream to open")
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "retry: 2000\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	start := time.Now()
+	cancel()
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("stream ended with %v, want a clean EOF", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown with an open stream took %s", took)
+	}
 }
