@@ -141,6 +141,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
+	s.apiLn = limitListener(s.apiLn, obs.settings.Get().Server.MaxConnections)
 	if s.agentLn, err = listen(cfg.Host, cfg.AgentPort); err != nil {
 		s.apiLn.Close()
 		st.Close()
