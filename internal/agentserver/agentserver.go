@@ -165,7 +165,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 }
 
 // chooseID keeps the requested name when it is free, when it belongs to a
-// worker that is not live (a device coming back after a restart), or when
+// worker that is offline (a device coming back after a restart), or when
 // the caller proves with the old credential that it is that worker.
 // Otherwise it picks the first free name-2, name-3, ….
 func (s *Server) chooseID(ctx context.Context, req *api.RegisterRequest) (string, error) {
@@ -187,7 +187,10 @@ func (s *Server) chooseID(ctx context.Context, req *api.RegisterRequest) (string
 		if err != nil {
 			return "", err
 		}
-		if !prev.State.Live() {
+		// A device coming back after a restart (offline) keeps its id; a
+		// removed one does not: its id stays retired, so nothing it held
+		// before (credential, history) carries over to whoever joins next.
+		if prev.State == domain.WorkerOffline {
 			return id, nil
 		}
 	}

@@ -253,3 +253,20 @@ func FuzzAgentProtocol(f *testing.F) {
 		}
 	})
 }
+
+// TestRemovedIDIsRetired: a removed device's id is not handed out again.
+func TestRemovedIDIsRetired(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.register(t, "android-001")
+	if _, err := b.engine.RemoveWorker(context.Background(), first.WorkerID, true); err != nil {
+		t.Fatal(err)
+	}
+	again := b.register(t, "android-001")
+	if again.WorkerID == first.WorkerID {
+		t.Errorf("re-joining after removal got the retired id %q back", again.WorkerID)
+	}
+	if code := b.call(t, api.AgentLeasePath, first.Credential, api.LeaseRequest{Max: 1}, nil); code != http.StatusUnauthorized {
+		t.Errorf("the removed worker's credential = %d, want 401", code)
+	}
+}
