@@ -52,19 +52,17 @@ func startCommitter(db *sql.DB, maxBatch int) *committer {
 }
 
 // do runs fn in a write transaction and returns once that transaction has
-// committed. If ctx ends first, do returns ctx.Err() and the write may still
-// commit later: the outcome is unknown, as with any lost reply.
+// committed or failed. Once queued, it waits for the committer's answer
+// even if ctx ends: fn writes into its caller's variables, so returning
+// while it may still run would be a data race. The wait stays short: a
+// request whose ctx has ended is skipped, and a running fn's statements
+// take ctx and stop.
 func (c *committer) do(ctx context.Context, fn txFunc) error {
 	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	if err := c.enqueue(ctx, r); err != nil {
 		return err
 	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return <-r.done
 }
 
 func (c *committer) enqueue(ctx context.Context, r *writeRequest) error {
