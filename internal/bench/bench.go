@@ -40,6 +40,7 @@ type Config struct {
 	Samples     int      // sequential submits in the latency run; default 200
 	Hold        int      // if > 0: instead, submit this many tasks no worker takes and report the server's RSS
 	Queue       string   // queue of the tasks; default a fresh one when bench starts the workers, else FifoQ
+	Prefill     bool     // measure burning down a full queue: submit every task first, then let the workers go
 	ServerArgs  []string // extra flags for the server bench starts, e.g. --pprof-addr
 	Out         io.Writer
 }
@@ -156,6 +157,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.WorkerIdleRSSMB = rssMB(workers[0].Process.Pid, "VmRSS")
 	}
 
+	if cfg.Prefill {
+		if err := prefilled(ctx, c, queue, cfg, workers, rep); err != nil {
+			return nil, err
+		}
+		if server != nil {
+			rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+		}
+		print(cfg.Out, rep)
+		return rep, nil
+	}
 	if err := latency(ctx, c, queue, cfg, rep); err != nil {
 		return nil, err
 	}
@@ -254,6 +265,52 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	return nil
 }
 
+// prefilled measures a burn-down: the registered workers are paused
+// (SIGSTOP), the queue is filled, and the clock runs from their release to
+// the last completion, as River measures working a pre-inserted backlog.
+func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, workers []*exec.Cmd, rep *Report) error {
+	if len(workers) == 0 {
+		return errors.New("--prefill needs workers that bench starts (--workers)")
+	}
+	for _, w := range workers {
+		if err := pause(w.Process); err != nil {
+			return err
+		}
+	}
+	base, err := completed(ctx, c, queue)
+	if err != nil {
+		return err
+	}
+	for left := cfg.Tasks; left > 0; {
+		b := min(left, 1000)
+		reqs := make([]api.SubmitTaskRequest, b)
+		for i := range reqs {
+			reqs[i] = noop(queue)
+		}
+		if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
+			return err
+		}
+		left -= b
+	}
+	start := time.Now()
+	for _, w := range workers {
+		if err := resume(w.Process); err != nil {
+			return err
+		}
+	}
+	err = waitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
+		n, err := completed(ctx, c, queue)
+		return err == nil && n >= base+cfg.Tasks
+	})
+	if err != nil {
+		return err
+	}
+	rep.Tasks = cfg.Tasks
+	rep.Seconds = time.Since(start).Seconds()
+	rep.TasksPerSecond = float64(cfg.Tasks) / rep.Seconds
+	return nil
+}
+
 // hold fills a queue no worker listens on and reports the server's memory.
 func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, rep *Report) error {
 	queue := "bench-hold"
@@ -309,7 +366,9 @@ func listening(ctx context.Context, c *client.Client, queue string) int {
 func print(out io.Writer, r *Report) {
 	fmt.Fprintf(out, "throughput  %d tasks in %.2f s = %.0f tasks/s (store %s, %d workers × %d)\n",
 		r.Tasks, r.Seconds, r.TasksPerSecond, r.Store, r.Workers, r.Concurrency)
-	fmt.Fprintf(out, "latency     submit-to-start p50 %.2f ms, p99 %.2f ms (idle cluster)\n", r.LatencyP50MS, r.LatencyP99MS)
+	if r.LatencyP50MS > 0 {
+		fmt.Fprintf(out, "latency     submit-to-start p50 %.2f ms, p99 %.2f ms (idle cluster)\n", r.LatencyP50MS, r.LatencyP99MS)
+	}
 	if r.ServerPeakRSSMB > 0 {
 		fmt.Fprintf(out, "memory      server peak RSS %.1f MB; worker idle RSS %.1f MB, peak %.1f MB\n",
 			r.ServerPeakRSSMB, r.WorkerIdleRSSMB, r.WorkerPeakRSSMB)

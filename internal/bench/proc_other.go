@@ -2,7 +2,16 @@
 
 package bench
 
-import "os/exec"
+import (
+	"errors"
+	"os"
+	"os/exec"
+)
 
 // dieWithParent is a no-op where the kernel has no parent-death signal.
 func dieWithParent(*exec.Cmd) {}
+
+var errNoPause = errors.New("--prefill pauses workers with SIGSTOP, which this system lacks")
+
+func pause(*os.Process) error  { return errNoPause }
+func resume(*os.Process) error { return errNoPause }

@@ -50,6 +50,7 @@ queue with N tasks nobody takes and reports the server's memory.`,
 	f.IntVar(&cfg.Hold, "hold", 0, "fill a queue with this many tasks and report the server's memory instead")
 	f.StringVar(&cfg.Queue, "queue", "", "queue of the tasks (default: a fresh one for the workers bench starts, FifoQ otherwise)")
 	f.StringSliceVar(&cfg.ServerArgs, "server-args", nil, "extra flags for the server bench starts, e.g. --pprof-addr=127.0.0.1:6060")
+	f.BoolVar(&cfg.Prefill, "prefill", false, "measure burning down a full queue: fill it while the workers are paused, then time them")
 	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
 	return cmd
 }

@@ -11,52 +11,39 @@ import (
 	"github.com/drover-run/drover/internal/store"
 )
 
-// eventChunk is how many events one INSERT carries (9 arguments each,
-// well under SQLite's limit on arguments).
-const eventChunk = 500
-
 // EventAppend stores events through the committer, so they share the group
-// commit of task writes. The single writer makes ids grow in commit order;
-// a multi-row INSERT takes consecutive ids, so the last id gives them all.
+// commit of task writes. The single writer makes ids grow in commit order.
 func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	at := now(time.Time{})
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for lo := 0; lo < len(events); lo += eventChunk {
-			batch := events[lo:min(lo+eventChunk, len(events))]
-			var (
-				b    strings.Builder
-				args = make(sqlArgs, 0, 9*len(batch))
-			)
-			b.WriteString(`INSERT INTO events (time, type, level, component, device_id, task_id, message, data, origin) VALUES `)
-			for i := range batch {
-				e := &batch[i]
-				if e.Time.IsZero() {
-					e.Time = at
-				}
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				var data any
-				if len(e.Data) > 0 {
-					data = string(e.Data)
-				}
-				b.WriteString("(" + args.add(micros(e.Time)) + "," + args.add(e.Type) + "," + args.add(int(e.Level)) + "," +
-					args.add(e.Component) + "," + args.add(e.DeviceID) + "," + args.add(e.TaskID) + "," +
-					args.add(e.Message) + "," + args.add(data) + "," + args.add(e.Origin) + ")")
+		// One prepared row insert, run per event. (A multi-row VALUES list
+		// was parsed afresh for every batch, and SQLite's parser is
+		// quadratic in numbered parameters: it took most of the server's
+		// CPU under load.)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (time, type, level, component, device_id, task_id, message, data, origin)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := range events {
+			e := &events[i]
+			if e.Time.IsZero() {
+				e.Time = at
 			}
-			res, err := tx.ExecContext(ctx, b.String(), args...)
+			var data any
+			if len(e.Data) > 0 {
+				data = string(e.Data)
+			}
+			res, err := stmt.ExecContext(ctx, micros(e.Time), e.Type, int(e.Level), e.Component, e.DeviceID, e.TaskID, e.Message, data, e.Origin)
 			if err != nil {
 				return err
 			}
-			last, err := res.LastInsertId()
-			if err != nil {
+			if e.ID, err = res.LastInsertId(); err != nil {
 				return err
-			}
-			for i := range batch {
-				batch[i].ID = last - int64(len(batch)-1-i)
 			}
 		}
 		return nil
