@@ -48,10 +48,12 @@ type Options struct {
 	// written; default 20ms.
 	FlushInterval time.Duration
 	// MaxPending bounds the unwritten events; past it new ones are
-	// dropped and counted; default 200,000.
+	// dropped and counted; default 50,000 (seconds of the busiest load:
+	// the writer commits every FlushInterval).
 	MaxPending int
 	// RingSize is how many recent events live readers can read without
-	// going to the store; default 65,536.
+	// going to the store; default 16,384 (about 8 MB of encoded frames;
+	// a reader further behind reads the store).
 	RingSize int
 }
 
@@ -109,10 +111,10 @@ func New(opts Options) *Bus {
 		b.every = 20 * time.Millisecond
 	}
 	if b.maxPen <= 0 {
-		b.maxPen = 200_000
+		b.maxPen = 50_000
 	}
 	if b.ringCap <= 0 {
-		b.ringCap = 65_536
+		b.ringCap = 16_384
 	}
 	_, b.shared = opts.Store.(store.EventNotifier)
 	return b
