@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/store/sqlite"
@@ -93,14 +94,14 @@ func signedRequest(t *testing.T, method, target, body, token, secret string, ts 
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	tsText := strconv.FormatInt(ts, 10)
 	path, query, _ := strings.Cut(r.RequestURI, "?")
-	c, err := Canonical(method, path, query, tsText, "1.0.0", []byte(body))
+	c, err := api.Canonical(method, path, query, tsText, "1.0.0", []byte(body))
 	if err != nil {
-		t.Fatalf("Canonical() error = %v", err)
+		t.Fatalf("api.Canonical() error = %v", err)
 	}
 	r.Header.Set("token", token)
 	r.Header.Set("timestamp", tsText)
 	r.Header.Set("version", "1.0.0")
-	r.Header.Set("sign_str", Sign(secret, c))
+	r.Header.Set("sign_str", api.Sign(secret, c))
 	return r
 }
 

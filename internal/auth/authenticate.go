@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/web"
@@ -124,7 +125,7 @@ func (s *Service) verifySignature(r *http.Request, k *store.Key, secret string, 
 	if uri := r.RequestURI; strings.HasPrefix(uri, "/") {
 		path, _, _ = strings.Cut(uri, "?")
 	}
-	canonical, err := Canonical(r.Method, path, r.URL.RawQuery, tsText, r.Header.Get(HeaderVersion), body)
+	canonical, err := api.Canonical(r.Method, path, r.URL.RawQuery, tsText, r.Header.Get(HeaderVersion), body)
 	if err != nil {
 		return fail(ReasonBadSignature, "the query string does not parse, so it cannot be signed: "+err.Error())
 	}

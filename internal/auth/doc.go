@@ -25,7 +25,7 @@
 // --secret-key-file or DROVER_SECRET_KEY and must be the same on every
 // server sharing a store. A request carries headers token, timestamp (Unix
 // milliseconds), version and sign_str, the lowercase hex
-// HMAC-SHA256(secret, Canonical(request)); see Canonical for the string and
+// HMAC-SHA256(secret, api.Canonical(request)); see api.Canonical for the string and
 // docs/signing.md for a worked example. The server refuses, each with its
 // own code: a timestamp in seconds (TIMESTAMP_IN_SECONDS), one more than 5
 // minutes from its clock (TIMESTAMP_SKEW), a wrong signature

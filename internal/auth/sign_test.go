@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/drover-run/drover/api"
 )
 
 // The worked example of docs/signing.md: keep them in step.
@@ -33,13 +35,13 @@ func TestCanonicalQuery(t *testing.T) {
 		{"k=*'()!", "k=%2A%27%28%29%21"},
 	}
 	for _, tc := range tests {
-		got, err := CanonicalQuery(tc.raw)
+		got, err := api.CanonicalQuery(tc.raw)
 		if err != nil || got != tc.want {
-			t.Errorf("CanonicalQuery(%q) = %q, %v; want %q", tc.raw, got, err, tc.want)
+			t.Errorf("api.CanonicalQuery(%q) = %q, %v; want %q", tc.raw, got, err, tc.want)
 		}
 	}
-	if _, err := CanonicalQuery("a=%zz"); err == nil {
-		t.Errorf("CanonicalQuery(bad escape) succeeded")
+	if _, err := api.CanonicalQuery("a=%zz"); err == nil {
+		t.Errorf("api.CanonicalQuery(bad escape) succeeded")
 	}
 }
 
@@ -47,16 +49,16 @@ func TestCanonicalQuery(t *testing.T) {
 // and signature.
 func TestWorkedExample(t *testing.T) {
 	t.Parallel()
-	c, err := Canonical("post", "/api/deployment/task/change_points", "note=scale+up&dry_run=true",
+	c, err := api.Canonical("post", "/api/deployment/task/change_points", "note=scale+up&dry_run=true",
 		exampleTimestamp, "1.0.0", []byte(exampleBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c != exampleCanonical {
-		t.Fatalf("Canonical() =\n%s\nwant\n%s", c, exampleCanonical)
+		t.Fatalf("api.Canonical() =\n%s\nwant\n%s", c, exampleCanonical)
 	}
-	if got := Sign(exampleSecret, c); got != exampleSignStr {
-		t.Errorf("Sign() = %s, want %s", got, exampleSignStr)
+	if got := api.Sign(exampleSecret, c); got != exampleSignStr {
+		t.Errorf("api.Sign() = %s, want %s", got, exampleSignStr)
 	}
 	if !validSignature(exampleSecret, c, strings.ToUpper(exampleSignStr)) {
 		t.Errorf("an upper-case sign_str does not verify")
@@ -72,21 +74,21 @@ func FuzzCanonical(f *testing.F) {
 	f.Add("PUT", "/global/set", "name=QUIT_ON_NEXT_BEAT&value=yes", "1", "", []byte(nil))
 	f.Add("DELETE", "/job", "id=a%20b&queue=FifoQ&queue=pinned_host", "0", "x", []byte("\x00\xff"))
 	f.Fuzz(func(t *testing.T, method, path, rawQuery, ts, version string, body []byte) {
-		c, err := Canonical(method, path, rawQuery, ts, version, body)
+		c, err := api.Canonical(method, path, rawQuery, ts, version, body)
 		if err != nil {
 			if _, perr := url.ParseQuery(rawQuery); perr == nil {
-				t.Fatalf("Canonical() error %v on a query that parses", err)
+				t.Fatalf("api.Canonical() error %v on a query that parses", err)
 			}
 			return
 		}
-		q, _ := CanonicalQuery(rawQuery)
-		if q2, err := CanonicalQuery(q); err != nil || q2 != q {
+		q, _ := api.CanonicalQuery(rawQuery)
+		if q2, err := api.CanonicalQuery(q); err != nil || q2 != q {
 			t.Fatalf("CanonicalQuery is not stable: %q -> %q -> %q (%v)", rawQuery, q, q2, err)
 		}
 		if strings.Contains(q, "\n") {
 			t.Fatalf("canonical query %q holds a newline", q)
 		}
-		sig := Sign("secret", c)
+		sig := api.Sign("secret", c)
 		if !validSignature("secret", c, sig) {
 			t.Fatalf("a signature does not verify against its own string")
 		}
