@@ -230,17 +230,8 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n > 0 {
-				b := min(n, cfg.Batch)
-				reqs := make([]api.SubmitTaskRequest, b)
-				for i := range reqs {
-					reqs[i] = noop(queue)
-				}
-				if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
-					errc <- err
-					return
-				}
-				n -= b
+			if err := fill(ctx, c, queue, n, cfg.Batch); err != nil {
+				errc <- err
 			}
 		}()
 	}
@@ -281,16 +272,8 @@ func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, 
 	if err != nil {
 		return err
 	}
-	for left := cfg.Tasks; left > 0; {
-		b := min(left, 1000)
-		reqs := make([]api.SubmitTaskRequest, b)
-		for i := range reqs {
-			reqs[i] = noop(queue)
-		}
-		if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
-			return err
-		}
-		left -= b
+	if err := fill(ctx, c, queue, cfg.Tasks, 1000); err != nil {
+		return err
 	}
 	start := time.Now()
 	for _, w := range workers {
@@ -311,20 +294,27 @@ func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, 
 	return nil
 }
 
-// hold fills a queue no worker listens on and reports the server's memory.
-func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, rep *Report) error {
-	queue := "bench-hold"
-	start := time.Now()
-	for left := cfg.Hold; left > 0; {
-		b := min(left, 1000)
-		reqs := make([]api.SubmitTaskRequest, b)
+// fill submits n no-op tasks to queue in batches of batch.
+func fill(ctx context.Context, c *client.Client, queue string, n, batch int) error {
+	for n > 0 {
+		reqs := make([]api.SubmitTaskRequest, min(n, batch))
 		for i := range reqs {
 			reqs[i] = noop(queue)
 		}
 		if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
 			return err
 		}
-		left -= b
+		n -= len(reqs)
+	}
+	return nil
+}
+
+// hold fills a queue no worker listens on and reports the server's memory.
+func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, rep *Report) error {
+	queue := "bench-hold"
+	start := time.Now()
+	if err := fill(ctx, c, queue, cfg.Hold, 1000); err != nil {
+		return err
 	}
 	rep.HeldPendingTasks = cfg.Hold
 	rep.Seconds = time.Since(start).Seconds()
