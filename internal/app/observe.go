@@ -33,12 +33,18 @@ type observability struct {
 	level    *slog.LevelVar // the least severe server log record stored in the cluster log
 	logger   *slog.Logger   // the server's logger, teeing into the event log
 	engine   *dispatch.Service
+	relay    store.ControlRelay // nil: no other server shares the store
 }
 
 // newObservability builds the parts; the engine is attached later (it
 // needs the hooks first).
 func newObservability(st store.Store, log *slog.Logger, origin string) *observability {
 	o := &observability{level: new(slog.LevelVar), control: agentserver.NewControl()}
+	if relay, shared := st.(store.ControlRelay); shared {
+		// Pings and stop orders reach workers connected to other servers.
+		o.relay = relay
+		o.control.SetRelay(relay.RelayControl)
+	}
 	o.bus = event.New(event.Options{Store: st, Logger: log, Origin: origin})
 	o.metrics = telemetry.NewMetrics(st, o.bus.Dropped)
 	o.bus.OnWrite = o.metrics.EventsWritten
@@ -140,6 +146,9 @@ func (o *observability) run(ctx context.Context) {
 	wg.Go(func() { o.bus.Run(ctx) })
 	wg.Go(func() { o.sampler.Run(ctx) })
 	wg.Go(func() { o.settings.Watch(ctx, 10*time.Second) })
+	if o.relay != nil {
+		wg.Go(func() { o.relay.ListenControl(ctx, o.control.Relayed) })
+	}
 	wg.Wait()
 }
 

@@ -158,6 +158,17 @@ type LeaderStore interface {
 	LeaderResign(ctx context.Context, p *LeaderResignParams) error
 }
 
+// ControlRelay is implemented by stores that several servers may share
+// (PostgreSQL): it carries control-channel messages (pings, stop orders) to
+// whichever server a worker's control poll is connected to. A message is a
+// small JSON document delivered to every listening server, the sender
+// included, at most once and never stored: a message sent while no server
+// listens is lost, as a ping to a disconnected worker is.
+type ControlRelay interface {
+	RelayControl(ctx context.Context, msg []byte) error
+	ListenControl(ctx context.Context, deliver func(msg []byte)) error
+}
+
 // WorkNotifier is implemented by stores that several servers may share
 // (PostgreSQL). Writes that make tasks available — inserts, and requeues by
 // a failed attempt, an expired lease or a released worker — notify in the

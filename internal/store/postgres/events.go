@@ -208,48 +208,8 @@ var _ store.EventNotifier = (*Store)(nil)
 
 // ListenEvents calls wake for every notification on the event channel (its
 // own appends' included: the caller reads the log from where it left off,
-// so a redundant wake costs one empty read), until ctx ends.
+// so a redundant wake costs one empty read), and after each reconnect,
+// until ctx ends.
 func (s *Store) ListenEvents(ctx context.Context, wake func()) error {
-	backoff := listenBackoffMin
-	for {
-		err := s.listenChannel(ctx, s.eventsChannel(), func() {
-			backoff = listenBackoffMin
-			wake()
-		}, wake)
-		if ctx.Err() != nil {
-			return nil
-		}
-		s.log.Warn("event listener lost its connection; reconnecting", "channel", s.eventsChannel(), "err", translate(err), "backoff", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return nil
-		}
-		backoff = min(2*backoff, listenBackoffMax)
-	}
-}
-
-// listenChannel LISTENs on channel over a connection of its own, calls
-// listening, then wake for every notification, until the connection fails
-// or ctx ends.
-func (s *Store) listenChannel(ctx context.Context, channel string, listening, wake func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
-		return err
-	}
-	listening()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		wake()
-	}
+	return s.subscribe(ctx, s.eventsChannel(), "event", func(string) { wake() }, wake)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,20 +66,33 @@ const (
 )
 
 // ListenWork calls wake for every notification another store sends on the
-// work channel, until ctx ends. A lost connection is reopened after a
-// jittered, growing backoff; wake is called once listening again, since
-// notifications sent meanwhile were lost.
+// work channel, until ctx ends. wake is also called each time the listener
+// is listening again after a lost connection, since notifications sent
+// meanwhile were lost.
 func (s *Store) ListenWork(ctx context.Context, wake func()) error {
+	return s.subscribe(ctx, s.channel, "work", func(payload string) {
+		if payload != s.origin { // its own engine woke itself already
+			wake()
+		}
+	}, wake)
+}
+
+// subscribe LISTENs on channel over a connection of its own (a pooled
+// connection would drop its LISTEN when returned) and calls deliver with
+// each notification's payload, until ctx ends. A lost connection is reopened
+// after a jittered, growing backoff, and resync is called once listening
+// again. Every cross-server channel (work, events, control) runs on it.
+func (s *Store) subscribe(ctx context.Context, channel, what string, deliver func(payload string), resync func()) error {
 	backoff := listenBackoffMin
 	for {
-		err := s.listen(ctx, func() {
+		err := s.listenOnce(ctx, channel, func() {
 			backoff = listenBackoffMin
-			wake()
-		}, wake)
+			resync()
+		}, deliver)
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Warn("work listener lost its connection; reconnecting", "channel", s.channel, "err", translate(err), "backoff", backoff)
+		s.log.Warn(what+" listener lost its connection; reconnecting", "channel", channel, "err", translate(err), "backoff", backoff)
 		select {
 		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
 		case <-ctx.Done():
@@ -88,10 +102,9 @@ func (s *Store) ListenWork(ctx context.Context, wake func()) error {
 	}
 }
 
-// listen opens a connection, LISTENs, calls listening, then calls wake for
-// each notification from another store until the connection fails or ctx
-// ends.
-func (s *Store) listen(ctx context.Context, listening, wake func()) error {
+// listenOnce opens a connection, LISTENs on channel, calls listening, then
+// deliver for each notification until the connection fails or ctx ends.
+func (s *Store) listenOnce(ctx context.Context, channel string, listening func(), deliver func(payload string)) error {
 	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
 	if err != nil {
 		return err
@@ -101,7 +114,7 @@ func (s *Store) listen(ctx context.Context, listening, wake func()) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return err
 	}
 	listening()
@@ -110,8 +123,29 @@ func (s *Store) listen(ctx context.Context, listening, wake func()) error {
 		if err != nil {
 			return err
 		}
-		if n.Payload != s.origin {
-			wake()
-		}
+		deliver(n.Payload)
 	}
+}
+
+var _ store.ControlRelay = (*Store)(nil)
+
+// controlChannel carries control-channel messages between the servers of
+// one schema.
+func (s *Store) controlChannel() string {
+	return strings.Replace(s.channel, "drover_work", "drover_control", 1)
+}
+
+// RelayControl sends msg to every server sharing the store, this one too.
+func (s *Store) RelayControl(ctx context.Context, msg []byte) error {
+	if len(msg) >= 8000 { // PostgreSQL's limit on a notification's payload
+		return fmt.Errorf("postgres: control message of %d bytes is over the notification limit", len(msg))
+	}
+	_, err := s.pool.Exec(ctx, notifySQL, s.controlChannel(), string(msg))
+	return translate(err)
+}
+
+// ListenControl calls deliver with every control message any server sends,
+// until ctx ends.
+func (s *Store) ListenControl(ctx context.Context, deliver func(msg []byte)) error {
+	return s.subscribe(ctx, s.controlChannel(), "control", func(payload string) { deliver([]byte(payload)) }, func() {})
 }
