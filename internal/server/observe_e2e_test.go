@@ -622,3 +622,28 @@ func TestMonitorStreamEndsOnShutdown(t *testing.T) {
 		t.Errorf("shutdown with an open stream took %s", took)
 	}
 }
+
+// TestShellSubmissionIsAudited: every shell task leaves a record of who
+// submitted it and what it runs in the cluster log.
+func TestShellSubmissionIsAudited(t *testing.T) {
+	t.Parallel()
+	srv := drovertest.NewServer(t, drovertest.Options{})
+	ctx := context.Background()
+	res, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "shell", Payload: json.RawMessage(`{"command":"echo audited"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"not audited"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.FlushObservability(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := srv.Client.Cluster.Logs(ctx, client.LogOptions{Component: "audit", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs.Logs) != 1 || logs.Logs[0].TaskID != res.TaskID || !strings.Contains(string(logs.Logs[0].Details), "echo audited") {
+		t.Fatalf("audit log = %+v, want one record of task %s and its command", logs.Logs, res.TaskID)
+	}
+}

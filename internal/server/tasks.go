@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/web"
@@ -50,6 +51,7 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.auditShell(r, out[0].Task, out[0].Duplicate)
 	status := http.StatusCreated
 	if out[0].Duplicate {
 		status = http.StatusOK
@@ -86,10 +88,26 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := api.SubmitBatchResponse{Tasks: make([]api.SubmitTaskResponse, len(out)), Count: len(out)}
 	for i, o := range out {
+		s.auditShell(r, o.Task, o.Duplicate)
 		resp.Tasks[i] = s.submitted(o.Task, o.Duplicate)
 	}
 	web.WriteEnvelope(w, r, http.StatusCreated, resp, fmt.Sprintf("%d tasks submitted", len(out)))
 	return nil
+}
+
+// auditShell records who submitted a shell task, and what it runs, in the
+// cluster log (GET /api/v1/logs): a shell task is code execution on a
+// worker, and its trail must outlive the task.
+func (s *Server) auditShell(r *http.Request, t *domain.Task, duplicate bool) {
+	if t.Type != domain.TypeShell || duplicate {
+		return
+	}
+	by := "anonymous (auth off)"
+	if p := auth.PrincipalFrom(r.Context()); p != nil {
+		by = p.KeyID + " (" + p.Name + ")"
+	}
+	s.log.Info("shell task submitted", "component", "audit", "task_id", t.ID, "by", by,
+		"remote_addr", r.RemoteAddr, "payload", string(t.Payload))
 }
 
 // idempotencyFromHeader takes the Idempotency-Key header as the body's key;
@@ -357,6 +375,7 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.auditShell(r, t, false)
 	web.WriteEnvelope(w, r, http.StatusCreated, api.RetryTaskResponse{NewTaskID: t.ID, OriginalTaskID: t.OriginalTaskID}, "task resubmitted")
 	return nil
 }
