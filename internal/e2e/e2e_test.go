@@ -89,6 +89,7 @@ type cluster struct {
 	db         string
 	c          *client.Client
 	server     *proc
+	serverArgs []string // extra flags, overriding the test timing
 }
 
 // Test timing: heartbeat 200 ms, lease 1.2 s, the reaper sweeps every second.
@@ -108,9 +109,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t *testing.T, serverArgs ...string) *cluster {
 	t.Helper()
-	cl := &cluster{db: filepath.Join(t.TempDir(), "drover.db")}
+	cl := &cluster{db: filepath.Join(t.TempDir(), "drover.db"), serverArgs: serverArgs}
 	cl.startServer(t, freePort(t), freePort(t))
 	return cl
 }
@@ -119,10 +120,12 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 	t.Helper()
 	cl.api = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	cl.agent = fmt.Sprintf("http://127.0.0.1:%d", agentPort)
-	cl.server = start(t, "server", "server", "--store", "sqlite://"+cl.db,
+	args := append([]string{}, "server", "--store", "sqlite://"+cl.db,
 		"--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort),
 		"--heartbeat-interval", heartbeat.String(), "--lease-ttl", leaseTTL.String(),
 		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn")
+	args = append(args, cl.serverArgs...)
+	cl.server = start(t, "server", args...)
 	c, err := client.New(cl.api)
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +137,10 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 	})
 }
 
-func (cl *cluster) startWorker(t *testing.T, name string, concurrency int) *proc {
+func (cl *cluster) startWorker(t *testing.T, name string, concurrency int, extra ...string) *proc {
 	t.Helper()
-	p := start(t, name, "worker", "--server", cl.agent, "--name", name,
-		"--concurrency", strconv.Itoa(concurrency), "--log-level", "warn")
+	p := start(t, name, append([]string{"worker", "--server", cl.agent, "--name", name,
+		"--concurrency", strconv.Itoa(concurrency), "--log-level", "warn"}, extra...)...)
 	eventually(t, 20*time.Second, name+" to register", func() bool {
 		d, err := cl.c.Devices.Get(context.Background(), name)
 		return err == nil && d.Status == "online"
