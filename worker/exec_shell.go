@@ -97,7 +97,13 @@ func (e *shellExec) run(ctx context.Context, t *Task) (*api.TaskResult, error) {
 	name, args := "/bin/sh", []string{"-c", p.Command}
 	if len(p.Argv) > 0 {
 		name, args = p.Argv[0], p.Argv[1:]
+		// Found here, not by the supervising shell, so a missing program
+		// is a start failure with Go's precise error, as without it.
+		if _, err := exec.LookPath(name); err != nil {
+			return &api.TaskResult{ExitCode: exitNotFound}, fmt.Errorf("cannot start command: %w", err)
+		}
 	}
+	name, args = supervised(name, args, e.grace)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = p.Dir
 	if cmd.Dir == "" && e.ident != nil {

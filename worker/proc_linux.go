@@ -8,15 +8,31 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // sysProcAttr adds a parent-death signal: if the worker dies, even by
-// SIGKILL, the kernel kills the command (not its descendants; those are
-// fenced out by the lease epoch instead).
+// SIGKILL, the kernel sends the command SIGTERM. The command is the
+// supervising shell of supervised, which passes it on to the whole group.
 func sysProcAttr(id *identity) *syscall.SysProcAttr {
 	a := baseSysProcAttr(id)
-	a.Pdeathsig = syscall.SIGKILL // set after the credentials, so it survives them
+	a.Pdeathsig = syscall.SIGTERM // set after the credentials, so it survives them
 	return a
+}
+
+// supervised wraps a command so that its whole process group dies with the
+// worker. The kernel's parent-death signal reaches only the worker's direct
+// child, and a task's grandchildren would outlive a kill -9'd worker; so the
+// direct child is a small shell whose TERM trap sends TERM to the group
+// and, after the grace, SIGKILL. The command runs as its child, its exit
+// status passed through (128+n for a signal, as before; the shell's own
+// "Killed" notice is silenced, so the task's stderr is only its own). The worker's own
+// stop — SIGTERM to the group, SIGKILL after the grace — works through it
+// unchanged.
+func supervised(name string, args []string, grace time.Duration) (string, []string) {
+	secs := strconv.Itoa(max(1, int((grace+time.Second-1)/time.Second)))
+	script := `trap 'trap "" TERM; kill -TERM 0; sleep ` + secs + `; kill -KILL 0' TERM; "$@" & wait $! 2>/dev/null`
+	return "/bin/sh", append([]string{"-c", script, "drover-task", name}, args...)
 }
 
 // spawner forks every command from one goroutine locked to its OS thread

@@ -161,3 +161,33 @@ func TestZombieWorkerIsFenced(t *testing.T) {
 		t.Errorf("the zombie had %d results accepted after losing its leases, want 0", z.Tasks.Completed)
 	}
 }
+
+// TestKilledWorkerTakesItsProcessesAlong (RELIABILITY R1): when a worker
+// is killed with SIGKILL, its tasks' processes do not outlive it —
+// grandchildren included — so a rerun elsewhere never races an orphan.
+func TestKilledWorkerTakesItsProcessesAlong(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cl := newCluster(t)
+	w := cl.startWorker(t, "doomed", 4, "--allow-shell")
+
+	marker := fmt.Sprintf("sleep %d", 60000+rand.IntN(20000))
+	t.Cleanup(func() { exec.Command("pkill", "-f", "^"+marker+"$").Run() })
+	for range 2 {
+		_, err := cl.c.Tasks.Submit(ctx, api.SubmitTaskRequest{
+			TaskType: "shell", Payload: json.RawMessage(`{"command":"` + marker + ` & ` + marker + ` & wait"}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "the shell tasks to run their processes", func() bool {
+		return len(processes(marker)) == 4
+	})
+	w.kill()
+	killed := time.Now()
+	eventually(t, 3*time.Second, "the killed worker's task processes to die", func() bool {
+		return len(processes(marker)) == 0
+	})
+	t.Logf("orphans gone %s after the kill", time.Since(killed).Round(time.Millisecond))
+}
