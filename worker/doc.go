@@ -53,8 +53,10 @@
 // Commands run in their own process group. On timeout or stop the group gets
 // SIGTERM, then SIGKILL after a grace period; when the command exits, what is
 // left of its group is killed too, so no process outlives its task. On Linux
-// children are started from one locked OS thread with a parent-death signal,
-// so they die with the worker (golang/go#27505). A worker running as root
+// each command runs under a small supervising shell started from one locked
+// OS thread with a parent-death signal (golang/go#27505): if the worker dies,
+// even by SIGKILL, the supervisor takes the whole group down with it,
+// grandchildren included. A worker running as root
 // runs commands as an unprivileged user (Config.ShellUser). Task
 // environments never contain the worker's credential or DROVER_* settings.
 package worker
