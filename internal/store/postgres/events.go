@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,11 +66,18 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 			datas[i] = &d
 		}
 	}
+	// The lock, the insert and the notification go in one round trip.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.eventsLockKey()); err != nil {
+		var b pgx.Batch
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.eventsLockKey())
+		b.Queue(appendEventsSQL, times, types, levels, components, devices, tasks, messages, datas, origins)
+		b.Queue(notifySQL, s.eventsChannel(), s.origin)
+		br := tx.SendBatch(ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, appendEventsSQL, times, types, levels, components, devices, tasks, messages, datas, origins)
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
@@ -90,13 +98,18 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(got) != n {
+			return fmt.Errorf("postgres: %d events appended, %d ids returned", n, len(got))
+		}
 		// Ids are drawn in ord order under the lock: sorted, they match the input.
 		slices.SortFunc(got, func(a, b idTime) int { return int(a.id - b.id) })
 		for i := range events {
 			events[i].ID, events[i].Time = got[i].id, got[i].at.UTC()
 		}
-		_, err = tx.Exec(ctx, notifySQL, s.eventsChannel(), s.origin)
-		return err
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return br.Close()
 	})
 	return translate(err)
 }
