@@ -201,9 +201,3 @@ func (s *Service) Deregister(ctx context.Context, workerID string) error {
 	}
 	return nil
 }
-
-// Drain tells a worker to take no new tasks; it finishes what it runs and
-// leaves. Used by scale-down.
-func (s *Service) Drain(ctx context.Context, workerID string) error {
-	return s.store.WorkerSetState(ctx, &store.WorkerSetStateParams{ID: workerID, State: domain.WorkerDraining, Now: s.storeNow()})
-}

@@ -82,7 +82,6 @@ func CodeOf(err error) Code {
 // Store-level sentinel errors. Backends translate driver errors into these at
 // the edge, so nothing above the store sees a driver type.
 var (
-	ErrNotFound   = errors.New("not found")
-	ErrConflict   = errors.New("conflict") // a uniqueness or state precondition failed
-	ErrStaleLease = errors.New("stale lease")
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict") // a uniqueness or state precondition failed
 )

@@ -8,8 +8,9 @@
 //   - Methods whose outcome depends on the time take Now. A zero Now means the
 //     backend's own clock (the database's now() on PostgreSQL), which is what
 //     servers pass; tests pass a fixed Now to step time deterministically.
-//   - Errors are domain.ErrNotFound, domain.ErrConflict, domain.ErrStaleLease or
-//     a *domain.Error; no driver type escapes a backend.
+//   - Errors are domain.ErrNotFound, domain.ErrConflict or a *domain.Error
+//     (a stale lease is an outcome, not an error); no driver type escapes a
+//     backend.
 //   - Every write is committed before the method returns: a nil error means
 //     durable.
 package store

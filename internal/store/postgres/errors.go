@@ -43,7 +43,7 @@ func translate(err error) error {
 	}
 	var domainErr *domain.Error
 	if errors.As(err, &domainErr) || errors.Is(err, domain.ErrNotFound) ||
-		errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrStaleLease) {
+		errors.Is(err, domain.ErrConflict) {
 		return err
 	}
 	return &domain.Error{Code: domain.CodeInternal, Message: "postgres: " + err.Error()}
