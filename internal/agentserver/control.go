@@ -119,7 +119,13 @@ func (c *Control) pollEnds(worker string) {
 // heartbeat carries it anyway).
 func (c *Control) Stop(worker string, o api.StopOrder) {
 	if !c.local(worker) && c.relay != nil {
-		c.send(context.Background(), relayMsg{Kind: "stop", Worker: worker, Stop: &o})
+		// Relayed in the background: Stop is called from the engine's
+		// hooks, which must not wait on the database.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			c.send(ctx, relayMsg{Kind: "stop", Worker: worker, Stop: &o})
+		}()
 		return
 	}
 	c.deliverStop(worker, o)
