@@ -29,10 +29,17 @@ func sysProcAttr(id *identity) *syscall.SysProcAttr {
 // "Killed" notice is silenced, so the task's stderr is only its own). The worker's own
 // stop — SIGTERM to the group, SIGKILL after the grace — works through it
 // unchanged.
+//
+// Without a shell to supervise with (an Android without /bin/sh), the
+// command runs as it is, and only its direct process hears of the worker's death.
 func supervised(name string, args []string, grace time.Duration) (string, []string) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return name, args
+	}
 	secs := strconv.Itoa(max(1, int((grace+time.Second-1)/time.Second)))
 	script := `trap 'trap "" TERM; kill -TERM 0; sleep ` + secs + `; kill -KILL 0' TERM; "$@" & wait $! 2>/dev/null`
-	return "/bin/sh", append([]string{"-c", script, "drover-task", name}, args...)
+	return sh, append([]string{"-c", script, "drover-task", name}, args...)
 }
 
 // spawner forks every command from one goroutine locked to its OS thread
