@@ -20,12 +20,9 @@ A server on an embedded SQLite store in --data, and --workers local workers
 all cleanly; the data stays for the next run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return usageErrorf("%v", err)
-			}
-			log, err := jsonLogger(logLevel)
+			log, err := settle(cmd, logLevel)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			cfg.Logger, cfg.Version, cfg.Out = log, version.Version, cmd.OutOrStdout()
 			return app.RunDev(cmd.Context(), cfg)

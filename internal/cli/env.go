@@ -103,6 +103,20 @@ func configValue(v any) string {
 	return fmt.Sprint(v)
 }
 
+// settle readies a long-running command: its flags completed from the
+// environment and --config, and its JSON logger at logLevel. Errors are
+// usage errors.
+func settle(cmd *cobra.Command, logLevel string) (*slog.Logger, error) {
+	if err := bindEnv(cmd); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	log, err := jsonLogger(logLevel)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return log, nil
+}
+
 // jsonLogger is the structured logger of the long-running commands.
 func jsonLogger(level string) (*slog.Logger, error) {
 	var l slog.Level

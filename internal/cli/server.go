@@ -26,12 +26,9 @@ The native API (document 001) listens on --port, the worker protocol on
 e.g. DROVER_STORE=postgres://… .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return usageErrorf("%v", err)
-			}
-			log, err := jsonLogger(logLevel)
+			log, err := settle(cmd, logLevel)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			cfg.Logger, cfg.Version = log, version.Version
 			if !cmd.Flags().Changed("rate-limit") && os.Getenv("DROVER_RATE_LIMIT") == "" {

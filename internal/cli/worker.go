@@ -26,12 +26,9 @@ back after --drain-timeout), then it leaves. Every flag can also be set as
 DROVER_<FLAG> in the environment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return usageErrorf("%v", err)
-			}
-			log, err := jsonLogger(logLevel)
+			log, err := settle(cmd, logLevel)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			if cfg.Labels, err = parseLabels(labels); err != nil {
 				return usageErrorf("%v", err)
