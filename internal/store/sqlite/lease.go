@@ -340,16 +340,7 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 			WHERE state = 'running' AND lease_owner = $1 RETURNING id`
 		args = append(args, p.Reason)
 	}
-	var ids []string
-	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		ids, err = queryStrings(ctx, tx, query, args...)
-		return err
-	})
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	slices.Sort(ids)
-	return ids, nil
+	return s.writeIDs(ctx, query, args...)
 }
 
 // TaskNextAvailable is the earliest AvailableAt after Now among pending tasks

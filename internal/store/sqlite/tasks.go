@@ -359,6 +359,12 @@ func (s *Store) TaskCancelMany(ctx context.Context, p *store.TaskCancelManyParam
 	}
 	query += ` RETURNING id`
 
+	return s.writeIDs(ctx, query, args...)
+}
+
+// writeIDs runs a write whose RETURNING lists task ids, and returns them
+// sorted.
+func (s *Store) writeIDs(ctx context.Context, query string, args ...any) ([]string, error) {
 	var ids []string
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		ids, err = queryStrings(ctx, tx, query, args...)
