@@ -29,6 +29,10 @@ type Options struct {
 	Keys *auth.Service
 	// Observe wires the observability routes (observe.go).
 	Observe Observe
+	// Dialects are other dialects' routes served on the main port beside
+	// the native API (document 000's change_points), each with its own
+	// error format (Route.Errors).
+	Dialects []httpapi.Route
 }
 
 // Server serves the native API.
@@ -42,6 +46,7 @@ type Server struct {
 	keys    *auth.Service
 	obs     Observe
 	observe observeState
+	extra   []httpapi.Route
 }
 
 // New builds the API.
@@ -50,7 +55,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
 	routes := s.Routes()
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -66,7 +71,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes())
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
 }
 
 // Handler is the API as an http.Handler.
