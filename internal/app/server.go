@@ -19,6 +19,7 @@ import (
 	"github.com/drover-run/drover/internal/agentserver"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/maintenance"
 	"github.com/drover-run/drover/internal/server"
@@ -169,7 +170,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
 	)
 
-	native := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
+	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})

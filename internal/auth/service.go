@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -381,4 +382,14 @@ func Require(ctx context.Context, scope Scope) error {
 	}
 	return DomainError(&Failure{Reason: ReasonForbidden, Scope: scope,
 		Message: fmt.Sprintf("this needs the %s scope, which key %s does not have", scope, p.KeyID)})
+}
+
+// ActorOf is who sends r, for the engine: the key the guard authenticated
+// (none when authentication is off) and the client's address.
+func ActorOf(r *http.Request) domain.Actor {
+	a := domain.Actor{Addr: r.RemoteAddr}
+	if p := PrincipalFrom(r.Context()); p != nil {
+		a.Authenticated, a.KeyID, a.Name, a.ExecShell = true, p.KeyID, p.Name, p.Has(ScopeExecShell)
+	}
+	return a
 }
