@@ -58,3 +58,9 @@ func (s *Service) TaskLog(ctx context.Context, id string, after int64, limit int
 func (s *Service) Workers(ctx context.Context, role string) ([]*domain.Worker, error) {
 	return s.store.WorkerList(ctx, &store.WorkerListParams{Role: role})
 }
+
+// WorkerByCredential is the registered (not removed) worker whose
+// credential hashes to hash, or domain.ErrNotFound.
+func (s *Service) WorkerByCredential(ctx context.Context, hash string) (*domain.Worker, error) {
+	return s.store.WorkerGetByCredential(ctx, hash)
+}
