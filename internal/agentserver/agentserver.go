@@ -24,9 +24,9 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/store"
 )
 
 // Options configure a Server.
