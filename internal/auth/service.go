@@ -88,7 +88,7 @@ type CreateParams struct {
 	Signed bool
 	// TTL, if positive, makes the key expire that long after creation.
 	TTL    time.Duration
-	Limits store.KeyLimits
+	Limits domain.KeyLimits
 	// Join makes a worker join token instead of an API key: its scope is
 	// agent, and it admits workers to Pool (any pool if empty), MaxUses
 	// times (default 1).
@@ -228,8 +228,11 @@ func (s *Service) Get(ctx context.Context, id string) (*store.Key, error) {
 	return k, notFound(err, id)
 }
 
+// ListParams filters keys. Empty fields do not filter.
+type ListParams = store.KeyListParams
+
 // List lists keys.
-func (s *Service) List(ctx context.Context, p store.KeyListParams) ([]*store.Key, error) {
+func (s *Service) List(ctx context.Context, p ListParams) ([]*domain.Key, error) {
 	return s.store.KeyList(ctx, &p)
 }
 
@@ -341,7 +344,7 @@ type Principal struct {
 	Name   string
 	Kind   store.KeyKind
 	Scopes []Scope
-	Limits store.KeyLimits
+	Limits domain.KeyLimits
 	Signed bool
 	Pool   string // join tokens
 }
