@@ -29,7 +29,7 @@ var layers = [][]string{
 	// Leader duties over the engine.
 	{"internal/maintenance"},
 	// HTTP: dialects that translate requests into engine calls.
-	{"internal/envelope", "internal/server", "internal/agentserver"},
+	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dashboard"},
 	// The public SDK: a client of the API, never of the server's insides.
 	{"client", "worker"},
 	// The composition root, and what starts processes.
@@ -43,6 +43,7 @@ var sameLayer = map[string][]string{
 	"internal/telemetry":   {"internal/dispatch", "internal/event"},
 	"internal/server":      {"internal/envelope"},
 	"internal/agentserver": {"internal/envelope"},
+	"internal/dashboard":   {"internal/envelope"},
 }
 
 // Only these may import a store backend; the rest of the tree sees the
@@ -51,7 +52,7 @@ var backendImporters = []string{"internal/app"}
 
 var (
 	backends  = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"}
-	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver"}
+	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver", "internal/dashboard"}
 	// stdlibOnly packages import nothing outside the standard library, so
 	// that anyone can vendor the wire types, and the vocabulary stays plain.
 	stdlibOnly = []string{"api", "internal/domain", "internal/version", "client"}

@@ -116,6 +116,7 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"",
 		"  Drover dev cluster is running.",
 		"",
+		"  Dashboard  " + api + "/",
 		"  API        " + api + "/api/v1",
 		"  Health     " + api + "/health",
 		"  Workers    " + srv.AgentURL() + fmt.Sprintf("  (%d local, shell allowed)", workers),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dashboard"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
@@ -180,8 +181,14 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
 	)
 
-	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+	ins := insight.New(st, engine.Now, engine.StartedAt())
+	dash, err := dashboard.New(dashboard.Options{Engine: engine, Insight: ins, Bus: obs.bus, Keys: sec.keys, Auth: cfg.Auth,
+		Pinger: obs.control, Logger: log, Version: cfg.Version})
+	if err != nil {
+		return nil, err
+	}
+	native := server.New(server.Options{Engine: engine, Insight: ins, Logger: log, Version: cfg.Version,
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Also: dash.Routes()})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
