@@ -1,0 +1,378 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-run/drover/internal/auth"
+	"github.com/drover-run/drover/internal/dashboard"
+	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/store/sqlite"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// fixture is a dashboard over a fresh store holding one worker and a few
+// tasks in every state, on a fixed clock.
+type fixture struct {
+	h       http.Handler
+	eng     *dispatch.Service
+	keys    *auth.Service
+	done    string // a completed task, with log lines
+	hostile string // a pending task whose payload holds markup
+	failed  string
+}
+
+var clock = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func newFixture(t testing.TB, withAuth bool) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "dash.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := func() time.Time { return clock }
+	eng, err := dispatch.New(st, dispatch.Options{Clock: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := auth.New(auth.Options{Store: st, Now: now})
+	d, err := dashboard.New(dashboard.Options{Engine: eng, Insight: insight.New(st, now, clock.Add(-time.Hour)),
+		Keys: keys, Auth: withAuth, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := httpapi.NewRouter(func(w http.ResponseWriter, r *http.Request, err error) { http.Error(w, err.Error(), 500) })
+	rt.Undeclared = func(route *httpapi.Route, status int) {
+		t.Errorf("%s answered %d, which its route does not declare", route.Pattern(), status)
+	}
+	rt.Add(d.Routes()...)
+	f := &fixture{h: rt, eng: eng, keys: keys}
+
+	w, err := eng.Register(ctx, &domain.Worker{ID: "w1", Name: "w1", Hostname: "box", Role: "worker", Queues: []string{"FifoQ"},
+		TaskTypes: []string{"echo", "sleep"}, Concurrency: 2,
+		Resources: domain.Resources{CPUCores: 4, CPUUsage: 12.5, MemoryTotalGB: 8, MemoryUsedGB: 2, StorageTotalGB: 100, StorageUsedGB: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(typ, payload string) string {
+		out, err := eng.SubmitRequests(ctx, domain.Actor{}, []dispatch.TaskRequest{{Type: typ, Payload: json.RawMessage(payload)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Task.ID
+	}
+	f.done = submit("echo", `{"message":"hi"}`)
+	f.failed = submit("echo", `{"message":"boom"}`)
+	leased, err := eng.Lease(ctx, w, 2, 0)
+	if err != nil || len(leased) != 2 {
+		t.Fatalf("lease: %v %d", err, len(leased))
+	}
+	for _, l := range leased {
+		ref := domain.TaskRef{TaskID: l.ID, Epoch: l.LeaseEpoch}
+		if err := eng.AppendLogs(ctx, "w1", []domain.LogLine{{TaskID: l.ID, Time: clock, Stream: "stdout", Level: "info", Message: "<b>line</b> & more"}}, []int64{l.LeaseEpoch}); err != nil {
+			t.Fatal(err)
+		}
+		ok := l.ID == f.done
+		res := &domain.Result{Output: "hi\n", ExitCode: 0}
+		if !ok {
+			res = &domain.Result{Output: "", ExitCode: 1, Error: "boom <img src=x onerror=alert(1)>"}
+		}
+		if _, err := eng.Finish(ctx, "w1", []domain.AttemptResult{{Ref: ref, Succeeded: ok, Result: res}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.hostile = submit("echo", `{"message":"</pre><script>alert(1)</script>"}`)
+	return f
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (f *fixture) do(t testing.TB, method, path string, form url.Values, hdr ...string) answer {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	r := httptest.NewRequest(method, path, body)
+	if form != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return answer{status: w.Code, header: w.Header(), body: w.Body.String()}
+}
+
+var volatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`task-[0-9a-zA-Z_-]{8,}`), "task-ID"},
+	{regexp.MustCompile(`name="csrf" value="[0-9a-f]+"`), `name="csrf" value="CSRF"`},
+	{regexp.MustCompile(`\d+(\.\d+)?(ms|s|m\d\ds|h\d\dm|d\d\dh) ago`), "AGO"},
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	for _, v := range volatile {
+		got = v.re.ReplaceAllString(got, v.with)
+	}
+	path := filepath.Join("testdata", name+".html")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from %s (run go test -update to rewrite it, and review the diff)\n--- got:\n%s", name, path, got)
+	}
+}
+
+func TestPagesAndFragments(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	frag := []string{"HX-Request", "true", "HX-Target", "live"}
+	cases := []struct {
+		name, path string
+		hdr        []string
+	}{
+		{"overview", "/", nil},
+		{"overview.live", "/", frag},
+		{"tasks", "/ui/tasks", nil},
+		{"tasks.live", "/ui/tasks?state=failed", frag},
+		{"tasks.filtered", "/ui/tasks?state=completed&queue=FifoQ&type=echo&since=24h", nil},
+		{"task", "/ui/tasks/" + f.done, nil},
+		{"task.live", "/ui/tasks/" + f.failed, frag},
+		{"task.hostile", "/ui/tasks/" + f.hostile, nil},
+		{"submit", "/ui/tasks/new", nil},
+		{"devices", "/ui/devices", nil},
+		{"devices.live", "/ui/devices", frag},
+		{"device", "/ui/devices/w1?period=1h", nil},
+		{"device.live", "/ui/devices/w1", frag},
+		{"logs", "/ui/logs?level=info", nil},
+		{"logs.live", "/ui/logs", frag},
+		{"keys", "/ui/keys", nil},
+		{"notfound", "/ui/tasks/task-nope", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := f.do(t, "GET", c.path, nil, c.hdr...)
+			want := http.StatusOK
+			if c.name == "notfound" {
+				want = http.StatusNotFound
+			}
+			if a.status != want {
+				t.Fatalf("GET %s = %d, want %d\n%s", c.path, a.status, want, a.body)
+			}
+			if ct := a.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+				t.Errorf("Content-Security-Policy = %q", csp)
+			}
+			golden(t, c.name, a.body)
+		})
+	}
+}
+
+func TestHostileTextIsEscaped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	for _, path := range []string{"/ui/tasks/" + f.hostile, "/ui/tasks/" + f.failed, "/ui/tasks/" + f.done, "/"} {
+		a := f.do(t, "GET", path, nil)
+		for _, bad := range []string{"<script>alert", "<img src=x", "<b>line</b>"} {
+			if strings.Contains(a.body, bad) {
+				t.Errorf("GET %s: the page holds %q unescaped", path, bad)
+			}
+		}
+	}
+	if a := f.do(t, "GET", "/ui/tasks/"+f.hostile, nil); !strings.Contains(a.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("the hostile payload is not shown as text:\n%s", a.body)
+	}
+}
+
+func TestAssetsAreHashedAndCached(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	page := f.do(t, "GET", "/", nil).body
+	paths := regexp.MustCompile(`/ui/assets/[^"]+`).FindAllString(page, -1)
+	if len(paths) != 6 {
+		t.Fatalf("the page links %d assets, want 6: %v", len(paths), paths)
+	}
+	for _, p := range paths {
+		a := f.do(t, "GET", p, nil)
+		if a.status != 200 || !strings.Contains(a.header.Get("Cache-Control"), "immutable") || a.header.Get("Content-Type") == "" {
+			t.Errorf("GET %s = %d, Cache-Control %q, Content-Type %q", p, a.status, a.header.Get("Cache-Control"), a.header.Get("Content-Type"))
+		}
+	}
+	if a := f.do(t, "GET", "/ui/assets/app.css", nil); a.status != 404 {
+		t.Errorf("an unhashed asset name = %d, want 404", a.status)
+	}
+}
+
+// csrfOf reads the CSRF token and the session cookie a page hands out.
+func csrfOf(t testing.TB, a answer) (token, cookie string) {
+	t.Helper()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(a.body)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", a.body)
+	}
+	for _, c := range (&http.Response{Header: a.header}).Cookies() {
+		if c.Name == "drover_session" {
+			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+				t.Errorf("session cookie is not HttpOnly and SameSite=Strict: %+v", c)
+			}
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	return m[1], cookie
+}
+
+func TestActionsNeedTheSessionsCSRFToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	token, cookie := csrfOf(t, f.do(t, "GET", "/ui/tasks/new", nil))
+	if cookie == "" {
+		t.Fatal("no session cookie")
+	}
+	form := url.Values{"type": {"echo"}, "payload": {`{"message":"x"}`}}
+
+	if a := f.do(t, "POST", "/ui/tasks", form, "Cookie", cookie); a.status != http.StatusForbidden {
+		t.Errorf("submit without a token = %d, want 403", a.status)
+	}
+	form.Set("csrf", token)
+	if a := f.do(t, "POST", "/ui/tasks", form); a.status != http.StatusForbidden {
+		t.Errorf("submit with a token but another session = %d, want 403", a.status)
+	}
+	if a := f.do(t, "POST", "/ui/tasks", form, "Cookie", cookie, "Sec-Fetch-Site", "cross-site"); a.status != http.StatusForbidden {
+		t.Errorf("cross-site submit = %d, want 403", a.status)
+	}
+	a := f.do(t, "POST", "/ui/tasks", form, "Cookie", cookie)
+	if a.status != http.StatusSeeOther || !strings.HasPrefix(a.header.Get("Location"), "/ui/tasks/task-") {
+		t.Fatalf("submit = %d, Location %q\n%s", a.status, a.header.Get("Location"), a.body)
+	}
+	id := strings.TrimPrefix(a.header.Get("Location"), "/ui/tasks/")
+	if a := f.do(t, "POST", "/ui/tasks/"+id+"/cancel", url.Values{"csrf": {token}}, "Cookie", cookie); a.status != http.StatusSeeOther {
+		t.Fatalf("cancel = %d\n%s", a.status, a.body)
+	}
+	if tk, _ := f.eng.Task(context.Background(), id); tk.State != domain.TaskCancelled {
+		t.Errorf("after cancel the task is %s", tk.State)
+	}
+	if a := f.do(t, "POST", "/ui/tasks/"+id+"/retry", url.Values{"csrf": {token}}, "Cookie", cookie); a.status != http.StatusSeeOther {
+		t.Errorf("retry = %d\n%s", a.status, a.body)
+	}
+	bad := url.Values{"csrf": {token}, "type": {"echo"}, "payload": {"{not json"}}
+	if a := f.do(t, "POST", "/ui/tasks", bad, "Cookie", cookie); a.status != http.StatusBadRequest || !strings.Contains(a.body, "not valid JSON") {
+		t.Errorf("a bad payload = %d, want 400 with the form and its error\n%s", a.status, a.body)
+	}
+}
+
+func TestLoginAndScopes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, true)
+	ctx := context.Background()
+	read, err := f.keys.Create(ctx, auth.CreateParams{Name: "reader", Scopes: []auth.Scope{auth.ScopeRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := f.keys.Create(ctx, auth.CreateParams{Name: "boss", Scopes: []auth.Scope{auth.ScopeAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := f.do(t, "GET", "/ui/tasks", nil); a.status != http.StatusSeeOther || !strings.HasPrefix(a.header.Get("Location"), "/ui/login") {
+		t.Fatalf("no session: GET /ui/tasks = %d, Location %q; want the login", a.status, a.header.Get("Location"))
+	}
+	loginPage := f.do(t, "GET", "/ui/login?next=/ui/tasks", nil)
+	golden(t, "login", loginPage.body)
+	token, cookie := csrfOf(t, loginPage)
+
+	login := func(key string) string {
+		a := f.do(t, "POST", "/ui/login", url.Values{"csrf": {token}, "key": {key}, "next": {"/ui/tasks/" + f.hostile}}, "Cookie", cookie)
+		if a.status != http.StatusSeeOther {
+			t.Fatalf("login = %d\n%s", a.status, a.body)
+		}
+		for _, c := range (&http.Response{Header: a.header}).Cookies() {
+			if c.Name == "drover_session" {
+				return c.Name + "=" + c.Value
+			}
+		}
+		t.Fatal("login set no session cookie")
+		return ""
+	}
+	if a := f.do(t, "POST", "/ui/login", url.Values{"csrf": {token}, "key": {"drv_nope"}}, "Cookie", cookie); a.status != 200 || !strings.Contains(a.body, "not accepted") {
+		t.Errorf("a wrong key = %d\n%s", a.status, a.body)
+	}
+	rc := login(read.Token)
+	if rc == cookie {
+		t.Error("the session id did not change on login")
+	}
+	page := f.do(t, "GET", "/ui/tasks/"+f.hostile, nil, "Cookie", rc)
+	if page.status != 200 || strings.Contains(page.body, `name="cancel"`) || strings.Contains(page.body, "/ui/keys") {
+		t.Errorf("a read key sees a cancel button or the keys page (%d)\n%s", page.status, page.body)
+	}
+	if strings.Contains(page.body, read.Token) {
+		t.Error("the page shows the session's key")
+	}
+	rtoken, _ := csrfOf(t, page)
+	if a := f.do(t, "POST", "/ui/tasks/"+f.hostile+"/cancel", url.Values{"csrf": {rtoken}}, "Cookie", rc); a.status != http.StatusForbidden {
+		t.Errorf("a read key cancelling = %d, want 403", a.status)
+	}
+	if a := f.do(t, "GET", "/ui/keys", nil, "Cookie", rc); a.status != http.StatusForbidden {
+		t.Errorf("a read key on the keys page = %d, want 403", a.status)
+	}
+
+	ac := login(admin.Token)
+	page = f.do(t, "GET", "/ui/tasks/"+f.hostile, nil, "Cookie", ac)
+	if !strings.Contains(page.body, `name="cancel"`) {
+		t.Error("an admin key sees no cancel button")
+	}
+	atoken, _ := csrfOf(t, page)
+	a := f.do(t, "POST", "/ui/keys", url.Values{"csrf": {atoken}, "name": {"ci"}, "scope": {"read", "write"}}, "Cookie", ac)
+	if a.status != 200 || !strings.Contains(a.body, "not shown again") {
+		t.Fatalf("create key = %d\n%s", a.status, a.body)
+	}
+	// Revoking the reader's key ends its session.
+	if a := f.do(t, "POST", "/ui/keys/"+read.Key.ID+"/revoke", url.Values{"csrf": {atoken}}, "Cookie", ac); a.status != http.StatusSeeOther {
+		t.Fatalf("revoke = %d\n%s", a.status, a.body)
+	}
+	if a := f.do(t, "GET", "/ui/tasks", nil, "Cookie", rc); a.status != http.StatusSeeOther {
+		t.Errorf("a revoked key's session: GET = %d, want the login", a.status)
+	}
+	if a := f.do(t, "POST", "/ui/logout", url.Values{"csrf": {atoken}}, "Cookie", ac); a.status != http.StatusSeeOther {
+		t.Errorf("logout = %d", a.status)
+	}
+	if a := f.do(t, "GET", "/", nil, "Cookie", ac); a.status != http.StatusSeeOther {
+		t.Errorf("after logout GET / = %d, want the login", a.status)
+	}
+}
