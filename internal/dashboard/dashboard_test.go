@@ -19,6 +19,7 @@ import (
 	"github.com/drover-run/drover/internal/dashboard"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/event"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/store/sqlite"
@@ -53,7 +54,9 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 		t.Fatal(err)
 	}
 	keys := auth.New(auth.Options{Store: st, Now: now})
-	d, err := dashboard.New(dashboard.Options{Engine: eng, Insight: insight.New(st, now, clock.Add(-time.Hour)),
+	// A bus that is never run: its last id stays 0, so pages are stable.
+	bus := event.New(event.Options{Store: st})
+	d, err := dashboard.New(dashboard.Options{Engine: eng, Bus: bus, Insight: insight.New(st, now, clock.Add(-time.Hour)),
 		Keys: keys, Auth: withAuth, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -376,3 +379,5 @@ func TestLoginAndScopes(t *testing.T) {
 		t.Errorf("after logout GET / = %d, want the login", a.status)
 	}
 }
+
+func domainActor() domain.Actor { return domain.Actor{} }

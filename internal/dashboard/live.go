@@ -76,6 +76,20 @@ func send(w http.ResponseWriter, name, text string) error {
 
 const keepAlive = 15 * time.Second
 
+// startAt is where a stream starts reading the bus: from ?from= (the bus's
+// last id when the page was read), so that what changed since then reaches
+// the page; else from now.
+func startAt(r *http.Request, bus *event.Bus) int64 {
+	if bus == nil {
+		return 0
+	}
+	last := bus.Last()
+	if from, err := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64); err == nil && from >= 0 && from <= last {
+		return from
+	}
+	return last
+}
+
 // live serves GET /ui/live?topics=tasks,devices: throttled change signals.
 func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) error {
 	want := map[string]bool{}
@@ -90,7 +104,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 	}
 	defer release()
 	ctx := r.Context()
-	cursor := bus.Last()
+	cursor := startAt(r, bus)
 	dirty := map[string]bool{}
 	var last time.Time
 	keep := time.NewTicker(keepAlive)
@@ -153,6 +167,7 @@ const logTick = time.Second
 // "done" once it has ended and its log is read.
 func (d *Dashboard) taskLive(w http.ResponseWriter, r *http.Request, _ *viewer) error {
 	id := r.PathValue("id")
+	cursor := startAt(r, d.opts.Bus)
 	t, err := d.opts.Engine.Task(r.Context(), id)
 	if err != nil {
 		return err
@@ -164,7 +179,6 @@ func (d *Dashboard) taskLive(w http.ResponseWriter, r *http.Request, _ *viewer) 
 	}
 	defer release()
 	ctx := r.Context()
-	cursor := bus.Last()
 	needle := []byte(`"task_id":"` + t.ID + `"`)
 	tick := time.NewTicker(logTick)
 	defer tick.Stop()
@@ -172,6 +186,12 @@ func (d *Dashboard) taskLive(w http.ResponseWriter, r *http.Request, _ *viewer) 
 	defer keep.Stop()
 	tpl := d.views.pages["task"]
 	ended := t.State.Terminal()
+	if shown := r.URL.Query().Get("state"); shown != "" && shown != string(t.State) {
+		// It changed between the page's read and this stream's start.
+		if send(w, "task", "") != nil {
+			return nil
+		}
+	}
 	for {
 		// New log lines first, then the header: a finished task's page
 		// shows all its output when it shows it finished.

@@ -150,7 +150,7 @@ type taskData struct {
 }
 
 func (td taskData) stream() string {
-	return "/ui/tasks/" + url.PathEscape(td.Task.ID) + "/live?after=" + strconv.FormatInt(td.After, 10)
+	return "/ui/tasks/" + url.PathEscape(td.Task.ID) + "/live?after=" + strconv.FormatInt(td.After, 10) + "&state=" + string(td.Task.State)
 }
 
 // maxPageLines bounds the log lines a task's page shows at first.

@@ -122,6 +122,10 @@ type viewer struct {
 	Write     bool
 	Admin     bool
 	ExecShell bool
+	// From is the event bus's last id before the page read anything: its
+	// live stream starts there, so no change between the read and the
+	// stream's start is missed.
+	From int64
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, v *viewer) error
@@ -131,7 +135,11 @@ type handler func(w http.ResponseWriter, r *http.Request, v *viewer) error
 func (d *Dashboard) wrap(need auth.Scope, h handler) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := d.sessionID(w, r)
-		v := &viewer{Auth: d.opts.Auth, CSRF: d.sessions.csrfToken(id), Read: true, Write: true, Admin: d.opts.Keys != nil, ExecShell: true}
+		var from int64
+		if d.opts.Bus != nil {
+			from = d.opts.Bus.Last()
+		}
+		v := &viewer{From: from, Auth: d.opts.Auth, CSRF: d.sessions.csrfToken(id), Read: true, Write: true, Admin: d.opts.Keys != nil, ExecShell: true}
 		if d.opts.Auth {
 			p, err := d.principal(r, id)
 			if err != nil {

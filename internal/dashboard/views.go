@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -217,6 +218,9 @@ func (d *Dashboard) renderStatus(w http.ResponseWriter, r *http.Request, status 
 		pd.Stream = streams[name]
 		if s, ok := data.(streamer); ok {
 			pd.Stream = s.stream()
+		}
+		if pd.Stream != "" {
+			pd.Stream += "&from=" + strconv.FormatInt(v.From, 10)
 		}
 	}
 	block := "layout"
