@@ -60,6 +60,7 @@ type Dashboard struct {
 	views    *views
 	streams  atomic.Int64
 	csrf     *http.CrossOriginProtection
+	aggs     *aggregates
 }
 
 // New builds the dashboard.
@@ -84,7 +85,7 @@ func New(opts Options) (*Dashboard, error) {
 		return nil, err
 	}
 	return &Dashboard{opts: opts, log: opts.Logger.With("component", "dashboard"), sessions: newSessions(),
-		views: v, csrf: http.NewCrossOriginProtection()}, nil
+		views: v, csrf: http.NewCrossOriginProtection(), aggs: newAggregates(opts.Bus, time.Second)}, nil
 }
 
 // Routes are the dashboard's routes, for server.Options.Also. They are

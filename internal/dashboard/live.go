@@ -106,12 +106,22 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 	ctx := r.Context()
 	cursor := startAt(r, bus)
 	dirty := map[string]bool{}
-	var last time.Time
+	// trail: the topics last signalled, signalled once more trailAfter
+	// later, when the cached counts (cache.go) have been recounted.
+	trail := map[string]bool{}
+	var last, trailAt time.Time
 	keep := time.NewTicker(keepAlive)
 	defer keep.Stop()
-	throttle := time.NewTimer(0)
-	<-throttle.C
-	armed := false
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	emit := func(topics map[string]bool) bool {
+		for _, t := range allTopics {
+			if topics[t] && send(w, t, "") != nil {
+				return false
+			}
+		}
+		return true
+	}
 	for {
 		frames, changed, ok := bus.Read(cursor, 4096)
 		if !ok { // fell out of the ring: whatever it missed, refresh it all
@@ -126,30 +136,38 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 				dirty[t] = true
 			}
 		}
-		if len(dirty) > 0 && time.Since(last) >= d.opts.Throttle {
-			for _, t := range allTopics {
-				if dirty[t] {
-					if send(w, t, "") != nil {
-						return nil
-					}
-				}
-			}
-			clear(dirty)
-			last = time.Now()
-		}
-		if len(frames) > 0 && len(dirty) == 0 {
+		if len(frames) == 4096 {
 			continue
 		}
-		if len(dirty) > 0 && !armed {
-			throttle.Reset(d.opts.Throttle - time.Since(last))
-			armed = true
+		now := time.Now()
+		if len(dirty) > 0 && now.Sub(last) >= d.opts.Throttle {
+			if !emit(dirty) {
+				return nil
+			}
+			clear(trail)
+			for t := range dirty {
+				trail[t] = true
+			}
+			clear(dirty)
+			last, trailAt = now, now.Add(trailAfter)
+		} else if len(dirty) == 0 && !trailAt.IsZero() && !now.Before(trailAt) {
+			if !emit(trail) {
+				return nil
+			}
+			trailAt = time.Time{}
 		}
+		wake := time.Hour
+		if len(dirty) > 0 {
+			wake = d.opts.Throttle - now.Sub(last)
+		} else if !trailAt.IsZero() {
+			wake = trailAt.Sub(now)
+		}
+		timer.Reset(max(wake, time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		case <-throttle.C:
-			armed = false
+		case <-timer.C:
 		case <-keep.C:
 			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil || http.NewResponseController(w).Flush() != nil {
 				return nil
@@ -157,6 +175,11 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 		}
 	}
 }
+
+// trailAfter is how long after its last signal a topic is signalled once
+// more: past the aggregates' recount interval (cache.go), so the page ends
+// on the final figures.
+const trailAfter = 1500 * time.Millisecond
 
 // logTick is how often a running task's page looks for new log lines:
 // worker log lines are stored, not evented, so the stream reads them.

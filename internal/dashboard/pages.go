@@ -47,7 +47,7 @@ type overviewData struct {
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx := r.Context()
-	st, err := d.opts.Insight.Status(ctx)
+	st, err := cachedAs[*insight.Status](d, ctx, "status", func(ctx context.Context) (any, error) { return d.opts.Insight.Status(ctx) })
 	if err != nil {
 		return err
 	}
@@ -59,15 +59,15 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, v *viewer) 
 	if err != nil {
 		return err
 	}
-	qs, err := d.opts.Insight.BusiestQueues(ctx, 5)
+	qs, err := cachedAs[[]insight.QueueLoad](d, ctx, "queues", func(ctx context.Context) (any, error) { return d.opts.Insight.BusiestQueues(ctx, 5) })
 	if err != nil {
 		return err
 	}
-	fails, err := d.opts.Engine.Tasks(ctx, dispatch.TaskFilter{State: domain.TaskFailed, Limit: 8})
+	fails, err := d.opts.Engine.TaskList(ctx, dispatch.TaskFilter{State: domain.TaskFailed, Limit: 8})
 	if err != nil {
 		return err
 	}
-	od := overviewData{Status: st, Queues: qs, Failures: fails.Tasks}
+	od := overviewData{Status: st, Queues: qs, Failures: fails}
 	done := chartLine{Label: "completed"}
 	failed := chartLine{Label: "failed"}
 	for i, t := range tp.Times {
@@ -104,7 +104,7 @@ var sinceChoices = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Ho
 
 func (d *Dashboard) tasks(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := r.URL.Query()
-	f := dispatch.TaskFilter{Type: q.Get("type"), Queue: q.Get("queue"), DeviceID: q.Get("device"), Limit: taskPageSize}
+	f := dispatch.TaskFilter{Type: q.Get("type"), Queue: q.Get("queue"), DeviceID: q.Get("device"), Limit: taskPageSize + 1}
 	if s := q.Get("state"); s != "" {
 		f.State = domain.TaskState(s)
 		if !f.State.Valid() {
@@ -122,21 +122,40 @@ func (d *Dashboard) tasks(w http.ResponseWriter, r *http.Request, v *viewer) err
 	if f.Offset, err = httpapi.IntParam(q.Get("offset"), "offset", 0, 0, 1<<30); err != nil {
 		return err
 	}
-	page, err := d.opts.Engine.Tasks(r.Context(), f)
+	list, err := d.opts.Engine.TaskList(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	td := tasksData{Tasks: page.Tasks, Counts: page.Counts, Offset: f.Offset}
-	for _, n := range page.Counts {
+	// The counts ignore the state, the page and the clock (since is
+	// rounded to the minute), so that one count serves every tab on them.
+	cf := dispatch.TaskFilter{Type: f.Type, Queue: f.Queue, DeviceID: f.DeviceID, Since: f.Since.Truncate(time.Minute)}
+	counts, err := cachedAs[map[domain.TaskState]int](d, r.Context(), fmt.Sprintf("counts %q %q %q %d", cf.Type, cf.Queue, cf.DeviceID, cf.Since.Unix()),
+		func(ctx context.Context) (any, error) {
+			page, err := d.opts.Engine.Tasks(ctx, dispatch.TaskFilter{Type: cf.Type, Queue: cf.Queue, DeviceID: cf.DeviceID, Since: cf.Since, Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			return page.Counts, nil
+		})
+	if err != nil {
+		return err
+	}
+	td := tasksData{Tasks: list, Counts: counts, Offset: f.Offset}
+	for _, n := range counts {
 		td.Total += n
 	}
 	td.Matching = td.Total
 	if f.State != "" {
-		td.Matching = page.Counts[f.State]
+		td.Matching = counts[f.State]
 	}
 	td.HasPrev = f.Offset > 0
 	td.Prev = max(0, f.Offset-taskPageSize)
-	td.HasNext = f.Offset+len(page.Tasks) < td.Matching
+	// One more than a page was read: whether another page exists does not
+	// rest on the (possibly a second old) counts.
+	if td.HasNext = len(list) > taskPageSize; td.HasNext {
+		td.Tasks = list[:taskPageSize]
+	}
+	td.Matching = max(td.Matching, f.Offset+len(td.Tasks))
 	td.Next = f.Offset + taskPageSize
 	return d.render(w, r, "tasks", v, td)
 }
@@ -296,7 +315,7 @@ type deviceData struct {
 	Period string
 	Chart  chart
 	Tasks  chart
-	Recent []*domain.Task
+	Recent []domain.Event
 	Empty  bool
 }
 
@@ -317,11 +336,13 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	recent, err := d.opts.Engine.Tasks(ctx, dispatch.TaskFilter{DeviceID: wk.ID, Limit: 10})
+	// Its recent activity from the cluster log, which is indexed by
+	// device; its tasks are a click away (/ui/tasks?device=).
+	recent, err := d.opts.Insight.Logs(ctx, insight.LogQuery{DeviceID: wk.ID, Limit: 10})
 	if err != nil {
 		return err
 	}
-	dd := deviceData{Worker: wk, Period: p.Name, Recent: recent.Tasks, Empty: len(s.Times) == 0,
+	dd := deviceData{Worker: wk, Period: p.Name, Recent: recent.Entries, Empty: len(s.Times) == 0,
 		Chart: chart{Unit: "%", Series: []chartLine{{Label: "CPU", Y: s.CPU}, {Label: "memory", Y: s.Memory}}},
 		Tasks: chart{Series: []chartLine{{Label: "tasks ended", Y: make([]float64, len(s.Tasks))}}}}
 	for i, t := range s.Times {
@@ -461,4 +482,14 @@ func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request, _ *viewer)
 	}
 	back(w, r, "/ui/keys", "Key "+k.ID+" revoked.")
 	return nil
+}
+
+// cachedAs is d.aggs.get, typed.
+func cachedAs[T any](d *Dashboard, ctx context.Context, key string, compute func(context.Context) (any, error)) (T, error) {
+	v, err := d.aggs.get(ctx, key, compute)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
 }

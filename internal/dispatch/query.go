@@ -64,3 +64,10 @@ func (s *Service) Workers(ctx context.Context, role string) ([]*domain.Worker, e
 func (s *Service) WorkerByCredential(ctx context.Context, hash string) (*domain.Worker, error) {
 	return s.store.WorkerGetByCredential(ctx, hash)
 }
+
+// TaskList lists tasks, newest first, without Tasks' counts: the cheap half
+// when the counts are known another way (the dashboard caches them).
+func (s *Service) TaskList(ctx context.Context, f TaskFilter) ([]*domain.Task, error) {
+	p := store.TaskListParams(f)
+	return s.store.TaskList(ctx, &p)
+}
