@@ -292,11 +292,13 @@ func (d *Dashboard) retry(w http.ResponseWriter, r *http.Request, _ *viewer) err
 }
 
 func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request, v *viewer) error {
-	ws, err := d.opts.Engine.Workers(r.Context(), r.URL.Query().Get("role"))
+	role := r.URL.Query().Get("role")
+	// Reading the workers counts each one's running tasks: an aggregate.
+	all, err := cachedAs[[]*domain.Worker](d, r.Context(), "workers "+role, func(ctx context.Context) (any, error) { return d.opts.Engine.Workers(ctx, role) })
 	if err != nil {
 		return err
 	}
-	ws = slices.DeleteFunc(ws, func(w *domain.Worker) bool { return w.State == domain.WorkerRemoved })
+	ws := slices.DeleteFunc(slices.Clone(all), func(w *domain.Worker) bool { return w.State == domain.WorkerRemoved })
 	slices.SortStableFunc(ws, func(a, b *domain.Worker) int {
 		return cmp.Or(-cmp.Compare(boolInt(a.State.Live()), boolInt(b.State.Live())), cmp.Compare(a.ID, b.ID))
 	})
