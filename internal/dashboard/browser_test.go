@@ -141,7 +141,9 @@ func submit(t *testing.T, eng *dispatch.Service, typ, payload string) string {
 
 func TestBrowser(t *testing.T) {
 	chromium(t) // skip before starting anything
-	srv := drovertest.NewServer(t, drovertest.Options{})
+	// Lenient timings: a loaded CI machine under -race must not lose leases.
+	srv := drovertest.NewServer(t, drovertest.Options{Engine: dispatch.Config{
+		HeartbeatInterval: 300 * time.Millisecond, LeaseTTL: 10 * time.Second, OfflineThreshold: 10 * time.Second}})
 	base := srv.APIURL()
 	w1, _ := startWorker(t, srv, "w1")
 	w2, stopW2 := startWorker(t, srv, "w2")

@@ -98,13 +98,13 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 			want[t] = true
 		}
 	}
+	cursor := startAt(r, d.opts.Bus)
 	bus, release, err := d.stream(w)
 	if err != nil {
 		return err
 	}
 	defer release()
 	ctx := r.Context()
-	cursor := startAt(r, bus)
 	dirty := map[string]bool{}
 	// trail: the topics last signalled, signalled once more trailAfter
 	// later, when the cached counts (cache.go) have been recounted.

@@ -2,8 +2,8 @@ package dashboard_test
 
 import (
 	"bufio"
-	"fmt"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -51,7 +51,7 @@ func TestLiveCoalesces(t *testing.T) {
 	srv := httptest.NewServer(rt)
 	defer srv.Close()
 
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/ui/live?topics=tasks,devices", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/ui/live?topics=tasks,devices&from="+fmt.Sprint(bus.Last()), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
