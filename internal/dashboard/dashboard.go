@@ -20,6 +20,7 @@ import (
 
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/event"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
@@ -113,6 +114,8 @@ func (d *Dashboard) Routes() []httpapi.Route {
 		page("/ui/keys", auth.ScopeAdmin, d.keys),
 		page("/ui/live", auth.ScopeRead, d.live),
 		page("/ui/tasks/{id}/live", auth.ScopeRead, d.taskLive),
+		{Method: "GET", Path: "/ui/", Access: httpapi.Public, Tag: "dashboard", Summary: "Dashboard: no such page",
+			Raw: "text/html", Errors: d.renderError, Handler: d.notFound},
 		{Method: "GET", Path: "/ui/assets/{file}", Access: httpapi.Public, Tag: "dashboard", Summary: "Dashboard asset",
 			Raw: "application/octet-stream", Errors: d.renderError, Handler: d.asset},
 		{Method: "GET", Path: "/ui/login", Access: httpapi.Public, Tag: "dashboard", Summary: "Dashboard login",
@@ -129,4 +132,9 @@ func (d *Dashboard) Routes() []httpapi.Route {
 		action("/ui/keys/{id}/rotate", auth.ScopeAdmin, d.rotateKey),
 		action("/ui/keys/{id}/revoke", auth.ScopeAdmin, d.revokeKey),
 	}
+}
+
+// notFound answers the dashboard's unknown paths with its own page.
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) error {
+	return domain.Errorf(domain.CodeNotFound, "there is no page here")
 }

@@ -187,12 +187,13 @@ func TestPagesAndFragments(t *testing.T) {
 		{"logs.live", "/ui/logs", frag},
 		{"keys", "/ui/keys", nil},
 		{"notfound", "/ui/tasks/task-nope", nil},
+		{"nopage", "/ui/nope", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := f.do(t, "GET", c.path, nil, c.hdr...)
 			want := http.StatusOK
-			if c.name == "notfound" {
+			if c.name == "notfound" || c.name == "nopage" {
 				want = http.StatusNotFound
 			}
 			if a.status != want {
