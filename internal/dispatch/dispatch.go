@@ -69,7 +69,7 @@ type Service struct {
 	store  store.Store
 	log    *slog.Logger
 	clock  func() time.Time // nil: real time, and the store's own clock for store writes
-	wake   *notifier
+	wake   *waker
 	fleet  *fleetCache
 	hooks  Hooks
 	cfgMu  sync.RWMutex
@@ -117,7 +117,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		store:     st,
 		log:       log,
 		clock:     opts.Clock,
-		wake:      newNotifier(),
+		wake:      newWaker(),
 		hooks:     opts.Hooks,
 		cfg:       opts.Config.withDefaults(),
 		random:    rand.Int64N,
@@ -167,9 +167,10 @@ func (s *Service) SetDefaultTimeout(d time.Duration) error {
 // StartedAt is when the engine was made: the server's start, for uptime.
 func (s *Service) StartedAt() time.Time { return s.start }
 
-// Wake tells waiting workers that work may have appeared. Other servers'
-// submits reach this one through it (PostgreSQL LISTEN/NOTIFY).
-func (s *Service) Wake() { s.wake.notify() }
+// Wake tells every waiting worker that work may have appeared. Other
+// servers' writes reach this one through it (PostgreSQL LISTEN/NOTIFY,
+// whose notifications do not say which queues).
+func (s *Service) Wake() { s.wake.all() }
 
 // now is the engine's clock.
 func (s *Service) now() time.Time {

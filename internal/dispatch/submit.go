@@ -35,6 +35,7 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 		return nil, err
 	}
 	res := make([]Submitted, len(outs))
+	fresh := make([]*domain.Task, 0, len(outs))
 	for i, o := range outs {
 		if o.Existing && o.Task.RequestHash != "" && specs[i].RequestHash != "" && o.Task.RequestHash != specs[i].RequestHash {
 			return nil, domain.Errorf(domain.CodeIdempotencyConflict,
@@ -43,10 +44,11 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 		}
 		res[i] = Submitted{Task: o.Task, Duplicate: o.Existing}
 		if !o.Existing {
+			fresh = append(fresh, o.Task)
 			call(s.hooks.TaskSubmitted, o.Task)
 		}
 	}
-	s.wake.notify()
+	s.wake.tasks(fresh)
 	return res, nil
 }
 
@@ -102,11 +104,18 @@ func (s *Service) admitAll(ctx context.Context, specs []*domain.Task) error {
 
 // Retry submits a new task with the spec of a finished one (failed,
 // cancelled, or completed: rerunning a success is sometimes the point).
-// priority, when not nil, replaces the original's.
-func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priority) (*domain.Task, error) {
+// priority, when not nil, replaces the original's. authorize, when not nil,
+// sees the original before anything else is checked and may refuse the
+// retry (a shell task needs the exec:shell scope): the task is read once.
+func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priority, authorize func(orig *domain.Task) error) (*domain.Task, error) {
 	orig, err := s.store.TaskGet(ctx, id)
 	if err != nil {
 		return nil, notFound(err, domain.CodeTaskNotFound, "task", id)
+	}
+	if authorize != nil {
+		if err := authorize(orig); err != nil {
+			return nil, err
+		}
 	}
 	if !orig.State.Terminal() {
 		return nil, domain.Errorf(domain.CodeTaskNotRetryable, "task '%s' is %s; only a finished task can be retried", id, orig.State).
@@ -157,6 +166,23 @@ func (s *Service) Task(ctx context.Context, id string) (*domain.Task, error) {
 		return nil, notFound(err, domain.CodeTaskNotFound, "task", id)
 	}
 	return t, nil
+}
+
+// DetailLogLines is how many of a task's last log lines TaskDetail returns.
+const DetailLogLines = 200
+
+// TaskDetail returns one task and the last DetailLogLines lines of its log,
+// oldest first, read by a bounded query however long the log.
+func (s *Service) TaskDetail(ctx context.Context, id string) (*domain.Task, []domain.LogLine, error) {
+	t, err := s.Task(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, err := s.store.LogList(ctx, &store.LogListParams{TaskID: id, Tail: DetailLogLines})
+	if err != nil {
+		return nil, nil, notFound(err, domain.CodeTaskNotFound, "task", id)
+	}
+	return t, lines, nil
 }
 
 // Worker returns one registered worker (not a removed one).

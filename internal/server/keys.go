@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -184,19 +183,4 @@ func requireShell(r *http.Request, t *domain.Task) error {
 		return nil
 	}
 	return auth.Require(r.Context(), auth.ScopeExecShell)
-}
-
-// requireShellRetry applies requireShell to the task a retry would copy.
-func (s *Server) requireShellRetry(r *http.Request) error {
-	if auth.PrincipalFrom(r.Context()) == nil {
-		return nil
-	}
-	t, err := s.engine.Task(r.Context(), r.PathValue("id"))
-	if errors.Is(err, domain.ErrNotFound) {
-		return nil // the retry answers TASK_NOT_FOUND itself
-	}
-	if err != nil {
-		return err
-	}
-	return requireShell(r, t)
 }

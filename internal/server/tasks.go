@@ -319,20 +319,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// detailedLogLines is how many of a task's last log lines its detail shows.
-const detailedLogLines = 200
-
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.engine.Task(r.Context(), r.PathValue("id"))
+	t, lines, err := s.engine.TaskDetail(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
-	}
-	lines, err := s.store.LogList(r.Context(), &store.LogListParams{TaskID: t.ID})
-	if err != nil {
-		return err
-	}
-	if len(lines) > detailedLogLines {
-		lines = lines[len(lines)-detailedLogLines:]
 	}
 	v := taskView(t)
 	v.DetailedLog = detailedLog(t, lines)
@@ -368,10 +358,7 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		}
 		prio = &p
 	}
-	if err := s.requireShellRetry(r); err != nil {
-		return err
-	}
-	t, err := s.engine.Retry(r.Context(), r.PathValue("id"), prio)
+	t, err := s.engine.Retry(r.Context(), r.PathValue("id"), prio, func(orig *domain.Task) error { return requireShell(r, orig) })
 	if err != nil {
 		return err
 	}
