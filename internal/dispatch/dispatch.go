@@ -167,10 +167,22 @@ func (s *Service) SetDefaultTimeout(d time.Duration) error {
 // StartedAt is when the engine was made: the server's start, for uptime.
 func (s *Service) StartedAt() time.Time { return s.start }
 
-// Wake tells every waiting worker that work may have appeared. Other
-// servers' writes reach this one through it (PostgreSQL LISTEN/NOTIFY,
-// whose notifications do not say which queues).
-func (s *Service) Wake() { s.wake.all() }
+// Wake tells the workers waiting on queues that work may have appeared
+// there; nil means every waiting worker. Other servers' writes reach this
+// one through it (store.WorkNotifier, PostgreSQL LISTEN/NOTIFY). It wakes
+// every waiter of those queues: a notification names the queues, not the
+// tasks, so it cannot pick one waiter per task as local writes do.
+func (s *Service) Wake(queues []string) {
+	if queues == nil {
+		s.wake.all()
+		return
+	}
+	keys := make([]string, len(queues))
+	for i, q := range queues {
+		keys[i] = queueKey(q)
+	}
+	s.wake.keys(keys...)
+}
 
 // now is the engine's clock.
 func (s *Service) now() time.Time {

@@ -245,3 +245,30 @@ func TestNoWakeUpLostUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// Another server's notification wakes the waiters of the queues it names
+// (all of them: it names no tasks), or every waiter when it names none.
+func TestWakeFromAnotherServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wa, wb := worker("wa", "A", "echo"), worker("wb", "B", "echo")
+		st := newMemStore(wa, wb)
+		eng := newEngine(t, st)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		pa, pb := startPoll(ctx, eng, wa), startPoll(ctx, eng, wb)
+		synctest.Wait()
+		eng.Wake([]string{"B", "C"})
+		synctest.Wait()
+		if st.looksOf("wa") != 1 || st.looksOf("wb") != 2 {
+			t.Errorf("looks after a wake of B and C: wa %d, wb %d; want 1, 2", st.looksOf("wa"), st.looksOf("wb"))
+		}
+		eng.Wake(nil)
+		synctest.Wait()
+		if st.looksOf("wa") != 2 || st.looksOf("wb") != 3 {
+			t.Errorf("looks after a wake of any queue: wa %d, wb %d; want 2, 3", st.looksOf("wa"), st.looksOf("wb"))
+		}
+		cancel()
+		<-pa.done
+		<-pb.done
+	})
+}

@@ -195,11 +195,12 @@ type ControlRelay interface {
 // one server learn at once of work submitted through another.
 type WorkNotifier interface {
 	// ListenWork calls wake whenever another server sharing the store may
-	// have made work available, until ctx ends; then it returns nil. It
-	// keeps its own connection, reconnects with backoff when it is lost,
-	// and calls wake after each reconnect, since notifications sent
-	// meanwhile were missed. wake must not block.
-	ListenWork(ctx context.Context, wake func()) error
+	// have made work available, with the queues that got it (nil: any
+	// queue, e.g. for a task pinned to a worker), until ctx ends; then it
+	// returns nil. It keeps its own connection, reconnects with backoff
+	// when it is lost, and calls wake(nil) after each reconnect, since
+	// notifications sent meanwhile were missed. wake must not block.
+	ListenWork(ctx context.Context, wake func(queues []string)) error
 }
 
 // LeaderAttemptParams names the leadership and who wants it.

@@ -203,7 +203,7 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 				return err
 			}
 			if anyPending(maps.Values(done)) {
-				return s.notifyWork(ctx, tx)
+				return s.notifyWork(ctx, tx, maps.Values(done))
 			}
 			return nil
 		})
@@ -402,7 +402,7 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ids) == 0 || p.Cancel {
 			return err
 		}
-		return s.notifyWork(ctx, tx)
+		return s.notifyWork(ctx, tx, nil) // any queue: rare, and only the ids are at hand
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -465,7 +465,7 @@ FOR UPDATE SKIP LOCKED`, timeArg(p.Now), limitArg(p.Limit))
 		if err != nil || !anyPending(slices.Values(rescued)) {
 			return err
 		}
-		return s.notifyWork(ctx, tx)
+		return s.notifyWork(ctx, tx, slices.Values(rescued))
 	})
 	if err != nil {
 		return nil, translate(err)

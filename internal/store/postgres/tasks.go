@@ -61,7 +61,7 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeValidation, Message: err.Error()}
 	}
-	inserted, err := s.insertTasks(ctx, args.args())
+	inserted, err := s.insertTasks(ctx, args.args(), s.workPayload(slices.Values(p.Tasks)))
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,10 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 // before a Sync commit together), so other servers hear of the tasks
 // exactly when they are committed. A batch whose every key was taken
 // notifies in vain; waiters then just look and find nothing new.
-func (s *Store) insertTasks(ctx context.Context, args []any) ([]*domain.Task, error) {
+func (s *Store) insertTasks(ctx context.Context, args []any, note string) ([]*domain.Task, error) {
 	b := &pgx.Batch{}
 	b.Queue(insertTasksSQL, args...)
-	b.Queue(notifySQL, s.channel, s.origin)
+	b.Queue(notifySQL, s.channel, note)
 	br := s.pool.SendBatch(ctx, b)
 	rows, err := br.Query()
 	if err != nil {
