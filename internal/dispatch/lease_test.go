@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -271,4 +272,45 @@ func TestWakeFromAnotherServer(t *testing.T) {
 		<-pa.done
 		<-pb.done
 	})
+}
+
+func (s *memStore) TaskGet(_ context.Context, id string) (*domain.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.pending {
+		if t.ID == id {
+			c := *t
+			return &c, nil
+		}
+	}
+	return nil, domain.ErrNotFound
+}
+
+// Retry reads the original once and shows it to authorize before anything
+// else: a refusal stores nothing, whatever the task's state.
+func TestRetryAuthorizeSeesTheOriginal(t *testing.T) {
+	st := newMemStore(worker("w", "A", "shell", "echo"))
+	eng := newEngine(t, st)
+	ctx := t.Context()
+	sub, err := eng.Submit(ctx, []*domain.Task{task("A", "shell")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := domain.Errorf(domain.CodePermissionDenied, "no exec:shell")
+	var seen *domain.Task
+	_, err = eng.Retry(ctx, sub[0].Task.ID, nil, func(orig *domain.Task) error { seen = orig; return refuse })
+	if err != refuse || seen == nil || seen.ID != sub[0].Task.ID {
+		t.Errorf("Retry(refused) = %v, authorize saw %v; want the refusal, after seeing %s", err, seen, sub[0].Task.ID)
+	}
+	_, err = eng.Retry(ctx, sub[0].Task.ID, nil, func(*domain.Task) error { return nil })
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeTaskNotRetryable {
+		t.Errorf("Retry(pending task) = %v, want %s", err, domain.CodeTaskNotRetryable)
+	}
+	st.mu.Lock()
+	n := len(st.pending)
+	st.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d tasks stored, want 1: a refused retry stores nothing", n)
+	}
 }
