@@ -314,3 +314,34 @@ func TestRetryAuthorizeSeesTheOriginal(t *testing.T) {
 		t.Errorf("%d tasks stored, want 1: a refused retry stores nothing", n)
 	}
 }
+
+// tailStore answers LogList and remembers what it was asked.
+type tailStore struct {
+	*memStore
+	asked *store.LogListParams
+}
+
+func (s *tailStore) LogList(_ context.Context, p *store.LogListParams) ([]domain.LogLine, error) {
+	s.asked = p
+	return []domain.LogLine{{TaskID: p.TaskID, Seq: 7}}, nil
+}
+
+// A task's detail reads the last DetailLogLines lines by a bounded query.
+func TestTaskDetailReadsABoundedTail(t *testing.T) {
+	st := &tailStore{memStore: newMemStore(worker("w", "A", "echo"))}
+	eng := newEngine(t, st)
+	sub, err := eng.Submit(t.Context(), []*domain.Task{task("A", "echo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, lines, err := eng.TaskDetail(t.Context(), sub[0].Task.ID)
+	if err != nil || got.ID != sub[0].Task.ID || len(lines) != 1 {
+		t.Fatalf("TaskDetail() = %v, %v, %v", got, lines, err)
+	}
+	if p := st.asked; p == nil || p.Tail != dispatch.DetailLogLines || p.Limit != 0 || p.TaskID != got.ID {
+		t.Errorf("TaskDetail asked LogList for %+v, want the last %d lines of %s", p, dispatch.DetailLogLines, got.ID)
+	}
+	if _, _, err := eng.TaskDetail(t.Context(), "task-nope"); !errors.As(err, new(*domain.Error)) {
+		t.Errorf("TaskDetail(unknown) error = %v, want TASK_NOT_FOUND", err)
+	}
+}
