@@ -54,6 +54,8 @@ func TestRouterAnswersInTheListenersFormat(t *testing.T) {
 	}{
 		{"GET", "/nowhere", 404, "NOT_FOUND"},
 		{"DELETE", "/things/1", 405, "METHOD_NOT_ALLOWED"},
+		{"GET", "//things//1", 404, "NOT_FOUND"}, // not an HTML redirect
+		{"GET", "/things/../things/1", 404, "NOT_FOUND"},
 	} {
 		rec := do(h, tc.method, tc.path, "")
 		if rec.Code != tc.status || !strings.HasPrefix(rec.Body.String(), tc.prefix) {

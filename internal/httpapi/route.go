@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -152,6 +153,13 @@ func (rt *Router) Routes() []Route {
 // and known paths with a wrong method (405) itself, in plain text; those
 // answers are replaced by the listener's error format (keeping Allow).
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The mux would answer a path that is not canonical (//api//v1) with an
+	// HTML redirect; a client of an API is better told where to go.
+	if p := r.URL.Path; p != "" && path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
+		rt.errs(w, r, domain.Errorf(domain.CodeNotFound, "no route %s %s", r.Method, p).
+			With("path", p).With("did_you_mean", path.Clean(p)))
+		return
+	}
 	if _, pattern := rt.mux.Handler(r); pattern == "" {
 		w = &muxAnswer{ResponseWriter: w, r: r, errs: rt.errs}
 	}
