@@ -25,7 +25,7 @@ except ImportError:  # a checkout without pip install: test the source tree
 
 from retire_cluster_client import ClusterClient  # noqa: E402
 
-ADMIN_KEY = "drv_test_admin_token_0123456789"
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
 SECRET_KEY = "0123456789abcdef0123456789abcdef0123456789abcdef"
 
 

@@ -20,7 +20,8 @@ class APIError(ClusterClientError):
     ``HTTP_<status>`` when the answer was not a Drover envelope (a proxy's
     page); ``details`` is the error's details object; ``request_id`` the
     envelope's request_id (else the X-Request-ID header); ``status`` the HTTP
-    status; ``headers`` the answer's headers.
+    status; ``headers`` the answer's headers, names in lower case
+    (``x-ratelimit-remaining``, ``retry-after``).
     """
 
     def __init__(self, code: str, message: str, *, details: Optional[Dict[str, Any]] = None,
@@ -31,7 +32,7 @@ class APIError(ClusterClientError):
         self.details: Dict[str, Any] = dict(details or {})
         self.request_id = request_id
         self.status = status
-        self.headers: Dict[str, str] = dict(headers or {})
+        self.headers: Dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
 
     def __repr__(self) -> str:
         return "%s(code=%r, message=%r, status=%r, request_id=%r)" % (
@@ -65,7 +66,7 @@ class RateLimitError(APIError):
 
     @property
     def retry_after(self) -> Optional[float]:
-        v = {k.lower(): v for k, v in self.headers.items()}.get("retry-after")
+        v = self.headers.get("retry-after")
         try:
             return float(v) if v is not None else None
         except ValueError:
