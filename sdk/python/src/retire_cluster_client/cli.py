@@ -405,7 +405,6 @@ def finish(task: Dict[str, Any], o: Out) -> None:
 
 
 def cmd_tasks_submit(args: argparse.Namespace, o: Out) -> None:
-    req: Dict[str, Any] = {}
     reqs = {"min_cpu_cores": args.require_cpu, "min_memory_gb": args.require_memory_gb,
             "platform": args.require_platform, "role": args.require_role,
             "labels": key_values(args.require_label, "--require-label")}
@@ -417,7 +416,7 @@ def cmd_tasks_submit(args: argparse.Namespace, o: Out) -> None:
                          device_id=args.device, requirements=reqs or None,
                          timeout=None if args.timeout is None else int(-(-args.timeout // 1)),
                          max_retries=args.max_retries, delay_seconds=args.delay,
-                         idempotency_key=args.idempotency_key, labels=key_values(args.label, "--label"), **req)
+                         idempotency_key=args.idempotency_key, labels=key_values(args.label, "--label"))
     if not args.wait:
         if sub.get("duplicate"):
             text = "Task %s was already submitted with this idempotency key (%s)" % (sub["task_id"], sub["status"])

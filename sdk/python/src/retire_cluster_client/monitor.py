@@ -4,6 +4,7 @@ resumed with Last-Event-ID after a dropped connection."""
 import json
 import socket
 import time
+from contextlib import closing
 from typing import Any, Dict, Iterator, Optional, Sequence, Union
 
 from ._transport import API_PREFIX, Transport
@@ -53,11 +54,13 @@ class MonitorService:
         failures = 0
         while True:
             try:
-                for ev in self._once(types, device_id, last, read_timeout):
-                    failures = 0
-                    if ev.id > 0:
-                        last = ev.id
-                    yield ev
+                # closing: a consumer that stops early closes the connection at once.
+                with closing(self._once(types, device_id, last, read_timeout)) as events:
+                    for ev in events:
+                        failures = 0
+                        if ev.id > 0:
+                            last = ev.id
+                        yield ev
             except APIError as e:
                 if 400 <= e.status < 500 and e.status != 429:
                     raise  # a bad filter or key will not get better

@@ -121,7 +121,8 @@ class Task:
         full_env = dict(os.environ)
         full_env.update(env or {})
         proc = subprocess.Popen(args, shell=shell, env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)
         out: Dict[str, List[str]] = {"stdout": [], "stderr": []}
 
         def pump(name: str, pipe: Any) -> None:
