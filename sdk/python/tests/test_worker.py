@@ -145,3 +145,42 @@ def test_kill_9_tasks_complete_elsewhere(drover_bin, cluster, client, spawn):
             assert t["status"] == "completed" and t["device_id"] == "gw-kill" and t["attempt"] == 2, t
     finally:
         go.stop()
+
+
+def test_in_process_worker_with_a_join_token(auth_cluster, tmp_path):
+    """The library in a thread of the caller, joining a server with --auth by a
+    join token, keeping its identity in a state file, and drained by drain()."""
+    import threading
+
+    from conftest import ADMIN_KEY
+    from retire_cluster_client.worker import Worker
+
+    admin = auth_cluster.client(api_key=ADMIN_KEY)
+    join = admin.keys.create("py join", join=True, uses=2)
+    state = str(tmp_path / "state.json")
+
+    def start():
+        w = Worker(auth_cluster.agent_url, token=join["token"], name="py-auth", queues=["q-auth"], concurrency=1,
+                   state_file=state)
+
+        @w.handle("greet")
+        def greet(task):
+            return "hello " + task.payload["who"]
+        t = threading.Thread(target=w.run, kwargs={"install_signals": False}, daemon=True)
+        t.start()
+        wait_until(lambda: online(admin, "py-auth"), 30, what="py-auth online")
+        return w, t
+
+    w, t = start()
+    tid = admin.tasks.submit("greet", {"who": "phone"}, queue="q-auth")
+    assert admin.tasks.wait(tid, timeout=30)["result"]["output"] == "hello phone"
+    w.drain()
+    t.join(30)
+    assert not t.is_alive()
+    assert admin.devices.get("py-auth")["status"] == "offline"
+    # Back with the saved credential: the same device id, without a new join.
+    w, t = start()
+    assert [d["id"] for d in admin.devices.list() if d["id"].startswith("py-auth")] == ["py-auth"]
+    w.stop()
+    t.join(30)
+    assert not t.is_alive()
