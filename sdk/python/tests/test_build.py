@@ -122,3 +122,14 @@ def test_offline_install_on_older_python(python, cluster, tmp_path):
     out = subprocess.run([str(venv / "bin" / "retire-cluster"), "--api-url", cluster.url, "devices", "list"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0 and "gw-a" in out.stdout, out.stderr
+
+
+def test_types():
+    """The package is typed (py.typed): mypy, when installed (Debian's
+    python3-mypy), finds every function annotated and no error."""
+    pytest.importorskip("mypy")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--python-version", "3.9", "--disallow-untyped-defs",
+                          "--disallow-incomplete-defs", "--disallow-any-generics", "--warn-unused-ignores",
+                          "--no-incremental", os.path.join(SDK, "src", "retire_cluster_client")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -7,7 +7,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from . import signing
@@ -74,7 +74,7 @@ class Transport:
         self.clock = clock
         # A proxy set in the environment must not capture a cluster on the
         # local network: only explicit proxies (none here) are used.
-        handlers: list = [urllib.request.ProxyHandler({})]
+        handlers: List[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if ssl_context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
         self._opener = urllib.request.build_opener(*handlers)

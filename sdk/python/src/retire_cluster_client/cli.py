@@ -658,7 +658,7 @@ def cmd_keys_rotate(args: argparse.Namespace, o: Out) -> None:
 # ----- the parser -----
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError("%s\nRun '%s --help' for usage." % (message, self.prog))
 
 

@@ -5,7 +5,7 @@ import json
 import socket
 import time
 from contextlib import closing
-from typing import Any, Dict, Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Generator, Iterator, List, Optional, Sequence, Union
 
 from ._transport import API_PREFIX, Transport
 from .errors import APIError, TransportError
@@ -75,7 +75,7 @@ class MonitorService:
             time.sleep(reconnect)
 
     def _once(self, types: Optional[Sequence[str]], device_id: Optional[str], last: int,
-              read_timeout: float) -> Iterator[Event]:
+              read_timeout: float) -> Generator[Event, None, None]:
         headers = {"Last-Event-ID": str(last)} if last > 0 else {}
         query = {"types": ",".join(types) if types else None, "device_id": device_id}
         resp = self._t.open("GET", API_PREFIX + "/monitor/stream", query=query, headers=headers,
@@ -91,7 +91,7 @@ class MonitorService:
 def _parse(lines: Any) -> Iterator[Event]:
     """Parse an SSE body: ``id:`` and ``data:`` fields, an event ended by a
     blank line, comments (``:``) ignored."""
-    data: list = []
+    data: List[str] = []
     event_id = 0
     for raw in lines:
         line = raw.decode("utf-8").rstrip("\r\n")

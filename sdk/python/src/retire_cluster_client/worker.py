@@ -217,7 +217,7 @@ class Worker:
             self._handlers["echo"] = _echo
             self._handlers["sleep"] = _sleep
         self._sampler = Sampler(disk_path)
-        handlers: list = [urllib.request.ProxyHandler({})]
+        handlers: List[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if ssl_context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
         self._opener = urllib.request.build_opener(*handlers)
