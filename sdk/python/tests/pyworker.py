@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import time
 
 from retire_cluster_client.worker import Result, TaskFailed, Worker
 
@@ -34,6 +35,12 @@ def slow(task):
         task.log("step %d" % i)
         task.sleep(float(task.payload.get("pause", 0.2)))
     return Result(output="slow done by " + name, data={"steps": task.payload.get("steps", 10)})
+
+
+@worker.handle("py-stuck")
+def stuck(task):
+    time.sleep(float(task.payload.get("seconds", 5)))  # ignores cancellation
+    return "too late"
 
 
 @worker.handle("py-shell")

@@ -184,6 +184,7 @@ class _Run:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.thread: Optional[threading.Thread] = None
+        self.reported = False  # guarded by Worker._mu
 
 
 class Worker:
@@ -421,22 +422,20 @@ class Worker:
         task = run.task
         timer = None
         if task.timeout > 0:
-            timer = threading.Timer(task.timeout, task._stop, args=("timeout",))
+            # A timed-out attempt is reported failed at once, even if its
+            # handler (a thread Python cannot kill) does not return yet.
+            timer = threading.Timer(task.timeout, self._time_out, args=(run,))
             timer.daemon = True
             timer.start()
-        started = time.process_time()
+        started = time.thread_time()
         status, result = "completed", {"output": "", "exit_code": 0}
         try:
             handler = self._handlers.get(task.type)
             if handler is None:
                 raise TaskFailed("no handler for task type %r on this worker" % task.type)
             result = _result_of(handler(task))
-            if task.stop_reason == "timeout":
-                raise TaskCancelled("timeout")
         except TaskCancelled:
-            if task.stop_reason == "timeout":
-                status = "failed"
-                result = {"output": "", "exit_code": EXIT_TIMEOUT, "error": "task timed out after %ds" % task.timeout}
+            pass
         except TaskFailed as e:
             status = "failed"
             result = {"output": e.output, "exit_code": e.exit_code, "error": str(e)}
@@ -450,31 +449,46 @@ class Worker:
             if timer is not None:
                 timer.cancel()
         try:
-            if task.cancelled.is_set() and task.stop_reason != "timeout":
-                return  # abandoned: cancelled, lease lost or worker stopping; send no result
-            usage = {"peak_cpu_percent": 0.0, "peak_memory_mb": 0.0,
-                     "total_cpu_time_seconds": round(time.process_time() - started, 3)}
-            self._flush_logs()
-            report = {"task_id": task.id, "epoch": task.epoch, "status": status, "result": result,
-                      "resource_usage": usage}
-            for attempt in range(5):
-                try:
-                    out = self._post("/agent/v1/results", {"results": [report]})
-                    for o in out.get("outcomes") or []:
-                        if not o.get("accepted"):
-                            log.info("result of %s refused: %s", task.id, o.get("code"))
-                    break
-                except TransportError as e:
-                    log.warning("results: %s", e)
-                    if self._stopping.wait(min(2 ** attempt, 5)):
-                        break
-                except APIError as e:
-                    log.warning("results: %s", e)
-                    break
+            if not task.cancelled.is_set():  # else abandoned (no result) or already reported (timeout)
+                self._report(run, status, result, round(time.thread_time() - started, 3))
         finally:
             with self._changed:
                 self._runs.pop(task.id, None)
                 self._changed.notify_all()
+
+    def _time_out(self, run: _Run) -> None:
+        if run.task.cancelled.is_set():
+            return
+        run.task._stop("timeout")
+        self._report(run, "failed", {"output": "", "exit_code": EXIT_TIMEOUT,
+                                     "error": "task timed out after %ds" % run.task.timeout}, None)
+
+    def _report(self, run: _Run, status: str, result: Dict[str, Any], cpu_seconds: Optional[float]) -> None:
+        """Send the attempt's log, then its result, once."""
+        with self._mu:
+            if run.reported:
+                return
+            run.reported = True
+        task = run.task
+        self._flush_logs()
+        report: Dict[str, Any] = {"task_id": task.id, "epoch": task.epoch, "status": status, "result": result}
+        if cpu_seconds is not None:
+            report["resource_usage"] = {"peak_cpu_percent": 0.0, "peak_memory_mb": 0.0,
+                                        "total_cpu_time_seconds": cpu_seconds}
+        for attempt in range(5):
+            try:
+                out = self._post("/agent/v1/results", {"results": [report]})
+                for o in out.get("outcomes") or []:
+                    if not o.get("accepted"):
+                        log.info("result of %s refused: %s", task.id, o.get("code"))
+                return
+            except TransportError as e:
+                log.warning("results: %s", e)
+                if self._stopping.wait(min(2 ** attempt, 5)):
+                    return
+            except APIError as e:
+                log.warning("results: %s", e)
+                return
 
     def _abandon(self, orders: Sequence[Mapping[str, Any]]) -> None:
         for o in orders or []:
@@ -527,7 +541,7 @@ class Worker:
             self._abandon(msg.get("stop") or [])
 
     def _log_line(self, task: Task, stream: str, message: str) -> None:
-        if task.cancelled.is_set() and task.stop_reason != "timeout":
+        if task.cancelled.is_set():
             return
         with self._mu:
             self._lines.append({"task_id": task.id, "epoch": task.epoch, "ts": _now(), "stream": stream,
