@@ -5,6 +5,8 @@ import ssl
 from typing import Any, Dict, Optional
 
 from ._transport import Transport
+from .extensions import (ActionsService, ConnectionsService, PoolsService, QueuesService, RunsService,
+                         TemplatesService, VariablesService, WorkflowsService)
 from .monitor import MonitorService
 from .services import (ClusterService, ConfigService, DevicesService, KeysService, LogsService,
                        StatsService, TasksService)
@@ -52,6 +54,15 @@ class ClusterClient:
         self.config = ConfigService(self._t)
         self.keys = KeysService(self._t)
         self.monitor = MonitorService(self._t)
+        # Extensions beyond document 001 (DESIGN §5); they answer their data whole.
+        self.queues = QueuesService(self._t)
+        self.pools = PoolsService(self._t)
+        self.workflows = WorkflowsService(self._t)
+        self.runs = RunsService(self._t)
+        self.actions = ActionsService(self._t)
+        self.variables = VariablesService(self._t)
+        self.connections = ConnectionsService(self._t)
+        self.templates = TemplatesService(self._t)
 
     def __repr__(self) -> str:
         return "ClusterClient(%r)" % self.url
