@@ -65,11 +65,7 @@ func TestCancelKillsRunningProcesses(t *testing.T) {
 // command (not the shells that started them).
 func processes(command string) []string {
 	out, _ := exec.Command("pgrep", "-f", "^"+command+"$").Output()
-	var pids []string
-	for _, l := range strings.Fields(string(out)) {
-		pids = append(pids, l)
-	}
-	return pids
+	return strings.Fields(string(out))
 }
 
 // TestServerRestartKeepsLeases (RELIABILITY R4): a server killed and
