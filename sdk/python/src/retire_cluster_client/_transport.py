@@ -2,6 +2,7 @@
 key or signed mode), the envelope, errors and 429 retries. Standard library
 only (urllib)."""
 
+import http.client
 import json
 import ssl
 import time
@@ -180,7 +181,6 @@ def api_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
         err = env["error"]
         return cls(err["code"], err.get("message", ""), details=err.get("details") or {},
                    request_id=env.get("request_id") or request_id, status=status, headers=headers)
-    import http.client
     msg = http.client.responses.get(status, "error")
     if body.strip():
         msg += ": " + snippet(body)

@@ -3,6 +3,7 @@
 
 import ssl
 from typing import Any, Dict, Optional
+from urllib.parse import urlsplit
 
 from ._transport import Transport
 from .extensions import (ActionsService, ConnectionsService, PoolsService, QueuesService, RunsService,
@@ -31,7 +32,6 @@ class ClusterClient:
     def __init__(self, url: str, api_key: Optional[str] = None, *, api_secret: Optional[str] = None,
                  timeout: float = 30.0, retry_rate_limited: bool = False, max_retries: int = 3,
                  poll_interval: float = 1.0, ssl_context: Optional[ssl.SSLContext] = None) -> None:
-        from urllib.parse import urlsplit
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("ClusterClient: url %r: want http:// or https:// and a host" % url)
