@@ -110,7 +110,8 @@ for event in client.monitor.stream(['tasks'], last_event_id=1):
 def test_offline_install_on_older_python(python, cluster, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check"]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation",
+           "--disable-pip-version-check"]
     subprocess.run(pip + [SDK, os.path.join(SDK, "cli")], check=True, timeout=300)
     script = tmp_path / "smoke.py"
     script.write_text(SMOKE)

@@ -105,8 +105,8 @@ def test_failures_timeouts_and_cancels(cluster, client, spawn):
     assert t["status"] == "completed" and t["result"] == {"output": "slow done by py-2", "exit_code": 0,
                                                           "data": {"steps": 2}}
     # A handler that ignores its timeout is reported failed on time all the same.
-    stuck = client.tasks.submit("py-stuck", {"seconds": 6}, queue="q-py-2", timeout=1)
-    t = client.tasks.wait(stuck, timeout=4)
+    stuck = client.tasks.submit("py-stuck", {"seconds": 60}, queue="q-py-2", timeout=1)
+    t = client.tasks.wait(stuck, timeout=20)
     assert t["status"] == "failed" and t["result"]["exit_code"] == 124
 
 
