@@ -188,3 +188,20 @@ def test_in_process_worker_with_a_join_token(auth_cluster, tmp_path):
     w.stop()
     t.join(30)
     assert not t.is_alive()
+
+
+def test_module_worker(cluster, client):
+    """python -m retire_cluster_client.worker: the built-in types, drained by SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "retire_cluster_client.worker", "--server", cluster.agent_url,
+                             "--name", "py-mod", "--queues", "q-mod", "--concurrency", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=python_env())
+    try:
+        wait_until(lambda: online(client, "py-mod"), 30, what="py-mod online")
+        t = client.tasks.wait(client.tasks.submit("sleep", {"seconds": 0.2}, queue="q-mod"), timeout=30)
+        assert t["status"] == "completed" and t["device_id"] == "py-mod"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -550,12 +550,15 @@ def event_line(ev: Event) -> str:
 def cmd_monitor(args: argparse.Namespace, o: Out) -> None:
     c = client_of(args)
     n = 0
-    for ev in c.monitor.stream(args.types, device_id=args.device, last_event_id=args.since_id):
-        o.print(json.dumps(ev, separators=(",", ":")) if o.json else event_line(ev))
-        o.out.flush()
-        n += 1
-        if args.count and n >= args.count:
-            return
+    try:
+        for ev in c.monitor.stream(args.types, device_id=args.device, last_event_id=args.since_id):
+            o.print(json.dumps(ev, separators=(",", ":")) if o.json else event_line(ev))
+            o.out.flush()
+            n += 1
+            if args.count and n >= args.count:
+                return
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a monitor ends
 
 
 def cmd_stats_tasks(args: argparse.Namespace, o: Out) -> None:
