@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import ADMIN_KEY, Server, wait_until
-from retire_cluster_client import (AuthenticationError, ClusterClient, PermissionDeniedError, RateLimitError,
+from retire_cluster_client import (AuthenticationError, PermissionDeniedError, RateLimitError,
                                    signing)
 
 

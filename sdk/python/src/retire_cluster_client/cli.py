@@ -24,7 +24,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 from .client import ClusterClient
 from .errors import APIError, TransportError
 from .monitor import Event
-from .services import terminal
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 CONFIG_KEYS = ("api_url", "api_key", "api_secret")
