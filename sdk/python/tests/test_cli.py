@@ -1,38 +1,52 @@
 """The retire-cluster command: document 001's commands as written, and the
 rest of the devices, tasks, monitor and other nouns, against a real server."""
 
+import io
 import json
 import subprocess
 
 import pytest
 
 from conftest import ADMIN_KEY, cli_command, python_env
+from retire_cluster_client.cli import main
+
+
+class Ran:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
 @pytest.fixture
-def rc(tmp_path):
+def rc(tmp_path, monkeypatch):
+    """Runs retire-cluster: in this process (cli.main, fast), or with
+    sub=True as the installed command in a child process."""
     env = dict(python_env(), RETIRE_CLUSTER_CONFIG_DIR=str(tmp_path / "cfg"))
     for k in ("RETIRE_CLUSTER_API_URL", "RETIRE_CLUSTER_API_KEY", "RETIRE_CLUSTER_API_SECRET"):
         env.pop(k, None)
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RETIRE_CLUSTER_CONFIG_DIR", env["RETIRE_CLUSTER_CONFIG_DIR"])
 
-    def run(*args, ok=True, timeout=60):
-        p = subprocess.run(cli_command() + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+    def run(*args, ok=True, timeout=60, sub=False):
+        if sub:
+            p = subprocess.run(cli_command() + list(args), capture_output=True, text=True, env=env, timeout=timeout)
+        else:
+            out, err = io.StringIO(), io.StringIO()
+            p = Ran(main(list(args), out, err), out.getvalue(), err.getvalue())
         if ok is True:
             assert p.returncode == 0, (args, p.stdout, p.stderr)
         elif ok is not None:
             assert p.returncode == ok, (args, p.stdout, p.stderr)
         return p
-    run.env = env
     return run
 
 
 def test_document_commands(cluster, rc):
-    assert "Set api_url" in rc("config", "set", "api_url", cluster.url).stdout
-    assert "Set api_key" in rc("config", "set", "api_key", "your-secret-key").stdout
-    out = rc("devices", "list").stdout
+    assert "Set api_url" in rc("config", "set", "api_url", cluster.url, sub=True).stdout
+    assert "Set api_key" in rc("config", "set", "api_key", "your-secret-key", sub=True).stdout
+    out = rc("devices", "list", sub=True).stdout
     assert out.splitlines()[0].split()[:3] == ["ID", "HOSTNAME", "STATUS"]
     assert "gw-a" in out and "gw-b" in out
-    out = rc("tasks", "submit", "echo", "--payload", '{"message": "test"}').stdout
+    out = rc("tasks", "submit", "echo", "--payload", '{"message": "test"}', sub=True).stdout
     assert out.startswith("Submitted task task-")
     assert rc("config", "get", "api_url").stdout.strip() == cluster.url
     shown = json.loads(rc("-o", "json", "config", "get").stdout)
@@ -89,7 +103,7 @@ def test_errors_and_exit_codes(cluster, rc):
     rc("tasks", "frobnicate", ok=2)
     rc("config", "set", "colour", "blue", ok=2)
     rc("config", "set", "api_url", "localhost:8081", ok=2)
-    p = rc("--api-url", "http://127.0.0.1:1", "devices", "list", ok=1)
+    p = rc("--api-url", "http://127.0.0.1:1", "devices", "list", ok=1, sub=True)
     assert "Is the server running?" in p.stderr
 
 
