@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -102,6 +103,7 @@ func Query(name, typ, desc string, enum ...string) Param {
 type Router struct {
 	mux    *http.ServeMux
 	errs   ErrorFunc
+	log    *slog.Logger // set by Build: a route's own error format is logged too
 	routes []*Route
 	// Undeclared, when set, hears of every 2xx a route answers that it
 	// does not declare; tests fail on it.
@@ -117,9 +119,12 @@ func NewRouter(errs ErrorFunc) *Router {
 func (rt *Router) Add(routes ...Route) {
 	for i := range routes {
 		route := &routes[i]
-		errs := route.Errors
-		if errs == nil {
-			errs = rt.errs
+		errs := rt.errs
+		if route.Errors != nil {
+			errs = route.Errors
+			if rt.log != nil {
+				errs = logInternal(rt.log, errs)
+			}
 		}
 		rt.mux.HandleFunc(route.Pattern(), func(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), routeKey, route))
