@@ -108,7 +108,7 @@ func recoverPanics(log *slog.Logger, errs ErrorFunc, next http.Handler) http.Han
 // the log is the only trace of it.
 func logInternal(log *slog.Logger, errs ErrorFunc) ErrorFunc {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		if e := AsError(err); e.Code == domain.CodeInternal {
+		if e := AsError(err); e.Code == domain.CodeInternal || e.Code == domain.CodeStoreUnavailable {
 			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()),
 				"code", e.Code, "err", err)
 		}

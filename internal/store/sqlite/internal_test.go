@@ -227,3 +227,23 @@ func TestExclusiveRefusesASecondServer(t *testing.T) {
 	}
 	second.Close()
 }
+
+// TestUnwritableIsStoreUnavailable: a database that can no longer be
+// written (read-only, full, failing I/O) is STORE_UNAVAILABLE to the
+// layers above, which answer 503 with Retry-After, not a bare 500.
+func TestUnwritableIsStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ro.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.write.Exec("PRAGMA query_only = 1"); err != nil { // what a read-only file does to every write
+		t.Fatal(err)
+	}
+	err = s.KVPut(context.Background(), "k", []byte(`1`))
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeStoreUnavailable {
+		t.Fatalf("KVPut on a read-only database: %v, want STORE_UNAVAILABLE", err)
+	}
+}
