@@ -22,14 +22,13 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 )
 
 // Options configure a Server.
 type Options struct {
 	Engine *dispatch.Service
-	Store  store.Store
 	Logger *slog.Logger
 	// AuthorizeRegister decides whether a registration may proceed (a join
 	// token or agent key check); nil admits every registration. It sees the
@@ -47,7 +46,6 @@ type Options struct {
 // Server serves the worker protocol.
 type Server struct {
 	engine   *dispatch.Service
-	store    store.Store
 	log      *slog.Logger
 	authReg  func(r *http.Request, req *api.RegisterRequest) error
 	cache    *credentialCache
@@ -67,31 +65,37 @@ func New(opts Options) *Server {
 		ttl = time.Second
 	}
 	s := &Server{
-		engine: opts.Engine, store: opts.Store, log: log, authReg: opts.AuthorizeRegister,
+		engine: opts.Engine, log: log, authReg: opts.AuthorizeRegister,
 		cache: newCredentialCache(ttl), maxLease: 1000, ctl: opts.Control,
 	}
 	if s.ctl == nil {
 		s.ctl = NewControl()
 	}
-	rt := web.NewRouter()
-	rt.Handle("POST", api.AgentRegisterPath, s.register)
-	rt.Handle("POST", api.AgentHeartbeatPath, s.authed(s.heartbeat))
-	rt.Handle("POST", api.AgentLeasePath, s.authed(s.lease))
-	rt.Handle("POST", api.AgentLogsPath, s.authed(s.logs))
-	rt.Handle("POST", api.AgentResultsPath, s.authed(s.results))
-	rt.Handle("POST", api.AgentDeregisterPath, s.authed(s.deregister))
-	rt.Handle("POST", api.AgentControlPath, s.authed(s.control))
-	rt.Handle("POST", api.AgentPongPath, s.authed(s.pong))
-	rt.Handle("GET", "/health", func(w http.ResponseWriter, r *http.Request) error {
-		web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "healthy"})
-		return nil
-	})
-	var h http.Handler = rt
-	if opts.Middleware != nil {
-		h = opts.Middleware(h)
-	}
-	s.handler = web.WithRequestID(web.Recover(log, h))
+	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Middleware)
 	return s
+}
+
+// Routes is the worker protocol's route table. A worker authenticates with
+// its own credential inside the protocol (authed), not with an API key.
+func (s *Server) Routes() []httpapi.Route {
+	route := func(path, summary string, h func(http.ResponseWriter, *http.Request) error) httpapi.Route {
+		return httpapi.Route{Method: "POST", Path: path, Tag: "agent", Summary: summary, Handler: h}
+	}
+	return []httpapi.Route{
+		route(api.AgentRegisterPath, "Register a worker (join token or agent key when auth is on)", s.register),
+		route(api.AgentHeartbeatPath, "Report resources and renew every lease held", s.authed(s.heartbeat)),
+		route(api.AgentLeasePath, "Long-poll for a batch of tasks", s.authed(s.lease)),
+		route(api.AgentLogsPath, "Append log lines of leased tasks", s.authed(s.logs)),
+		route(api.AgentResultsPath, "Report attempt results", s.authed(s.results)),
+		route(api.AgentDeregisterPath, "Leave the cluster, handing leases back", s.authed(s.deregister)),
+		route(api.AgentControlPath, "Long-poll for control messages (kills, pings)", s.authed(s.control)),
+		route(api.AgentPongPath, "Answer pings", s.authed(s.pong)),
+		{Method: "GET", Path: "/health", Access: httpapi.Public, Tag: "agent", Summary: "The worker protocol's health",
+			Handler: func(w http.ResponseWriter, r *http.Request) error {
+				envelope.OK(w, r, map[string]string{"status": "healthy"}, "")
+				return nil
+			}},
+	}
 }
 
 // Handler is the protocol as an http.Handler.
@@ -110,7 +114,7 @@ func (s *Server) authed(h workerHandler) func(http.ResponseWriter, *http.Request
 		wk, ok := s.cache.get(hash)
 		if !ok {
 			var err error
-			wk, err = s.store.WorkerGetByCredential(r.Context(), hash)
+			wk, err = s.engine.WorkerByCredential(r.Context(), hash)
 			if errors.Is(err, domain.ErrNotFound) {
 				return domain.Errorf(domain.CodeWorkerUnknown, "no registered worker has this credential; register again")
 			}
@@ -127,7 +131,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	var req api.RegisterRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if err := validateRegister(&req); err != nil {
@@ -155,10 +159,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	s.cache.forget(id)
 	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
 	cfg := s.engine.Config()
-	web.WriteJSON(w, r, http.StatusOK, api.RegisterResponse{
+	envelope.OK(w, r, api.RegisterResponse{
 		WorkerID: wk.ID, Credential: cred,
 		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval), LeaseTTL: api.MillisOf(cfg.LeaseTTL),
-	})
+	}, "")
 	return nil
 }
 
@@ -225,7 +229,7 @@ func resourcesFromAPI(r api.Resources) domain.Resources {
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.HeartbeatRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	held := make([]domain.TaskRef, len(req.Running))
@@ -251,13 +255,13 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Wo
 	for i, st := range res.Stop {
 		out.Stop[i] = api.StopOrder{TaskID: st.Ref.TaskID, Epoch: st.Ref.Epoch, Reason: st.Reason}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
 func (s *Server) lease(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.LeaseRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	if req.Max < 0 || req.Wait < 0 {
@@ -279,7 +283,7 @@ func (s *Server) lease(w http.ResponseWriter, r *http.Request, wk *domain.Worker
 			CreatedAt: t.CreatedAt.UTC(),
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -293,7 +297,7 @@ const (
 
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.LogBatch
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if len(req.Lines) > maxLogLines {
@@ -322,19 +326,19 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker)
 	if err := s.engine.AppendLogs(r.Context(), wk.ID, lines, epochs); err != nil {
 		return err
 	}
-	web.WriteJSON(w, r, http.StatusOK, map[string]int{"accepted": len(lines)})
+	envelope.OK(w, r, map[string]int{"accepted": len(lines)}, "")
 	return nil
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.ResultBatch
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if len(req.Results) == 0 || len(req.Results) > maxResults {
 		return domain.Errorf(domain.CodeValidation, "results must hold 1 to %d results", maxResults)
 	}
-	fin := make([]store.TaskFinish, len(req.Results))
+	fin := make([]domain.AttemptResult, len(req.Results))
 	for i, res := range req.Results {
 		if res.Status != string(domain.TaskCompleted) && res.Status != string(domain.TaskFailed) {
 			return domain.Errorf(domain.CodeValidation, "results[%d].status must be completed or failed", i)
@@ -343,7 +347,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Work
 		if len(out) > maxOutputBytes {
 			out = out[len(out)-maxOutputBytes:] // keep the tail: that is where errors are
 		}
-		fin[i] = store.TaskFinish{
+		fin[i] = domain.AttemptResult{
 			Ref:       domain.TaskRef{TaskID: res.TaskID, Epoch: res.Epoch},
 			Succeeded: res.Status == string(domain.TaskCompleted),
 			Result:    &domain.Result{Output: out, ExitCode: res.Result.ExitCode, Error: res.Result.Error, Data: res.Result.Data},
@@ -364,7 +368,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Work
 			resp.Outcomes[i].Status = ""
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, resp)
+	envelope.OK(w, r, resp, "")
 	return nil
 }
 
@@ -374,7 +378,7 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request, wk *domain.W
 	}
 	s.cache.forget(wk.ID)
 	s.log.Info("worker deregistered", "worker_id", wk.ID)
-	web.WriteJSON(w, r, http.StatusOK, map[string]string{"worker_id": wk.ID, "status": "offline"})
+	envelope.OK(w, r, map[string]string{"worker_id": wk.ID, "status": "offline"}, "")
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,21 +19,24 @@ import (
 // workers, all in this process, on loopback only. It is just another
 // configuration of the same server; nothing in the server knows it is in dev.
 type DevConfig struct {
-	DataDir     string // default ./drover-data
-	Port        int    // default 8081
-	AgentPort   int    // default 8080
-	Workers     int    // default 2
-	Concurrency int    // per worker; default 4
-	Version     string
-	Logger      *slog.Logger
-	Out         io.Writer // where the welcome text goes; default stdout
+	DataDir   string // default ./drover-data
+	Port      int    // default 8081
+	AgentPort int    // default 8080
+	// KeeperPort and NetPulsePort as in ServerConfig: 0 off, -1 a free port.
+	KeeperPort   int
+	NetPulsePort int
+	Workers      int // default 2
+	Concurrency  int // per worker; default 4
+	Version      string
+	Logger       *slog.Logger
+	Out          io.Writer // where the welcome text goes; default stdout
 }
 
 // RunDev runs a dev cluster until ctx ends, then stops the workers (they
 // hand back what they run) and the server.
 func RunDev(ctx context.Context, cfg DevConfig) error {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "drover-data"
+		cfg.DataDir = DefaultDataDir
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
@@ -57,7 +61,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return err
 	}
 	srv, err := NewServer(ctx, ServerConfig{
-		Host: "127.0.0.1", Port: cfg.Port, AgentPort: cfg.AgentPort,
+		Host: DefaultHost, Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
 		Store: "sqlite://" + abs, Version: cfg.Version, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -80,6 +84,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Name:        fmt.Sprintf("%s-%d", host, i+1),
 			Concurrency: cfg.Concurrency,
 			AllowShell:  true, // loopback only, and the newcomer is the operator
+			HTTPAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			StateFile:   filepath.Join(cfg.DataDir, fmt.Sprintf("worker-%d.json", i+1)),
 			Logger:      cfg.Logger.With("component", "worker", "n", i+1),
 		})

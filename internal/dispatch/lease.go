@@ -13,6 +13,9 @@ import (
 // of that registration's credential, else the first free one of w.Name,
 // w.Name-2, …. Servers sharing a store never hand out one id twice.
 func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, returningCredentialHash string) (*domain.Worker, error) {
+	if err := validResources(w.Resources); err != nil {
+		return nil, err
+	}
 	w.State = domain.WorkerOnline
 	out, err := s.store.WorkerJoin(ctx, &store.WorkerJoinParams{
 		Worker: w, ReturningID: returningID, ReturningCredentialHash: returningCredentialHash, Now: s.storeNow(),
@@ -42,6 +45,9 @@ type Stop struct {
 // returns the leases it believes it holds but no longer does: one store
 // transaction.
 func (s *Service) Heartbeat(ctx context.Context, workerID string, res domain.Resources, held []domain.TaskRef) (*HeartbeatResult, error) {
+	if err := validResources(res); err != nil {
+		return nil, err
+	}
 	hb, err := s.store.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{
 		ID: workerID, Resources: res, Held: held, TTL: s.Config().LeaseTTL, Now: s.storeNow(),
 	})
@@ -111,7 +117,7 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 // Finish records attempt results from worker workerID. Each is fenced by its
 // lease: a result for a lease no longer held changes nothing and comes back
 // with StaleLease set.
-func (s *Service) Finish(ctx context.Context, workerID string, results []store.TaskFinish) ([]store.TaskFinishOutcome, error) {
+func (s *Service) Finish(ctx context.Context, workerID string, results []domain.AttemptResult) ([]domain.AttemptOutcome, error) {
 	outs, err := s.store.TaskFinishMany(ctx, &store.TaskFinishManyParams{
 		WorkerID: workerID, Results: results, Backoff: s.backoff, Now: s.storeNow(),
 	})

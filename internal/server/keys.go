@@ -7,27 +7,9 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 )
-
-// Policy is the native API's authorization policy: the scope each route
-// needs when authentication is on. Routes it does not name need read for
-// GET and write otherwise; a shell task further needs exec:shell, checked
-// by the handlers that create one (requireShell).
-func Policy() *auth.Policy {
-	return auth.NewPolicy().
-		Public("GET /health", "GET /ready", "GET /openapi.json").
-		Require(auth.ScopeAdmin,
-			"/api/v1/keys", "/api/v1/keys/",
-			"PUT /api/v1/config", "PUT /api/v1/cluster/config",
-			"DELETE /api/v1/devices/{id}")
-}
-
-// Refuse renders the guard's refusals in the native envelope.
-func Refuse(w http.ResponseWriter, r *http.Request, err error) {
-	web.WriteError(w, r, auth.DomainError(err))
-}
 
 // Limits on key fields.
 const (
@@ -36,21 +18,28 @@ const (
 	maxKeyUses  = 100000
 )
 
-func (s *Server) keyRoutes() {
+func (s *Server) keyRoutes() []httpapi.Route {
 	if s.keys == nil {
-		return
+		return nil
 	}
-	r := s.router
-	r.Handle("POST", "/api/v1/keys", s.createKey)
-	r.Handle("GET", "/api/v1/keys", s.listKeys)
-	r.Handle("GET", "/api/v1/keys/{id}", s.getKey)
-	r.Handle("DELETE", "/api/v1/keys/{id}", s.revokeKey)
-	r.Handle("POST", "/api/v1/keys/{id}/rotate", s.rotateKey)
+	return []httpapi.Route{
+		{Method: "POST", Path: "/api/v1/keys", Access: httpapi.Admin, Tag: "keys", Summary: "Create an API key or a join token; its token is shown only now",
+			Request: api.CreateKeyRequest{}, Response: api.CreatedKey{}, Status: http.StatusCreated, Handler: s.createKey},
+		{Method: "GET", Path: "/api/v1/keys", Access: httpapi.Admin, Tag: "keys", Summary: "List API keys", Response: api.KeyList{},
+			Params: []httpapi.Param{httpapi.Query("kind", "string", "api keys, join tokens or both", "api", "join", "all"),
+				httpapi.Query("include_revoked", "boolean", "list revoked keys too")},
+			Handler: s.listKeys},
+		{Method: "GET", Path: "/api/v1/keys/{id}", Access: httpapi.Admin, Tag: "keys", Summary: "An API key", Response: api.KeyResponse{}, Handler: s.getKey},
+		{Method: "DELETE", Path: "/api/v1/keys/{id}", Access: httpapi.Admin, Tag: "keys", Summary: "Revoke an API key",
+			Response: api.RevokeKeyResponse{}, Handler: s.revokeKey},
+		{Method: "POST", Path: "/api/v1/keys/{id}/rotate", Access: httpapi.Admin, Tag: "keys", Summary: "Rotate an API key; the new token is shown only now",
+			Request: api.RotateKeyRequest{}, Response: api.CreatedKey{}, Status: http.StatusCreated, Handler: s.rotateKey},
+	}
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateKeyRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if req.ExpiresIn < 0 || time.Duration(req.ExpiresIn) > maxKeyTTL/time.Second {
@@ -75,23 +64,23 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.Scopes = scopes
 	if l := req.RateLimits; l != nil {
-		p.Limits = store.KeyLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
+		p.Limits = domain.KeyLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
 	}
 	c, err := s.keys.Create(r.Context(), p)
 	if err != nil {
 		return auth.DomainError(err)
 	}
-	web.WriteEnvelope(w, r, http.StatusCreated, api.CreatedKey{Key: keyToAPI(c.Key, s.engine.Now()), Token: c.Token, Secret: c.Secret},
+	envelope.OK(w, r, api.CreatedKey{Key: keyToAPI(c.Key, s.engine.Now()), Token: c.Token, Secret: c.Secret},
 		"key created; its token is shown only now")
 	return nil
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	p := store.KeyListParams{IncludeRevoked: r.URL.Query().Get("include_revoked") == "true"}
+	p := auth.ListParams{IncludeRevoked: r.URL.Query().Get("include_revoked") == "true"}
 	switch kind := r.URL.Query().Get("kind"); kind {
 	case "", "all":
-	case string(store.KeyKindAPI), string(store.KeyKindJoin):
-		p.Kind = store.KeyKind(kind)
+	case string(domain.KeyKindAPI), string(domain.KeyKindJoin):
+		p.Kind = domain.KeyKind(kind)
 	default:
 		return domain.Errorf(domain.CodeValidation, "kind must be api, join or all").With("field", "kind")
 	}
@@ -104,7 +93,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	for i, k := range keys {
 		out.Keys[i] = keyToAPI(k, now)
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -113,7 +102,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.KeyResponse{Key: keyToAPI(k, s.engine.Now())})
+	envelope.OK(w, r, api.KeyResponse{Key: keyToAPI(k, s.engine.Now())}, "")
 	return nil
 }
 
@@ -122,13 +111,13 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteEnvelope(w, r, http.StatusOK, api.RevokeKeyResponse{RevokedKey: k.ID, RevokedAt: k.RevokedAt}, "key revoked")
+	envelope.OK(w, r, api.RevokeKeyResponse{RevokedKey: k.ID, RevokedAt: k.RevokedAt}, "key revoked")
 	return nil
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	var req api.RotateKeyRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	grace := time.Hour
@@ -144,12 +133,12 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.engine.Now()
 	oldKey := keyToAPI(old, now)
-	web.WriteEnvelope(w, r, http.StatusCreated, api.CreatedKey{Key: keyToAPI(c.Key, now), Token: c.Token, Secret: c.Secret, OldKey: &oldKey},
+	envelope.OK(w, r, api.CreatedKey{Key: keyToAPI(c.Key, now), Token: c.Token, Secret: c.Secret, OldKey: &oldKey},
 		"key rotated; the new token is shown only now")
 	return nil
 }
 
-func keyToAPI(k *store.Key, now time.Time) api.Key {
+func keyToAPI(k *domain.Key, now time.Time) api.Key {
 	out := api.Key{
 		ID: k.ID, Name: k.Name, Kind: string(k.Kind), Status: "active", Scopes: k.Scopes, Signed: k.Signed(),
 		Pool: k.Pool, MaxUses: k.MaxUses, Uses: k.Uses, RotatedTo: k.RotatedTo, CreatedAt: k.CreatedAt,
@@ -157,7 +146,7 @@ func keyToAPI(k *store.Key, now time.Time) api.Key {
 	if out.Scopes == nil {
 		out.Scopes = []string{}
 	}
-	if l := k.Limits; l != (store.KeyLimits{}) {
+	if l := k.Limits; l != (domain.KeyLimits{}) {
 		out.RateLimits = &api.KeyRateLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
 	}
 	if !k.ExpiresAt.IsZero() {
@@ -174,13 +163,4 @@ func keyToAPI(k *store.Key, now time.Time) api.Key {
 		out.Status = "used_up"
 	}
 	return out
-}
-
-// requireShell refuses a shell task to a key without exec:shell (write is
-// never enough: a shell task runs any command on a worker).
-func requireShell(r *http.Request, t *domain.Task) error {
-	if t.Type != domain.TypeShell {
-		return nil
-	}
-	return auth.Require(r.Context(), auth.ScopeExecShell)
 }
