@@ -286,9 +286,9 @@ func (s *memStore) TaskGet(_ context.Context, id string) (*domain.Task, error) {
 	return nil, domain.ErrNotFound
 }
 
-// Retry reads the original once and shows it to authorize before anything
-// else: a refusal stores nothing, whatever the task's state.
-func TestRetryAuthorizeSeesTheOriginal(t *testing.T) {
+// Retry reads the original once and checks the actor against it before
+// anything else: a refusal stores nothing, whatever the task's state.
+func TestRetryChecksTheActorOnTheOriginal(t *testing.T) {
 	st := newMemStore(worker("w", "A", "shell", "echo"))
 	eng := newEngine(t, st)
 	ctx := t.Context()
@@ -296,14 +296,13 @@ func TestRetryAuthorizeSeesTheOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refuse := domain.Errorf(domain.CodePermissionDenied, "no exec:shell")
-	var seen *domain.Task
-	_, err = eng.Retry(ctx, sub[0].Task.ID, nil, func(orig *domain.Task) error { seen = orig; return refuse })
-	if err != refuse || seen == nil || seen.ID != sub[0].Task.ID {
-		t.Errorf("Retry(refused) = %v, authorize saw %v; want the refusal, after seeing %s", err, seen, sub[0].Task.ID)
-	}
-	_, err = eng.Retry(ctx, sub[0].Task.ID, nil, func(*domain.Task) error { return nil })
+	writer := domain.Actor{Authenticated: true, KeyID: "k1", Name: "writer"}
+	_, err = eng.Retry(ctx, writer, sub[0].Task.ID, nil)
 	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodePermissionDenied {
+		t.Errorf("Retry(shell task, key without exec:shell) = %v, want %s", err, domain.CodePermissionDenied)
+	}
+	_, err = eng.Retry(ctx, domain.System, sub[0].Task.ID, nil)
 	if !errors.As(err, &de) || de.Code != domain.CodeTaskNotRetryable {
 		t.Errorf("Retry(pending task) = %v, want %s", err, domain.CodeTaskNotRetryable)
 	}
