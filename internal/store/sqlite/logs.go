@@ -24,19 +24,14 @@ func (s *Store) LogAppend(ctx context.Context, p *store.LogAppendParams) (int, e
 	kept := 0
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		kept = 0
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO task_logs (task_id, seq, time, stream, level, message)
-			VALUES ($1, $2, $3, $4, $5, $6)`)
+		ins, err := s.stmt(ctx, tx, logInsertSQL)
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
-		// No row: the task is not running under this lease.
-		last, err := tx.PrepareContext(ctx, `SELECT (SELECT coalesce(max(seq), 0) FROM task_logs WHERE task_id = $1)
-			FROM tasks WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND lease_epoch = $3`)
+		last, err := s.stmt(ctx, tx, logLastSQL)
 		if err != nil {
 			return err
 		}
-		defer last.Close()
 		type lease struct {
 			task  string
 			epoch int64
@@ -82,6 +77,15 @@ func (s *Store) LogAppend(ctx context.Context, p *store.LogAppendParams) (int, e
 	}
 	return kept, nil
 }
+
+// logInsertSQL stores one line.
+const logInsertSQL = `INSERT INTO task_logs (task_id, seq, time, stream, level, message)
+	VALUES ($1, $2, $3, $4, $5, $6)`
+
+// logLastSQL is the fence and the numbering of a log batch: task $1's last
+// line number if it is running under worker $2 and epoch $3, else no row.
+const logLastSQL = `SELECT (SELECT coalesce(max(seq), 0) FROM task_logs WHERE task_id = $1)
+	FROM tasks WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND lease_epoch = $3`
 
 // LogList returns a task's lines after AfterSeq, oldest first: the first
 // Limit, or the last Tail; an unknown task is domain.ErrNotFound.

@@ -174,14 +174,19 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatPar
 	at := now(p.Now)
 	var out *store.WorkerHeartbeatResult
 	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		w, err := scanWorker(tx.QueryRowContext(ctx, `UPDATE workers SET last_seen = $1, resources = $2,
-				state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
-			WHERE id = $3 AND state <> 'removed' RETURNING `+workerReturning,
-			micros(at), resources, p.ID))
+		hb, err := s.stmt(ctx, tx, heartbeatWorkerSQL)
 		if err != nil {
 			return err
 		}
-		lost, err := renewLeases(ctx, tx, p, at)
+		w, err := scanWorker(hb.QueryRowContext(ctx, micros(at), resources, p.ID))
+		if err != nil {
+			return err
+		}
+		renew, err := s.stmt(ctx, tx, renewLeasesSQL)
+		if err != nil {
+			return err
+		}
+		lost, err := renewLeases(ctx, tx, renew, p, at)
 		if err != nil {
 			return err
 		}
@@ -194,11 +199,20 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatPar
 	return out, nil
 }
 
-// renewLeases renews every lease the worker holds and returns those of Held
-// it no longer holds, with their reasons.
-func renewLeases(ctx context.Context, tx *sql.Tx, p *store.WorkerHeartbeatParams, at time.Time) ([]store.LostLease, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE tasks SET lease_expires_at = $1
-		WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`, micros(at.Add(p.TTL)), p.ID)
+// heartbeatWorkerSQL records a heartbeat of worker $3 at $1 with resources $2.
+var heartbeatWorkerSQL = `UPDATE workers SET last_seen = $1, resources = $2,
+		state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
+	WHERE id = $3 AND state <> 'removed' RETURNING ` + workerReturning
+
+// renewLeasesSQL renews every lease worker $2 holds to $1.
+const renewLeasesSQL = `UPDATE tasks SET lease_expires_at = $1
+	WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`
+
+// renewLeases renews every lease the worker holds with renew
+// (renewLeasesSQL) and returns those of Held it no longer holds, with their
+// reasons.
+func renewLeases(ctx context.Context, tx *sql.Tx, renew *sql.Stmt, p *store.WorkerHeartbeatParams, at time.Time) ([]store.LostLease, error) {
+	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID)
 	if err != nil {
 		return nil, err
 	}
