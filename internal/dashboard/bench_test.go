@@ -103,7 +103,7 @@ func seed(b *testing.B, ctx context.Context, eng *dispatch.Service, reuse bool) 
 	for i := range 100 {
 		w, err := eng.Register(ctx, &domain.Worker{ID: fmt.Sprintf("w%03d", i), Name: fmt.Sprintf("w%03d", i), Role: "worker",
 			Queues: []string{"FifoQ", fmt.Sprintf("q%d", i%7)}, TaskTypes: []string{"echo"}, Concurrency: 4,
-			Resources: domain.Resources{CPUCores: 4, CPUUsage: float64(i), MemoryTotalGB: 8, MemoryUsedGB: 3}})
+			Resources: domain.Resources{CPUCores: 4, CPUUsage: float64(i), MemoryTotalGB: 8, MemoryUsedGB: 3}}, "", "")
 		if err != nil {
 			b.Fatal(err)
 		}

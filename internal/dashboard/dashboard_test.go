@@ -70,7 +70,7 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 
 	w, err := eng.Register(ctx, &domain.Worker{ID: "w1", Name: "w1", Hostname: "box", Role: "worker", Queues: []string{"FifoQ"},
 		TaskTypes: []string{"echo", "sleep"}, Concurrency: 2,
-		Resources: domain.Resources{CPUCores: 4, CPUUsage: 12.5, MemoryTotalGB: 8, MemoryUsedGB: 2, StorageTotalGB: 100, StorageUsedGB: 40}})
+		Resources: domain.Resources{CPUCores: 4, CPUUsage: 12.5, MemoryTotalGB: 8, MemoryUsedGB: 2, StorageTotalGB: 100, StorageUsedGB: 40}}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
