@@ -287,8 +287,15 @@ func TestActionsNeedTheSessionsCSRFToken(t *testing.T) {
 		t.Fatalf("submit = %d, Location %q\n%s", a.status, a.header.Get("Location"), a.body)
 	}
 	id := strings.TrimPrefix(a.header.Get("Location"), "/ui/tasks/")
-	if a := f.do(t, "POST", "/ui/tasks/"+id+"/cancel", url.Values{"csrf": {token}}, "Cookie", cookie); a.status != http.StatusSeeOther {
+	a = f.do(t, "POST", "/ui/tasks/"+id+"/cancel", url.Values{"csrf": {token}}, "Cookie", cookie)
+	if a.status != http.StatusSeeOther {
 		t.Fatalf("cancel = %d\n%s", a.status, a.body)
+	}
+	if page := f.do(t, "GET", a.header.Get("Location"), nil, "Cookie", cookie); !strings.Contains(page.body, `class="flash" role="status">Task cancelled.`) {
+		t.Errorf("after cancel (%s) the page says no \"Task cancelled.\"", a.header.Get("Location"))
+	}
+	if page := f.do(t, "GET", "/ui/tasks?flash=Your+key+leaked", nil); strings.Contains(page.body, "Your key leaked") {
+		t.Error("an unsigned flash message from a link is shown")
 	}
 	if tk, _ := f.eng.Task(context.Background(), id); tk.State != domain.TaskCancelled {
 		t.Errorf("after cancel the task is %s", tk.State)

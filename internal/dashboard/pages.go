@@ -254,7 +254,7 @@ func (d *Dashboard) submit(w http.ResponseWriter, r *http.Request, v *viewer) er
 
 // back redirects to the page the action was taken on (a path of this
 // site, from the form), with a message.
-func back(w http.ResponseWriter, r *http.Request, def, flash string) {
+func (d *Dashboard) back(w http.ResponseWriter, r *http.Request, def, flash string) {
 	to := def
 	if b := r.PostFormValue("back"); strings.HasPrefix(b, "/ui/") && !strings.HasPrefix(b, "//") {
 		to = b
@@ -262,6 +262,7 @@ func back(w http.ResponseWriter, r *http.Request, def, flash string) {
 	if u, err := url.Parse(to); err == nil {
 		q := u.Query()
 		q.Set("flash", flash)
+		q.Set("fs", d.sessions.sign("flash:"+flash))
 		u.RawQuery = q.Encode()
 		to = u.String()
 	}
@@ -278,7 +279,7 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request, _ *viewer) er
 	if running {
 		msg = "Task cancelled; its worker stops it at its next heartbeat."
 	}
-	back(w, r, "/ui/tasks/"+url.PathEscape(id), msg)
+	d.back(w, r, "/ui/tasks/"+url.PathEscape(id), msg)
 	return nil
 }
 
@@ -287,7 +288,7 @@ func (d *Dashboard) retry(w http.ResponseWriter, r *http.Request, _ *viewer) err
 	if err != nil {
 		return err
 	}
-	back(w, r, "/ui/tasks/"+url.PathEscape(t.ID), "Submitted again as "+t.ID+".")
+	d.back(w, r, "/ui/tasks/"+url.PathEscape(t.ID), "Submitted again as "+t.ID+".")
 	return nil
 }
 
@@ -373,7 +374,7 @@ func (d *Dashboard) ping(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 	if err != nil {
 		msg = "Ping lost: " + err.Error()
 	}
-	back(w, r, "/ui/devices/"+url.PathEscape(id), msg)
+	d.back(w, r, "/ui/devices/"+url.PathEscape(id), msg)
 	return nil
 }
 
@@ -382,7 +383,7 @@ func (d *Dashboard) remove(w http.ResponseWriter, r *http.Request, _ *viewer) er
 	if err != nil {
 		return err
 	}
-	back(w, r, "/ui/devices", fmt.Sprintf("Device removed; %d task(s) cancelled.", n))
+	d.back(w, r, "/ui/devices", fmt.Sprintf("Device removed; %d task(s) cancelled.", n))
 	return nil
 }
 
@@ -482,7 +483,7 @@ func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request, _ *viewer)
 	if err != nil {
 		return err
 	}
-	back(w, r, "/ui/keys", "Key "+k.ID+" revoked.")
+	d.back(w, r, "/ui/keys", "Key "+k.ID+" revoked.")
 	return nil
 }
 

@@ -55,9 +55,12 @@ func newID() string {
 }
 
 // csrfToken is the token the forms of session id carry.
-func (s *sessions) csrfToken(id string) string {
+func (s *sessions) csrfToken(id string) string { return s.sign("csrf:" + id) }
+
+// sign is the hex HMAC of msg under the process's secret.
+func (s *sessions) sign(msg string) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("csrf:" + id))
+	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

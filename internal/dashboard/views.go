@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -213,7 +214,13 @@ func (d *Dashboard) renderStatus(w http.ResponseWriter, r *http.Request, status 
 	if !ok {
 		return fmt.Errorf("dashboard: no page %q", name)
 	}
-	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Flash: r.URL.Query().Get("flash"), Data: data}
+	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Data: data}
+	// A message rides in the redirect after an action, signed: a link
+	// from elsewhere cannot put words on the page.
+	if f := pd.Q.Get("flash"); f != "" && hmac.Equal([]byte(pd.Q.Get("fs")), []byte(d.sessions.sign("flash:"+f))) {
+		pd.Flash = f
+	}
+	pd.Q.Del("fs")
 	if d.opts.Bus != nil {
 		pd.Stream = streams[name]
 		if s, ok := data.(streamer); ok {
