@@ -231,8 +231,11 @@ func (d *Dashboard) renderStatus(w http.ResponseWriter, r *http.Request, status 
 		}
 	}
 	block := "layout"
-	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") == "live" && t.Lookup("live") != nil {
-		block = "live"
+	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") == "live" && t.Lookup("livebody") != nil {
+		// The live region's content: the region itself stays, so a
+		// refresh queued behind one in flight (htmx's default) still
+		// has its element when it runs.
+		block = "livebody"
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, block, pd); err != nil {
