@@ -20,7 +20,7 @@ import (
 // drift from them.
 const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
 	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
-	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed, w.pool_id,
 	(SELECT count(*) FROM tasks t WHERE t.lease_owner = w.id AND t.state = 'running')`
 
 func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
@@ -32,7 +32,7 @@ func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
 	)
 	err := row.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
 		&w.Queues, &label, &w.TaskTypes, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
-		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.PoolID, &w.TasksActive)
 	if err != nil {
 		return nil, err
 	}
@@ -52,16 +52,17 @@ func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
 const registerWorkerSQL = `
 INSERT INTO workers AS w (id, name, hostname, role, platform, resources, info,
 	queues, labels, task_types, concurrency, pid, version, credential_hash,
-	state, registered_at, last_seen)
+	state, registered_at, last_seen, pool_id)
 VALUES ($2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb,
 	$9, $10::jsonb, $11, $12, $13, $14, $15,
-	$16, coalesce($17::timestamptz, $1::timestamptz, now()), coalesce($1::timestamptz, $18::timestamptz, now()))
+	$16, coalesce($17::timestamptz, $1::timestamptz, now()), coalesce($1::timestamptz, $18::timestamptz, now()), $19)
 ON CONFLICT (id) DO UPDATE SET
 	name = excluded.name, hostname = excluded.hostname, role = excluded.role,
 	platform = excluded.platform, resources = excluded.resources, info = excluded.info,
 	queues = excluded.queues, labels = excluded.labels, task_types = excluded.task_types,
 	concurrency = excluded.concurrency, pid = excluded.pid, version = excluded.version,
-	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen
+	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen,
+	pool_id = excluded.pool_id
 RETURNING ` + workerColumns
 
 // WorkerRegister inserts or re-registers a worker in one statement. A
@@ -83,7 +84,7 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 	return s.queryWorker(ctx, registerWorkerSQL, timeArg(p.Now),
 		w.ID, w.Name, w.Hostname, w.Role, docs[0], docs[1], docs[2],
 		w.Queues, labels, w.TaskTypes, w.Concurrency, w.PID, w.Version, w.CredentialHash,
-		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen))
+		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen), w.PoolID)
 }
 
 // marshalAll encodes each value as JSON text.

@@ -16,7 +16,7 @@ import (
 // (TasksActive), in the order scanWorker reads them; the table is aliased w.
 const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
 	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
-	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed, w.pool_id,
 	(SELECT count(*) FROM tasks t WHERE t.state = 'running' AND t.lease_owner = w.id)`
 
 // workerReturning is workerColumns for a RETURNING clause, which cannot
@@ -32,7 +32,7 @@ func scanWorker(sc scanner) (*domain.Worker, error) {
 	)
 	err := sc.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
 		&queues, &labels, &typs, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
-		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.PoolID, &w.TasksActive)
 	if err != nil {
 		return nil, err
 	}
@@ -90,20 +90,20 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 		}
 		args = append(args, text)
 	}
-	args = append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at))
+	args = append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at), w.PoolID)
 
 	var out *domain.Worker
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		out, err = scanWorker(tx.QueryRowContext(ctx, `INSERT INTO workers (id, name, hostname, role,
 				platform, resources, info, queues, labels, task_types, concurrency, pid, version,
-				credential_hash, state, registered_at, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+				credential_hash, state, registered_at, last_seen, pool_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
 				role = excluded.role, platform = excluded.platform, resources = excluded.resources,
 				info = excluded.info, queues = excluded.queues, labels = excluded.labels,
 				task_types = excluded.task_types, concurrency = excluded.concurrency, pid = excluded.pid,
 				version = excluded.version, credential_hash = excluded.credential_hash,
-				state = excluded.state, last_seen = excluded.last_seen
+				state = excluded.state, last_seen = excluded.last_seen, pool_id = excluded.pool_id
 			RETURNING `+workerReturning, args...))
 		return err
 	})
