@@ -24,6 +24,9 @@ type ReconcileResult struct {
 // number of pools, so a pass over pools that need nothing is cheap.
 func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
+	if s.stopped.Load() {
+		return res, nil
+	}
 	pools, err := s.store.PoolList(ctx, &store.PoolListParams{})
 	if err != nil {
 		return res, err

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
@@ -59,6 +60,7 @@ type Service struct {
 	startTTL  time.Duration
 	grace     time.Duration
 	kick      chan struct{}
+	stopped   atomic.Bool
 
 	mu      sync.Mutex
 	pending map[int64][]launch // launches not yet registered, by pool
@@ -105,6 +107,10 @@ func (s *Service) storeNow() time.Time {
 	return time.Time{}
 }
 
+// Stop makes every later Reconcile a no-op: a server shutting down stops
+// its local workers, and must not start others in their place.
+func (s *Service) Stop() { s.stopped.Store(true) }
+
 // Kicked is signalled when a pool changed, so the reconciler runs at once
 // rather than on its next tick.
 func (s *Service) Kicked() <-chan struct{} { return s.kick }
@@ -142,7 +148,7 @@ func (s *Service) translate(err error, id int64) error {
 	case errors.Is(err, domain.ErrNotFound):
 		return notFound(id)
 	case errors.Is(err, domain.ErrConflict):
-		return domain.Errorf(domain.CodeValidation, "a pool with this name or id exists already").With("field", "name")
+		return domain.Errorf(domain.CodeConflict, "a pool with this name or id exists already").With("field", "name")
 	}
 	return err
 }
@@ -224,7 +230,7 @@ func (s *Service) Create(ctx context.Context, spec *domain.Pool, actor string) (
 	out, err := s.store.PoolInsert(ctx, &store.PoolInsertParams{Pool: &p, Actor: actor, Now: s.storeNow()})
 	if err != nil {
 		if errors.Is(err, domain.ErrConflict) {
-			return nil, domain.Errorf(domain.CodeValidation, "a pool named '%s' or with id %d exists already", p.Name, p.ID).With("field", "name")
+			return nil, domain.Errorf(domain.CodeConflict, "a pool named '%s' or with id %d exists already", p.Name, p.ID).With("field", "name")
 		}
 		return nil, err
 	}

@@ -181,8 +181,8 @@ func TestCreateValidation(t *testing.T) {
 	if _, err := b.svc.Create(b.ctx, good(), "test"); err != nil {
 		t.Fatalf("Create(good) error = %v", err)
 	}
-	if _, err := b.svc.Create(b.ctx, good(), "test"); code(err) != domain.CodeValidation {
-		t.Errorf("Create(same name) error = %v, want VALIDATION_ERROR", err)
+	if _, err := b.svc.Create(b.ctx, good(), "test"); code(err) != domain.CodeConflict {
+		t.Errorf("Create(same name) error = %v, want CONFLICT", err)
 	}
 	if pools, _ := b.svc.List(b.ctx); len(pools) != 1 {
 		t.Errorf("List() has %d pools after refused creates, want 1", len(pools))

@@ -13,6 +13,7 @@ import (
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/scale"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	// the native API (document 000's change_points), each with its own
 	// error format (Route.Errors).
 	Dialects []httpapi.Route
+	// Pools is the pool engine (/api/v1/pools); nil leaves those routes out.
+	Pools *scale.Service
 }
 
 // Server serves the native API.
@@ -47,6 +50,7 @@ type Server struct {
 	obs     Observe
 	observe observeState
 	extra   []httpapi.Route
+	pools   *scale.Service
 }
 
 // New builds the API.
@@ -55,7 +59,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects, pools: opts.Pools}
 	routes := s.Routes()
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -71,7 +75,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.poolRoutes(), s.extra)
 }
 
 // Handler is the API as an http.Handler.
