@@ -220,7 +220,11 @@ func (p *Provider) start(bin string, env []string, pool *domain.Pool, name strin
 		delete(p.procs, name)
 		p.mu.Unlock()
 		if !stopping {
-			p.opts.Logger.Warn("local worker exited", "pool_id", pool.ID, "name", name, "err", err)
+			if err != nil {
+				p.opts.Logger.Warn("local worker died", "pool_id", pool.ID, "name", name, "err", err)
+			} else {
+				p.opts.Logger.Info("local worker left", "pool_id", pool.ID, "name", name)
+			}
 			if p.opts.Exited != nil {
 				p.opts.Exited(name, cmd.Process.Pid)
 			}
