@@ -66,6 +66,9 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.seedDevPool(ctx, cfg.Concurrency); err != nil {
+		return err
+	}
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
 	srvDone := make(chan error, 1)
@@ -119,6 +122,7 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"  API        " + api + "/api/v1",
 		"  Health     " + api + "/health",
 		"  Workers    " + srv.AgentURL() + fmt.Sprintf("  (%d local, shell allowed)", workers),
+		"  Pool       " + fmt.Sprintf("%d (%s): local workers, scale it with document 000's change_points", DevPoolID, "dev"),
 		"  Data       " + dataDir + " (SQLite)",
 		"",
 		"  Try it:",

@@ -80,3 +80,19 @@ func (p *pools) stop(ctx context.Context) {
 	p.svc.Stop()
 	p.local.Close(ctx)
 }
+
+// DevPoolID is the id of drover dev's pool: document 000's full example
+// scales task 3000 from 1 to 2 nodes, and works as written against it.
+const DevPoolID = 3000
+
+// seedDevPool creates drover dev's pool (one local worker, up to 4) unless
+// it exists.
+func (s *Server) seedDevPool(ctx context.Context, concurrency int) error {
+	_, err := s.pools.svc.Get(ctx, DevPoolID)
+	if err == nil || domain.CodeOf(err) != domain.CodeNotFound {
+		return err
+	}
+	_, err = s.pools.svc.Create(ctx, &domain.Pool{ID: DevPoolID, Name: "dev", Points: 1, MinPoints: 0, MaxPoints: 4,
+		Provider: local.Name, Worker: domain.WorkerTemplate{Concurrency: concurrency, AllowShell: true}}, "drover dev")
+	return err
+}
