@@ -63,6 +63,7 @@ func newPools(s *Server, cfg ServerConfig) *pools {
 		},
 		Logger: log, Wake: s.engine.Wake,
 	})
+	s.engine.SetProspective(p.svc.Prospective)
 	return p
 }
 

@@ -394,3 +394,29 @@ func victims(ws []*domain.Worker, n int) []*domain.Worker {
 func workerName(poolID int64) string {
 	return fmt.Sprintf("pool%d-%s", poolID, domain.NewSecret(4)[:6])
 }
+
+// Prospective is one worker per pool that may have workers (max_points >
+// 0), as its template would start it, with no id: task admission counts
+// them, so a task for a queue that only a pool scaled to zero serves is
+// admitted and waits for the pool to grow (DESIGN.md §2).
+func (s *Service) Prospective(ctx context.Context) ([]*domain.Worker, error) {
+	pools, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*domain.Worker, 0, len(pools))
+	for _, p := range pools {
+		if p.MaxPoints == 0 {
+			continue
+		}
+		types := []string{}
+		for _, t := range domain.BuiltinTypes {
+			if t != domain.TypeShell || p.Worker.AllowShell {
+				types = append(types, t)
+			}
+		}
+		out = append(out, &domain.Worker{Queues: p.Worker.Queues, Labels: p.Worker.Labels, TaskTypes: types,
+			Concurrency: p.Worker.Concurrency, State: domain.WorkerOffline, PoolID: p.ID, Role: "compute"})
+	}
+	return out, nil
+}
