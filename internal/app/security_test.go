@@ -230,7 +230,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	s := start(t, authOn())
 	ps := matrixPrincipals(t, s)
-	routes := server.New(server.Options{Engine: s.Engine(), Store: s.Store(), Keys: s.sec.keys}).Routes()
+	routes := server.New(server.Options{Engine: s.Engine(), Keys: s.sec.keys}).Routes()
 	for _, rt := range routes {
 		route, method, pattern := rt.Pattern(), rt.Method, rt.Path
 		if strings.Contains(pattern, "stream") {

@@ -1,7 +1,8 @@
-// Package server is Drover's native REST API (document 001, under /api/v1)
-// on the main port. It is the one place that converts between domain types
-// and the public wire types in package api; the engine behind it is
-// dispatch, the data it reads is the store.
+// Package server is Drover's native REST API (document 001, under /api/v1,
+// and its extensions) on the main port. It translates: HTTP requests into
+// calls of the engine services (dispatch, insight, …) and their domain
+// answers into the public wire types of package api, in the native
+// envelope. It holds no store and no rule of its own.
 package server
 
 import (
@@ -13,14 +14,15 @@ import (
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/scale"
-	"github.com/drover-run/drover/internal/store"
 )
 
 // Options configure a Server.
 type Options struct {
-	Engine  *dispatch.Service
-	Store   store.Store
+	Engine *dispatch.Service
+	// Insight answers the summaries, statistics and the cluster log.
+	Insight *insight.Service
 	Logger  *slog.Logger
 	Version string
 	// Guard authenticates, rate-limits and authorizes requests given the
@@ -41,7 +43,7 @@ type Options struct {
 // Server serves the native API.
 type Server struct {
 	engine  *dispatch.Service
-	store   store.Store
+	insight *insight.Service
 	log     *slog.Logger
 	version string
 	router  *httpapi.Router
@@ -59,7 +61,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects, pools: opts.Pools}
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects, pools: opts.Pools}
 	routes := s.Routes()
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
