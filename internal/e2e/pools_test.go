@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -374,4 +375,53 @@ func TestChangePointsLatency(t *testing.T) {
 	slices.Sort(sorted)
 	t.Logf("change_points -> new worker leases its first task (local provider): p50 %s (min %s, max %s) over %d: %v",
 		sorted[len(sorted)/2].Round(time.Millisecond), sorted[0].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond), len(samples), samples)
+}
+
+// TestPoolsCLI drives `drover pools` against a real server, with the
+// command provider and scripts that record their calls.
+func TestPoolsCLI(t *testing.T) {
+	t.Parallel()
+	cl := newPoolCluster(t)
+	calls := filepath.Join(t.TempDir(), "calls.log")
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(droverBin, append([]string{"--api-url", cl.api}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("drover %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := run("pools", "create", "--id", "77", "--name", "cli", "--points", "1", "--max", "4", "--provider", "command",
+		"--scale-up", "echo up $DROVER_POOL_ID $DROVER_COUNT >> "+calls, "--scale-down", "echo down $DROVER_WORKER_ID >> "+calls)
+	if !strings.Contains(out, "Pool 77 (cli)") {
+		t.Errorf("pools create printed %q", out)
+	}
+	eventually(t, 10*time.Second, "the scale-up script to run", func() bool {
+		b, _ := os.ReadFile(calls)
+		return strings.Contains(string(b), "up 77 1")
+	})
+	if out := run("pools", "list"); !strings.Contains(out, "77") || !strings.Contains(out, "command") {
+		t.Errorf("pools list printed %q", out)
+	}
+	if out := run("pools", "scale", "77", "3"); !strings.Contains(out, "scaled to 3") {
+		t.Errorf("pools scale printed %q", out)
+	}
+	if out := run("pools", "scale", "77", "3"); !strings.Contains(out, "nothing changed") {
+		t.Errorf("pools scale (same size) printed %q", out)
+	}
+	var got struct {
+		Pool api.Pool `json:"pool"`
+	}
+	if err := json.Unmarshal([]byte(run("pools", "get", "77", "-o", "json")), &got); err != nil || got.Pool.Points != 3 {
+		t.Errorf("pools get -o json = %+v, %v", got, err)
+	}
+	if out := run("pools", "events", "77"); strings.Count(out, "\n") != 3 || !strings.Contains(out, "1     3") && !strings.Contains(out, "api") {
+		t.Errorf("pools events printed %q", out)
+	}
+	if out := run("pools", "delete", "77"); !strings.Contains(out, "deleted") {
+		t.Errorf("pools delete printed %q", out)
+	}
+	if out, err := exec.Command(droverBin, "--api-url", cl.api, "pools", "get", "77").CombinedOutput(); err == nil || !strings.Contains(string(out), "does not exist") {
+		t.Errorf("pools get after delete: %v %s", err, out)
+	}
 }
