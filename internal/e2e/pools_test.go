@@ -425,3 +425,41 @@ func TestPoolsCLI(t *testing.T) {
 		t.Errorf("pools get after delete: %v %s", err, out)
 	}
 }
+
+// TestPoolLocalWithAuth: with --auth the local provider hands each worker a
+// one-use join token bound to its pool; the worker joins with it and is
+// counted in the pool.
+func TestPoolLocalWithAuth(t *testing.T) {
+	t.Parallel()
+	const admin = "pool-test-admin-key-0123456789abcdef"
+	cl := newPoolCluster(t, "--auth", "--api-key", admin)
+	c, err := client.New(cl.api, client.WithAPIKey(admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.c = c
+	p := createPool(t, cl, api.CreatePoolRequest{Name: "authed", Points: 2, MaxPoints: 3})
+	got := waitPool(t, cl, p.ID, 2, 30*time.Second)
+	keys, err := c.Keys.List(context.Background(), client.KeyListOptions{Kind: "join", IncludeRevoked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joins := 0
+	for _, k := range keys.Keys {
+		if k.Pool == strconv.FormatInt(p.ID, 10) {
+			joins++
+		}
+	}
+	if joins == 0 {
+		t.Errorf("no join token bound to pool %d among %+v", p.ID, keys.Keys)
+	}
+	for _, w := range got.Workers {
+		d, err := c.Devices.Get(context.Background(), w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Labels["pool"] != strconv.FormatInt(p.ID, 10) {
+			t.Errorf("worker %s has labels %v; want it admitted by its pool's join token", w.ID, d.Labels)
+		}
+	}
+}
