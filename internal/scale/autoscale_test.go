@@ -34,8 +34,8 @@ func TestDecide(t *testing.T) {
 		{"old task adds one", autoPool(2, long), store.PoolQueueStats{Pending: 1, OldestPending: now.Add(-31 * time.Second)}, 3},
 		{"young task adds none", autoPool(2, long), store.PoolQueueStats{Pending: 1, OldestPending: now.Add(-29 * time.Second)}, 1},
 		{"old task at max", autoPool(5, long), store.PoolQueueStats{Pending: 1, OldestPending: now.Add(-time.Hour)}, 5},
-		{"cooldown holds", autoPool(1, now.Add(-59 * time.Second)), store.PoolQueueStats{Pending: 100}, 1},
-		{"cooldown over", autoPool(1, now.Add(-60 * time.Second)), store.PoolQueueStats{Pending: 100}, 5},
+		{"cooldown holds", autoPool(1, now.Add(-59*time.Second)), store.PoolQueueStats{Pending: 100}, 1},
+		{"cooldown over", autoPool(1, now.Add(-60*time.Second)), store.PoolQueueStats{Pending: 100}, 5},
 		{"per worker from concurrency", func() *domain.Pool { p := autoPool(1, long); p.Autoscale.TasksPerWorker = 0; return p }(), store.PoolQueueStats{Pending: 7}, 4},
 	} {
 		if got, _ := scale.Decide(tc.pool, tc.q, now); got != tc.want {
