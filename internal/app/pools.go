@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,6 +64,11 @@ func newPools(s *Server, cfg ServerConfig) *pools {
 			command.Name: command.New(command.Options{Server: s.AgentURL, Token: token, Logger: log}),
 		},
 		Logger: log, Wake: s.engine.Wake,
+		Scaled: func(pl *domain.Pool, e *domain.PoolEvent) {
+			data, _ := json.Marshal(map[string]any{"pool_id": pl.ID, "pool": pl.Name, "from": e.From, "to": e.To, "actor": e.Actor, "reason": e.Reason})
+			s.obs.bus.Publish(domain.Event{Type: domain.EventPoolScaled, Level: domain.LevelInfo, Component: "scheduler", Time: e.At,
+				Message: fmt.Sprintf("pool %d (%s) scaled from %d to %d by %s", pl.ID, pl.Name, e.From, e.To, e.Actor), Data: data})
+		},
 	})
 	s.engine.SetProspective(p.svc.Prospective)
 	return p

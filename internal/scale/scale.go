@@ -48,6 +48,9 @@ type Options struct {
 	RemoveGrace time.Duration
 	// Clock replaces the real clock, for tests.
 	Clock func() time.Time
+	// Scaled, if set, is told of every change of a pool's size after it
+	// committed (the event stream's pool_scaled); it must not block.
+	Scaled func(p *domain.Pool, e *domain.PoolEvent)
 }
 
 // Service is the pool engine. It is safe for concurrent use.
@@ -61,6 +64,7 @@ type Service struct {
 	grace     time.Duration
 	kick      chan struct{}
 	stopped   atomic.Bool
+	scaled    func(p *domain.Pool, e *domain.PoolEvent)
 
 	mu      sync.Mutex
 	pending map[int64][]launch // launches not yet registered, by pool
@@ -77,7 +81,7 @@ func New(st store.Store, opts Options) *Service {
 	s := &Service{
 		store: st, providers: opts.Providers, log: opts.Logger, wake: opts.Wake, clock: opts.Clock,
 		startTTL: cmp.Or(opts.StartTimeout, DefaultStartTimeout), grace: cmp.Or(opts.RemoveGrace, 10*time.Second),
-		kick: make(chan struct{}, 1), pending: map[int64][]launch{},
+		kick: make(chan struct{}, 1), pending: map[int64][]launch{}, scaled: opts.Scaled,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -353,6 +357,9 @@ func (s *Service) scale(ctx context.Context, cur *domain.Pool, points int, actor
 	}
 	if ev != nil {
 		s.log.Info("pool scaled", "pool_id", cur.ID, "from", ev.From, "to", ev.To, "actor", actor, "reason", reason)
+		if s.scaled != nil {
+			s.scaled(out, ev)
+		}
 		s.kickReconciler()
 	}
 	return out, ev != nil, nil
