@@ -186,7 +186,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(),
-		Pools: s.pools.svc, Dialects: elastic.Routes(elastic.Deps{Pools: s.pools.svc})})
+		Pools: s.pools.svc, Also: elastic.Routes(elastic.Deps{Pools: s.pools.svc})})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
@@ -201,10 +201,11 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 			s.closeListeners()
 			return nil, fmt.Errorf("%s listener: %w", l.name, err)
 		}
-		if l.name == "api" {
-			l.ln = limitListener(l.ln, obs.settings.Get().Server.MaxConnections)
-		}
 		l.srv = newHTTPServer(l.handler, log)
+		if l.name == "api" {
+			guard := guardConns(l.ln, obs.settings.Get().Server.MaxConnections)
+			l.ln, l.srv.ConnState = guard, guard.track
+		}
 	}
 	return s, nil
 }

@@ -97,7 +97,10 @@ type Service struct {
 }
 
 // Hooks are called after state changes commit; they must not block. They let
-// the event stream and metrics observe the engine without it knowing them.
+// the event stream and metrics observe the engine without it knowing them,
+// and may wake a leader duty early. Nothing that must happen may hang on
+// one: a crash between the commit and the hook skips it (docs/guarantees.md,
+// G17), so follow-up work is reconciled from stored state instead.
 type Hooks struct {
 	TaskSubmitted func(*domain.Task)
 	TaskStarted   func(*domain.Task)
