@@ -13,6 +13,8 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/dialect/elastic"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
 )
 
 // changePoints posts document 000's request with its headers; hdr
@@ -169,5 +171,31 @@ func TestChangePointsWithoutAuth(t *testing.T) {
 	}
 	if got := poolState(t, s, 3000); got != "points 2, 2 events" {
 		t.Errorf("pool after: %s", got)
+	}
+
+	// The native view: data.pool with its workers, each with id and status.
+	if _, err := s.store.WorkerRegister(context.Background(), &store.WorkerRegisterParams{Worker: &domain.Worker{
+		ID: "pool-w1", Name: "pool-w1", TaskTypes: []string{"echo"}, Concurrency: 1, PoolID: 3000}}); err != nil {
+		t.Fatal(err)
+	}
+	status, _, raw := call(t, "GET", s.APIURL()+"/api/v1/pools/3000", "", "")
+	var got struct {
+		Status string `json:"status"`
+		Data   struct {
+			Pool struct {
+				ID      int64            `json:"id"`
+				Points  int              `json:"points"`
+				Workers []map[string]any `json:"workers"`
+			} `json:"pool"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil || status != 200 || got.Data.Pool.ID != 3000 || got.Data.Pool.Points != 2 ||
+		len(got.Data.Pool.Workers) != 1 || got.Data.Pool.Workers[0]["id"] != "pool-w1" || got.Data.Pool.Workers[0]["status"] != "online" {
+		t.Errorf("GET /api/v1/pools/3000 = %d %s; want data.pool with workers[{id, status}]", status, raw)
+	}
+	for path, want := range map[string]int{"/api/v1/pools/9999": 404, "/api/v1/pools/abc": 400, "/api/v1/pools/3000/events": 200, "/api/v1/pools": 200} {
+		if status, _, raw := call(t, "GET", s.APIURL()+path, "", ""); status != want {
+			t.Errorf("GET %s = %d %s, want %d", path, status, raw, want)
+		}
 	}
 }

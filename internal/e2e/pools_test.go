@@ -461,8 +461,8 @@ func TestPoolLocalWithAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Labels["pool"] != strconv.FormatInt(p.ID, 10) {
-			t.Errorf("worker %s has labels %v; want it admitted by its pool's join token", w.ID, d.Labels)
+		if d.Labels["pool"] != strconv.FormatInt(p.ID, 10) || d.PoolID != p.ID {
+			t.Errorf("worker %s has pool_id %d, labels %v; want it admitted to pool %d by its pool's join token", w.ID, d.PoolID, d.Labels, p.ID)
 		}
 	}
 }
