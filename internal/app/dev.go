@@ -124,7 +124,7 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"  API        " + api + "/api/v1",
 		"  Health     " + api + "/health",
 		"  Workers    " + srv.AgentURL() + fmt.Sprintf("  (%d local, shell allowed)", workers),
-		"  Pool       " + fmt.Sprintf("%d (%s): local workers, scale it with document 000's change_points", DevPoolID, "dev"),
+		"  Pools      " + fmt.Sprintf("%d (1 local worker) and 388 (none): scale them with document 000's change_points", DevPoolID),
 		"  Data       " + dataDir + " (SQLite)",
 		"",
 		"  Try it:",

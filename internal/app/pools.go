@@ -91,16 +91,30 @@ func (p *pools) stop(ctx context.Context) {
 
 // DevPoolID is the id of drover dev's pool: document 000's full example
 // scales task 3000 from 1 to 2 nodes, and works as written against it.
+// Its first example sets task 388 to 1 node: dev has that pool too, empty.
 const DevPoolID = 3000
 
-// seedDevPool creates drover dev's pool (one local worker, up to 4) unless
-// it exists.
+// devPools are drover dev's pools: local workers, up to 4 each.
+var devPools = []struct {
+	id     int64
+	name   string
+	points int
+}{{DevPoolID, "dev", 1}, {388, "dev-388", 0}}
+
+// seedDevPool creates drover dev's pools unless they exist.
 func (s *Server) seedDevPool(ctx context.Context, concurrency int) error {
-	_, err := s.pools.svc.Get(ctx, DevPoolID)
-	if err == nil || domain.CodeOf(err) != domain.CodeNotFound {
-		return err
+	for _, d := range devPools {
+		_, err := s.pools.svc.Get(ctx, d.id)
+		if err == nil {
+			continue
+		}
+		if domain.CodeOf(err) != domain.CodeNotFound {
+			return err
+		}
+		if _, err = s.pools.svc.Create(ctx, &domain.Pool{ID: d.id, Name: d.name, Points: d.points, MinPoints: 0, MaxPoints: 4,
+			Provider: local.Name, Worker: domain.WorkerTemplate{Concurrency: concurrency, AllowShell: true}}, "drover dev"); err != nil {
+			return err
+		}
 	}
-	_, err = s.pools.svc.Create(ctx, &domain.Pool{ID: DevPoolID, Name: "dev", Points: 1, MinPoints: 0, MaxPoints: 4,
-		Provider: local.Name, Worker: domain.WorkerTemplate{Concurrency: concurrency, AllowShell: true}}, "drover dev")
-	return err
+	return nil
 }

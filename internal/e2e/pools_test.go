@@ -27,7 +27,10 @@ var poolArgs = []string{"--keeper-port", "0", "--netpulse-port", "0",
 // poolProcs lists the pids of the local pool workers that serve agent: the
 // processes a server's local provider started, whichever server started
 // them (they outlive a server killed with SIGKILL).
-func poolProcs(agent string) []int {
+func poolProcs(agent string) []int { return poolProcsOf(agent, 0) }
+
+// poolProcsOf is poolProcs of one pool (0: of every pool).
+func poolProcsOf(agent string, pool int64) []int {
 	var pids []int
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
@@ -40,7 +43,9 @@ func poolProcs(agent string) []int {
 			continue
 		}
 		args := strings.Split(string(raw), "\x00")
-		if len(args) > 1 && args[1] == "worker" && slices.Contains(args, "--pool-id") && slices.Contains(args, agent) {
+		i := slices.Index(args, "--pool-id")
+		if len(args) > 1 && args[1] == "worker" && i > 0 && i+1 < len(args) && slices.Contains(args, agent) &&
+			(pool == 0 || args[i+1] == strconv.FormatInt(pool, 10)) {
 			if st, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
 				continue // a zombie: exited, not yet reaped by its (dead) parent's heir
 			}
@@ -86,7 +91,7 @@ func waitPool(t *testing.T, cl *cluster, id int64, want int, limit time.Duration
 	eventually(t, limit, fmt.Sprintf("pool %d to have %d workers", id, want), func() bool {
 		var err error
 		p, err = cl.c.Pools.Get(context.Background(), id)
-		return err == nil && p.Running == want && len(p.Workers) == want && len(poolProcs(cl.agent)) == want
+		return err == nil && p.Running == want && len(p.Workers) == want && len(poolProcsOf(cl.agent, id)) == want
 	})
 	return p
 }
@@ -289,9 +294,11 @@ func TestPoolAutoscale(t *testing.T) {
 	t.Logf("autoscaling events: %v", eventsOf(t, cl, p.ID))
 }
 
-// TestChangePointsDocumentExample runs document 000's full Python example
-// as written, pointed at `drover dev` (only the URL changes): it scales the
-// dev pool, task 3000, from 1 to 2 running workers.
+// TestChangePointsDocumentExample runs document 000's two Python examples
+// as written, pointed at `drover dev` (only the connection line changes):
+// the full one scales the dev pool, task 3000, from 1 to 2 running
+// workers; the first one, with its placeholder token and fixed timestamp,
+// sets task 388 to 1 node.
 func TestChangePointsDocumentExample(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("python3"); err != nil {
@@ -329,6 +336,18 @@ func TestChangePointsDocumentExample(t *testing.T) {
 		}
 	}
 	waitPool(t, cl, 3000, 2, 20*time.Second)
+
+	short, err := os.ReadFile(filepath.Join("..", "..", "docs", "testdata", "000_change_points_short.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script = bytes.Replace(short, []byte(`http.client.HTTPSConnection("openapi.suanli.cn")`),
+		[]byte(fmt.Sprintf(`http.client.HTTPConnection("localhost", %d)`, apiPort)), 1)
+	out, err = exec.Command("python3", "-c", string(script)).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != `{"code":"0000","message":"success","data":null}` {
+		t.Fatalf("the first example: %v, printed %s", err, out)
+	}
+	waitPool(t, cl, 388, 1, 20*time.Second)
 }
 
 // TestChangePointsLatency measures the time from change_points to the new
