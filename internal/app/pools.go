@@ -56,7 +56,7 @@ func newPools(s *Server, cfg ServerConfig) *pools {
 		logDir = filepath.Join(filepath.Dir(path), "pools")
 	}
 	p := &pools{}
-	p.local = local.New(local.Options{Binary: cfg.Pools.WorkerBinary, Server: s.AgentURL, Token: token, LogDir: logDir, Logger: log,
+	p.local = local.New(local.Options{Binary: cfg.Pools.WorkerBinary, Server: func() string { return loopbackURL(s.AgentURL()) }, Token: token, LogDir: logDir, Logger: log,
 		Exited: func(name string, pid int) { p.svc.WorkerExited(context.Background(), name, pid) }})
 	p.svc = scale.New(s.store, scale.Options{
 		Providers: map[string]scale.Provider{
@@ -117,4 +117,16 @@ func (s *Server) seedDevPool(ctx context.Context, concurrency int) error {
 		}
 	}
 	return nil
+}
+
+// loopbackURL is how a worker on this machine reaches a listener bound to
+// every address (--host 0.0.0.0): through loopback, which the worker
+// accepts over plain HTTP.
+func loopbackURL(u string) string {
+	for _, any := range []string{"://0.0.0.0:", "://[::]:"} {
+		if strings.Contains(u, any) {
+			return strings.Replace(u, any, "://127.0.0.1:", 1)
+		}
+	}
+	return u
 }
