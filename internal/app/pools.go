@@ -123,9 +123,9 @@ func (s *Server) seedDevPool(ctx context.Context, concurrency int) error {
 // every address (--host 0.0.0.0): through loopback, which the worker
 // accepts over plain HTTP.
 func loopbackURL(u string) string {
-	for _, any := range []string{"://0.0.0.0:", "://[::]:"} {
-		if strings.Contains(u, any) {
-			return strings.Replace(u, any, "://127.0.0.1:", 1)
+	for _, wild := range []string{"://0.0.0.0:", "://[::]:"} {
+		if strings.Contains(u, wild) {
+			return strings.Replace(u, wild, "://127.0.0.1:", 1)
 		}
 	}
 	return u
