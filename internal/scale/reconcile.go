@@ -200,7 +200,7 @@ func (s *Service) finishDrain(ctx context.Context, d store.PoolDrain, p *domain.
 		if len(ids) > 0 {
 			res.Released += len(ids)
 			s.log.Warn("pool: drain deadline passed; tasks handed back", "pool_id", d.PoolID, "worker_id", w.ID, "tasks", ids)
-			s.wake()
+			s.wake(nil) // any queue: a released task may be pinned
 		}
 	}
 	if now.Before(d.Deadline.Add(s.grace)) {
@@ -262,7 +262,7 @@ func (s *Service) WorkerExited(ctx context.Context, name string, pid int) {
 		s.log.Error("pool: recording a worker's exit failed", "worker_id", w.ID, "err", err)
 	}
 	if len(ids) > 0 {
-		s.wake()
+		s.wake(nil) // any queue: a released task may be pinned
 	}
 	s.log.Warn("pool: worker process exited", "pool_id", w.PoolID, "worker_id", w.ID, "tasks_handed_back", len(ids))
 	s.kickReconciler()

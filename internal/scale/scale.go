@@ -37,9 +37,9 @@ type Options struct {
 	// Providers by name ("local", "command").
 	Providers map[string]Provider
 	Logger    *slog.Logger
-	// Wake tells waiting workers that work may have appeared (tasks handed
-	// back at a drain deadline); dispatch.Service.Wake.
-	Wake func()
+	// Wake tells waiting workers that work may have appeared in queues
+	// (nil: any), as tasks handed back at a drain deadline; dispatch.Service.Wake.
+	Wake func(queues []string)
 	// StartTimeout is how long a launch not yet registered counts against
 	// the desired size; default 1 minute.
 	StartTimeout time.Duration
@@ -58,7 +58,7 @@ type Service struct {
 	store     store.Store
 	providers map[string]Provider
 	log       *slog.Logger
-	wake      func()
+	wake      func(queues []string)
 	clock     func() time.Time
 	startTTL  time.Duration
 	grace     time.Duration
@@ -90,7 +90,7 @@ func New(st store.Store, opts Options) *Service {
 		s.providers = map[string]Provider{}
 	}
 	if s.wake == nil {
-		s.wake = func() {}
+		s.wake = func([]string) {}
 	}
 	return s
 }

@@ -184,6 +184,23 @@ func testPoolWorkers(t *testing.T, b *bundle) {
 	if got, err := b.s.WorkerGet(b.ctx, "w1"); err != nil || got.PoolID != p.ID {
 		t.Errorf("WorkerGet(w1) PoolID = %v, %v; want %d", got, err, p.ID)
 	}
+	// Joining (the worker protocol's way) records the pool id too, and a
+	// worker coming back with its credential keeps it.
+	joined, err := b.s.WorkerJoin(b.ctx, &store.WorkerJoinParams{Worker: newWorker("", func(w *domain.Worker) {
+		w.Name, w.PoolID, w.CredentialHash = "pooled", p.ID, "cred-pooled"
+	}), Now: b.now})
+	if err != nil || joined.PoolID != p.ID {
+		t.Fatalf("WorkerJoin(pool %d) = %+v, %v", p.ID, joined, err)
+	}
+	back, err := b.s.WorkerJoin(b.ctx, &store.WorkerJoinParams{Worker: newWorker("", func(w *domain.Worker) {
+		w.Name, w.PoolID, w.CredentialHash = "pooled", p.ID, "cred-new"
+	}), ReturningID: joined.ID, ReturningCredentialHash: "cred-pooled", Now: b.now})
+	if err != nil || back.ID != joined.ID || back.PoolID != p.ID {
+		t.Errorf("WorkerJoin(returning) = %+v, %v; want %s in pool %d", back, err, joined.ID, p.ID)
+	}
+	if err := b.s.WorkerSetState(b.ctx, &store.WorkerSetStateParams{ID: joined.ID, State: domain.WorkerOffline, Now: b.now}); err != nil {
+		t.Fatal(err)
+	}
 	ids := func(ws []*domain.Worker) (out []string) {
 		for _, w := range ws {
 			out = append(out, w.ID)
@@ -194,9 +211,9 @@ func testPoolWorkers(t *testing.T, b *bundle) {
 		p    store.PoolWorkerListParams
 		want []string
 	}{
-		{store.PoolWorkerListParams{PoolID: p.ID}, []string{"w1", "w2"}},
+		{store.PoolWorkerListParams{PoolID: p.ID}, []string{"pooled", "w1", "w2"}},
 		{store.PoolWorkerListParams{PoolID: p.ID, Live: true}, []string{"w1"}},
-		{store.PoolWorkerListParams{}, []string{"w1", "w2", "w3"}},
+		{store.PoolWorkerListParams{}, []string{"pooled", "w1", "w2", "w3"}},
 	} {
 		got, err := b.s.PoolWorkerList(b.ctx, &tc.p)
 		if err != nil || !cmp.Equal(ids(got), tc.want) {
