@@ -31,6 +31,7 @@ type Client struct {
 	Devices *DevicesService
 	Cluster *ClusterService
 	Keys    *KeysService
+	Pools   *PoolsService
 	Monitor *MonitorService
 
 	root         string // the server root as given to New, without a trailing slash or /api/v1
@@ -104,6 +105,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Devices = &DevicesService{c: c}
 	c.Cluster = &ClusterService{c: c}
 	c.Keys = &KeysService{c: c}
+	c.Pools = &PoolsService{c: c}
 	c.Monitor = &MonitorService{c: c}
 	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dialect/elastic"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
@@ -62,6 +63,7 @@ type ServerConfig struct {
 	Logger    *slog.Logger
 	// Security: keys, signing, rate limits, TLS (security.go).
 	Security
+	Pools PoolsConfig // pools.go
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -123,6 +125,7 @@ type Server struct {
 	listeners   []*listener
 	sec         *security
 	obs         *observability
+	pools       *pools
 }
 
 // listener is one entry of the server's listener list: a port and the
@@ -173,15 +176,17 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	}
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
-	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"),
+	s.pools = newPools(s, cfg)
+	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"), append([]maintenance.Service{
 		&maintenance.Reaper{Engine: engine, Log: log},
 		&maintenance.Offline{Engine: engine, Log: log},
 		&maintenance.History{Sampler: obs.sampler, Log: log},
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
-	)
+	}, s.pools.services(s, cfg)...)...)
 
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(),
+		Pools: s.pools.svc, Also: elastic.Routes(elastic.Deps{Pools: s.pools.svc})})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
@@ -317,6 +322,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stop()
+	s.pools.stop(shutCtx)
 	errs := []error{runErr}
 	for _, l := range s.listeners {
 		if l.srv != nil {

@@ -51,6 +51,7 @@ Start with "drover dev", then try:
 		newDevicesCommand(m),
 		newTasksCommand(m),
 		newKeysCommand(m),
+		newPoolsCommand(m),
 		newMonitorCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.

@@ -15,6 +15,7 @@ import (
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/scale"
 )
 
 // Options configure a Server.
@@ -35,6 +36,8 @@ type Options struct {
 	// native API — the dashboard, document 000's change_points — each in
 	// its own format (Route.Errors), and left out of /openapi.json.
 	Also []httpapi.Route
+	// Pools is the pool engine (/api/v1/pools); nil leaves those routes out.
+	Pools *scale.Service
 }
 
 // Server serves the native API.
@@ -49,6 +52,7 @@ type Server struct {
 	obs     Observe
 	observe observeState
 	extra   []httpapi.Route
+	pools   *scale.Service
 }
 
 // New builds the API.
@@ -57,7 +61,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also}
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also, pools: opts.Pools}
 	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -73,7 +77,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes())
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.poolRoutes())
 }
 
 // Handler is the API as an http.Handler.

@@ -34,6 +34,7 @@ type Store interface {
 	KeyStore
 	SignatureStore
 	ObservabilityStore
+	PoolStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
