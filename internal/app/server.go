@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dialect/keeper"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/leader"
@@ -24,6 +25,7 @@ import (
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // ServerConfig is everything `drover server` takes. Zero fields take the
@@ -109,6 +111,7 @@ type Server struct {
 	engine      *dispatch.Service
 	leader      *leader.Elector
 	maintenance *maintenance.Manager
+	workflows   *workflow.Engine
 	listeners   []*listener
 	sec         *security
 	obs         *observability
@@ -149,7 +152,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, error) {
 	obs := newObservability(st, cfg.Logger, origin(cfg))
 	log := obs.logger // from here on, what the server logs is also the cluster's log
-	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: obs.hooks()})
+	var wf *workflow.Engine
+	hooks := wakeWorkflows(obs.hooks(), func() { wf.Wake() })
+	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: hooks})
 	if err != nil {
 		return nil, err
 	}
@@ -160,22 +165,26 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs,
+	wf = newWorkflows(st, engine, cfg.Security, log)
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs, workflows: wf,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
 	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"),
 		&maintenance.Reaper{Engine: engine, Log: log},
 		&maintenance.Offline{Engine: engine, Log: log},
 		&maintenance.History{Sampler: obs.sampler, Log: log},
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
+		&maintenance.Advance{Engine: wf, Logger: log},
+		&maintenance.Cron{Engine: wf, Logger: log},
 	)
 
 	native := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
 		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},
+		{name: "keeper", port: cfg.KeeperPort, handler: s.dialect(keeper.Routes(keeper.Deps{Workflows: wf}), keeper.WriteError)},
 	}
 	for _, l := range s.listeners {
 		if l.port == 0 {

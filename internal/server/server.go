@@ -14,6 +14,7 @@ import (
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // Options configure a Server.
@@ -33,6 +34,8 @@ type Options struct {
 	// the native API (document 000's change_points), each with its own
 	// error format (Route.Errors).
 	Dialects []httpapi.Route
+	// Workflows is the workflow engine; nil leaves its routes out.
+	Workflows *workflow.Engine
 }
 
 // Server serves the native API.
@@ -47,6 +50,8 @@ type Server struct {
 	obs     Observe
 	observe observeState
 	extra   []httpapi.Route
+	// workflows is the workflow engine (workflows.go).
+	workflows *workflow.Engine
 }
 
 // New builds the API.
@@ -55,7 +60,8 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects,
+		workflows: opts.Workflows}
 	routes := s.Routes()
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -71,7 +77,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.workflowRoutes(), s.extra)
 }
 
 // Handler is the API as an http.Handler.
