@@ -32,6 +32,9 @@ type Client struct {
 	Cluster *ClusterService
 	Keys    *KeysService
 	Monitor *MonitorService
+	// Workflows and Runs are the workflow API (issue 9).
+	Workflows *WorkflowsService
+	Runs      *RunsService
 
 	root         string // the server root as given to New, without a trailing slash or /api/v1
 	httpClient   *http.Client
@@ -105,6 +108,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Cluster = &ClusterService{c: c}
 	c.Keys = &KeysService{c: c}
 	c.Monitor = &MonitorService{c: c}
+	c.Workflows, c.Runs = &WorkflowsService{c: c}, &RunsService{c: c}
 	return c, nil
 }
 

@@ -1,0 +1,84 @@
+package workflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
+)
+
+// inProcess is a test server with one in-process worker that runs shell.
+func inProcess(t *testing.T) *drovertest.Server {
+	t.Helper()
+	srv := drovertest.NewServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{Name: "w1", Concurrency: 8, AllowShell: true})
+	return srv
+}
+
+func shell(name, cmd string, deps ...string) api.WorkflowStep {
+	p, _ := json.Marshal(map[string]string{"command": cmd})
+	return api.WorkflowStep{Name: name, TaskType: "shell", Payload: p, DependsOn: deps}
+}
+
+func waitRun(t *testing.T, srv *drovertest.Server, id int64) *api.Run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := srv.Client.Runs.Wait(ctx, id, 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("waiting for run %d: %v", id, err)
+	}
+	return r
+}
+
+func steps(r *api.Run) map[string]api.RunStep {
+	m := map[string]api.RunStep{}
+	for _, s := range r.Steps {
+		m[s.Name] = s
+	}
+	return m
+}
+
+func TestDiamondInProcess(t *testing.T) {
+	srv := inProcess(t)
+	ctx := t.Context()
+	c := srv.Client
+	if _, err := c.Workflows.SetVariable(ctx, "GREETING", `hello "world"`); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "diamond", Steps: []api.WorkflowStep{
+		shell("a", `echo 'a ${GREETING} run=${RUN_ID}'`),
+		shell("b", "echo b", "a"), shell("c", "echo c; exit 3", "a"), shell("d", "echo d", "b", "c"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := c.Workflows.Run(ctx, w.ID, api.RunWorkflowRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRun(t, srv, run.ID)
+	st := steps(r)
+	if r.Status != "failed" || st["a"].Status != "completed" || st["b"].Status != "completed" || st["c"].Status != "failed" || st["d"].Status != "upstream_failed" {
+		t.Fatalf("run %+v", r)
+	}
+	if len(r.Failures) != 1 || r.Failures[0].Step != "c" || r.Failures[0].ExitCode != 3 {
+		t.Fatalf("failures %+v: want step c with exit code 3", r.Failures)
+	}
+	logs, err := c.Runs.Logs(ctx, run.ID, client.RunLogOptions{ActionID: st["a"].ActionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`a hello "world" run=%d`, run.ID)
+	if len(logs.Logs) == 0 || !strings.Contains(logs.Logs[0].Message, want) {
+		t.Fatalf("logs %+v: want %q", logs.Logs, want)
+	}
+}
+
