@@ -50,6 +50,8 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newWorkflowsCommand(m),
+		newRunsCommand(m),
 		newKeysCommand(m),
 		newMonitorCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
