@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	_ "time/tzdata" // schedules name IANA zones; a host without zoneinfo still has them
 
@@ -41,7 +42,29 @@ func ParseSchedule(expr, tz string) (Schedule, *time.Location, error) {
 	if err != nil {
 		return nil, nil, invalid("schedule %q: %v", expr, err).With("field", "schedule")
 	}
-	return s, loc, nil
+	if strings.HasPrefix(strings.TrimSpace(expr), "@every") {
+		return s, loc, nil // an interval: every instant counts, whatever the wall clock says
+	}
+	return wallOnce{s}, loc, nil
+}
+
+// wallOnce runs a wall-clock schedule once per wall-clock time: when a
+// fall-back repeats an hour, the second 01:30 is the same tick as the
+// first and is passed over.
+type wallOnce struct{ Schedule }
+
+func (w wallOnce) Next(t time.Time) time.Time {
+	n := w.Schedule.Next(t)
+	for i := 0; i < 2 && !n.IsZero() && sameWall(n, t); i++ {
+		n = w.Schedule.Next(n)
+	}
+	return n
+}
+
+func sameWall(a, b time.Time) bool {
+	b = b.In(a.Location())
+	return !a.Equal(b) && a.Year() == b.Year() && a.YearDay() == b.YearDay() &&
+		a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
 }
 
 // maxCatchUpScan bounds the ticks walked to find the latest missed one.
