@@ -11,6 +11,9 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/workflow"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -82,3 +85,36 @@ func TestDiamondInProcess(t *testing.T) {
 	}
 }
 
+
+// TestStepTaskCreatedOnce simulates a crash between creating a step's task
+// and recording it on the action: the next pass finds the same task (its
+// idempotency key) instead of creating a second one.
+func TestStepTaskCreatedOnce(t *testing.T) {
+	srv := drovertest.NewServer(t, drovertest.Options{})
+	ctx := t.Context()
+	w, err := srv.Client.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "pair", Steps: []api.WorkflowStep{
+		{Name: "a", TaskType: "echo", Payload: json.RawMessage(`{"message":"a"}`)},
+		{Name: "b", TaskType: "echo", Payload: json.RawMessage(`{"message":"b"}`), DependsOn: []string{"a"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := srv.Client.Workflows.Run(ctx, w.ID, api.RunWorkflowRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a pass that crashed after its Submit left behind: b's task, unrecorded.
+	orphan, err := srv.Engine().Submit(ctx, []*domain.Task{{Type: "echo", Payload: json.RawMessage(`{"message":"b"}`),
+		IdempotencyKey: workflow.IdempotencyKey(run.Steps[1].ActionID, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.StartWorker(t, worker.Config{Name: "w", Concurrency: 2})
+	r := waitRun(t, srv, run.ID)
+	if r.Status != "completed" || r.Steps[1].TaskID != orphan[0].Task.ID {
+		t.Fatalf("run %s, b's task %s: want completed with the task created before the crash (%s)", r.Status, r.Steps[1].TaskID, orphan[0].Task.ID)
+	}
+	n, err := srv.Store().TaskCount(ctx, &store.TaskListParams{})
+	if err != nil || n[domain.TaskCompleted] != 2 || len(n) > 1 && n[domain.TaskPending]+n[domain.TaskRunning] > 0 {
+		t.Fatalf("tasks %v, %v: want exactly two, completed", n, err)
+	}
+}
