@@ -108,7 +108,9 @@ func (s *WorkflowsService) SetTemplate(ctx context.Context, name string, spec ap
 // RunsService reads and controls workflow runs: /api/v1/runs.
 type RunsService struct{ c *Client }
 
-func runPath(id int64, suffix string) string { return fmt.Sprintf("%s/runs/%d%s", apiPrefix, id, suffix) }
+func runPath(id int64, suffix string) string {
+	return fmt.Sprintf("%s/runs/%d%s", apiPrefix, id, suffix)
+}
 
 // RunListOptions filters GET /runs.
 type RunListOptions struct {

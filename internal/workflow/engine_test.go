@@ -85,7 +85,6 @@ func TestDiamondInProcess(t *testing.T) {
 	}
 }
 
-
 // TestStepTaskCreatedOnce simulates a crash between creating a step's task
 // and recording it on the action: the next pass finds the same task (its
 // idempotency key) instead of creating a second one.

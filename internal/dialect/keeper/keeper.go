@@ -506,4 +506,3 @@ func (h *handlers) remove(kind, param string) func(http.ResponseWriter, *http.Re
 		return ok(w, 1)
 	}
 }
-
