@@ -35,7 +35,7 @@ type DevConfig struct {
 // hand back what they run) and the server.
 func RunDev(ctx context.Context, cfg DevConfig) error {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "drover-data"
+		cfg.DataDir = DefaultDataDir
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
@@ -60,7 +60,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return err
 	}
 	srv, err := NewServer(ctx, ServerConfig{
-		Host: "127.0.0.1", Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
+		Host: DefaultHost, Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
 		Store: "sqlite://" + abs, Version: cfg.Version, Logger: cfg.Logger,
 	})
 	if err != nil {

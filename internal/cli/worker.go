@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -46,7 +47,7 @@ DROVER_<FLAG> in the environment.`,
 	}
 	addConfigFlag(cmd)
 	f := cmd.Flags()
-	f.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "the server's worker-protocol URL")
+	f.StringVar(&cfg.Server, "server", fmt.Sprintf("http://127.0.0.1:%d", api.DefaultAgentPort), "the server's worker-protocol URL")
 	f.StringVar(&cfg.Token, "token", "", "join token or agent key, when the server runs with --auth")
 	f.StringVar(&cfg.Name, "name", "", "device id to ask for (default: the hostname)")
 	f.StringVar(&cfg.Role, "role", "compute", "the device's role, e.g. compute, mobile, storage")

@@ -101,12 +101,15 @@ func (s *Service) admitAll(ctx context.Context, specs []*domain.Task) error {
 }
 
 // Retry submits a new task with the spec of a finished one (failed,
-// cancelled, or completed: rerunning a success is sometimes the point).
-// priority, when not nil, replaces the original's.
-func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priority) (*domain.Task, error) {
+// cancelled, or completed: rerunning a success is sometimes the point), on
+// behalf of actor. priority, when not nil, replaces the original's.
+func (s *Service) Retry(ctx context.Context, actor domain.Actor, id string, priority *domain.Priority) (*domain.Task, error) {
 	orig, err := s.store.TaskGet(ctx, id)
 	if err != nil {
 		return nil, notFound(err, domain.CodeTaskNotFound, "task", id)
+	}
+	if err := actor.MayRun(orig.Type); err != nil {
+		return nil, err
 	}
 	if !orig.State.Terminal() {
 		return nil, domain.Errorf(domain.CodeTaskNotRetryable, "task '%s' is %s; only a finished task can be retried", id, orig.State).
@@ -132,6 +135,7 @@ func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priorit
 	if err != nil {
 		return nil, err
 	}
+	s.auditShell(actor, out[0])
 	return out[0].Task, nil
 }
 

@@ -37,7 +37,7 @@ const (
 	CodeConflict            Code = "CONFLICT"              // the resource's state forbids the change (a name taken, a run not running)
 
 	// Authentication (internal/auth): signed-mode refusals carry their own
-	// code, as RELIABILITY S2 asks; the rest are AUTHENTICATION_REQUIRED.
+	// code (docs/guarantees.md, G12); the rest are AUTHENTICATION_REQUIRED.
 	CodeBadSignature       Code = "BAD_SIGNATURE"           // sign_str does not match the request
 	CodeReplayed           Code = "REPLAYED"                // a sign_str seen before within its window
 	CodeTimestampSkew      Code = "TIMESTAMP_SKEW"          // timestamp outside ±5 minutes of the server clock

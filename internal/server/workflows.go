@@ -10,7 +10,6 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/workflow"
 )
 
@@ -251,7 +250,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := store.RunListParams{Limit: limit, Offset: offset}
+	p := workflow.RunFilter{Limit: limit, Offset: offset}
 	if raw := q.Get("workflow_id"); raw != "" {
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil || n <= 0 {

@@ -275,21 +275,11 @@ type TaskFinishManyParams struct {
 	Now      time.Time
 }
 
-// TaskFinish is one attempt's result.
-type TaskFinish struct {
-	Ref           domain.TaskRef
-	Succeeded     bool
-	Result        *domain.Result
-	ResourceUsage *domain.ResourceUsage
-}
+// TaskFinish is one attempt's result (domain.AttemptResult).
+type TaskFinish = domain.AttemptResult
 
-// TaskFinishOutcome says what a result did.
-type TaskFinishOutcome struct {
-	Ref        domain.TaskRef
-	StaleLease bool             // refused: the lease was no longer held
-	State      domain.TaskState // the task's state after the result (when not stale)
-	Task       *domain.Task     // the task after the result (when not stale)
-}
+// TaskFinishOutcome says what a result did (domain.AttemptOutcome).
+type TaskFinishOutcome = domain.AttemptOutcome
 
 // TaskReleaseWorkerParams ends one worker's leases.
 type TaskReleaseWorkerParams struct {

@@ -296,14 +296,22 @@ func (e *Engine) Run(ctx context.Context, id int64) (*domain.Run, error) {
 	return r, nil
 }
 
+// RunFilter selects runs. Empty fields do not filter.
+type RunFilter struct {
+	WorkflowID int64
+	States     []domain.RunState
+	Limit      int // 0: no limit
+	Offset     int
+}
+
 // Runs lists runs, newest first.
-func (e *Engine) Runs(ctx context.Context, p store.RunListParams) ([]*domain.Run, error) {
-	if p.WorkflowID != 0 {
-		if _, err := e.Workflow(ctx, p.WorkflowID); err != nil {
+func (e *Engine) Runs(ctx context.Context, f RunFilter) ([]*domain.Run, error) {
+	if f.WorkflowID != 0 {
+		if _, err := e.Workflow(ctx, f.WorkflowID); err != nil {
 			return nil, err
 		}
 	}
-	return e.st.RunList(ctx, &p)
+	return e.st.RunList(ctx, &store.RunListParams{WorkflowID: f.WorkflowID, States: f.States, Limit: f.Limit, Offset: f.Offset})
 }
 
 // Action returns one action.

@@ -23,7 +23,6 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/workflow"
 )
 
@@ -396,7 +395,7 @@ func (h *handlers) runOf(r *http.Request) (int64, error) {
 	if job == 0 {
 		return 0, nil // the action names its run
 	}
-	runs, err := h.wf.Runs(r.Context(), store.RunListParams{WorkflowID: job, Limit: 1000})
+	runs, err := h.wf.Runs(r.Context(), workflow.RunFilter{WorkflowID: job, Limit: 1000})
 	if err != nil {
 		return 0, err
 	}
