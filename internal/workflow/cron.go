@@ -18,7 +18,7 @@ import (
 // (@daily, @every 5m). DowOrDom keeps the classic cron meaning of a day of
 // month and a day of week both given (either matches). This parser also
 // runs a job whose local time a spring-forward skips right after the gap.
-var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor | cron.DowOrDom)
+var parser = cron.MustNewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor | cron.DowOrDom)
 
 // Schedule is a parsed cron expression.
 type Schedule interface {
