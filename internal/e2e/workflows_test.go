@@ -377,7 +377,11 @@ func TestKeeperInterface(t *testing.T) {
 	ctx := context.Background()
 	const key = "keeper-e2e-admin-key-0123456789"
 	kport := freePort(t)
-	cl := newCluster(t, "--auth", "--api-key", key, "--keeper-port", strconv.Itoa(kport))
+	keyFile := filepath.Join(t.TempDir(), "server.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("k", 40)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl := newCluster(t, "--auth", "--api-key", key, "--keeper-port", strconv.Itoa(kport), "--secret-key-file", keyFile)
 	c, err := client.New(cl.api, client.WithAPIKey(key))
 	if err != nil {
 		t.Fatal(err)

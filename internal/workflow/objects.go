@@ -84,11 +84,9 @@ func (e *Engine) substitutions(ctx context.Context) (map[string]string, error) {
 	return m, nil
 }
 
-// Value prefixes of a stored connection.
-const (
-	connPlain  = 0
-	connSealed = 1
-)
+// connSealed prefixes a stored connection sealed with the server key (the
+// prefix leaves room for other ways of keeping them).
+const connSealed = 1
 
 // SetConnection creates or replaces a connection (a named secret). The
 // returned object carries no value: a secret is never given back.
@@ -96,10 +94,12 @@ func (e *Engine) SetConnection(ctx context.Context, name, secret string) (*domai
 	if err := checkObject(domain.ObjectConnection, name, len(secret)); err != nil {
 		return nil, err
 	}
-	v := append([]byte{connPlain}, secret...)
-	if e.sealer != nil {
-		v = append([]byte{connSealed}, e.sealer.Seal("connection:"+name, secret)...)
+	if e.sealer == nil {
+		// Secrets are never stored in clear (docs/guarantees.md G13).
+		return nil, domain.Errorf(domain.CodeValidation,
+			"connections are sealed with the server key, and this server has none: start it with --secret-key-file or DROVER_SECRET_KEY")
 	}
+	v := append([]byte{connSealed}, e.sealer.Seal("connection:"+name, secret)...)
 	o := &domain.Object{Kind: domain.ObjectConnection, Name: name, Value: v}
 	if err := e.st.ObjectPut(ctx, o); err != nil {
 		return nil, err
@@ -125,13 +125,10 @@ func (e *Engine) connectionValue(ctx context.Context, name string) (string, erro
 	if len(o.Value) == 0 {
 		return "", nil
 	}
-	if o.Value[0] == connSealed {
-		if e.sealer == nil {
-			return "", errors.New("it is sealed and this server has no server key")
-		}
-		return e.sealer.Open("connection:"+name, o.Value[1:])
+	if o.Value[0] != connSealed || e.sealer == nil {
+		return "", errors.New("it is sealed and this server has no server key to open it")
 	}
-	return string(o.Value[1:]), nil
+	return e.sealer.Open("connection:"+name, o.Value[1:])
 }
 
 // SetTemplate creates or replaces a template: a reusable step spec.
