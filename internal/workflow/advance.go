@@ -121,10 +121,35 @@ func (e *Engine) AdvanceRun(ctx context.Context, id int64) error {
 	if err := e.st.RunUpdate(ctx, upd); err != nil {
 		return err
 	}
+	if len(plan.Ready) > 0 {
+		e.cancelIfKilled(ctx, r.ID)
+	}
 	if upd.State != "" && !upd.State.Active() {
 		e.log.Info("workflow run ended", "run_id", r.ID, "workflow_id", r.WorkflowID, "state", upd.State)
 	}
 	return nil
+}
+
+// cancelIfKilled cancels the live tasks of a run that was killed (on
+// another server) while this pass created tasks for it.
+func (e *Engine) cancelIfKilled(ctx context.Context, id int64) {
+	r, err := e.st.RunGet(ctx, id)
+	if err != nil || r.State != domain.RunKilled {
+		return
+	}
+	upd := &store.RunUpdateParams{RunID: id}
+	for _, a := range r.Actions {
+		if ok, err := e.cancel(ctx, a, "workflow run killed"); err != nil {
+			e.log.Warn("cancelling a task of a killed run", "run_id", id, "action_id", a.ID, "error", err)
+		} else if ok || a.State == domain.ActionPending || a.State == domain.ActionRunning {
+			upd.Actions = append(upd.Actions, store.ActionUpdate{ID: a.ID, Expect: a.Generation, Generation: a.Generation, State: domain.ActionCancelled})
+		}
+	}
+	if len(upd.Actions) > 0 {
+		if err := e.st.RunUpdate(ctx, upd); err != nil {
+			e.log.Warn("recording the cancelled actions of a killed run", "run_id", id, "error", err)
+		}
+	}
 }
 
 // storeNow is the Now for store writes: zero (the store's clock) unless a

@@ -55,9 +55,15 @@ func (e *Engine) killLocked(ctx context.Context, r *domain.Run) ([]int64, error)
 			upd.Actions = append(upd.Actions, store.ActionUpdate{ID: a.ID, Expect: a.Generation, Generation: a.Generation, State: domain.ActionCancelled})
 		}
 	}
-	// The run is killed first, so no pass creates a task after this.
+	// The run is killed first, so no pass creates a task after this; its
+	// actions are read again after, so a task a pass on another server
+	// linked meanwhile is seen (and that pass, reading the run again after
+	// linking, cancels what it linked later: see AdvanceRun).
 	if err := e.st.RunUpdate(ctx, upd); err != nil {
 		return nil, err
+	}
+	if again, err := e.st.RunGet(ctx, r.ID); err == nil {
+		r = again
 	}
 	upd = &store.RunUpdateParams{RunID: r.ID}
 	for _, a := range r.Actions {
