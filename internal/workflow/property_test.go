@@ -107,4 +107,3 @@ func TestRandomDAGs(t *testing.T) {
 		}
 	}
 }
-
