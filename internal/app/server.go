@@ -205,10 +205,11 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 			s.closeListeners()
 			return nil, fmt.Errorf("%s listener: %w", l.name, err)
 		}
-		if l.name == "api" {
-			l.ln = limitListener(l.ln, obs.settings.Get().Server.MaxConnections)
-		}
 		l.srv = newHTTPServer(l.handler, log)
+		if l.name == "api" {
+			guard := guardConns(l.ln, obs.settings.Get().Server.MaxConnections)
+			l.ln, l.srv.ConnState = guard, guard.track
+		}
 	}
 	return s, nil
 }

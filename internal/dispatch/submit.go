@@ -36,11 +36,6 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 	}
 	res := make([]Submitted, len(outs))
 	for i, o := range outs {
-		if o.Existing && o.Task.RequestHash != "" && specs[i].RequestHash != "" && o.Task.RequestHash != specs[i].RequestHash {
-			return nil, domain.Errorf(domain.CodeIdempotencyConflict,
-				"idempotency key '%s' was used by an earlier, different request (task %s)", specs[i].IdempotencyKey, o.Task.ID).
-				With("idempotency_key", specs[i].IdempotencyKey).With("task_id", o.Task.ID).With("index", i)
-		}
 		res[i] = Submitted{Task: o.Task, Duplicate: o.Existing}
 		if !o.Existing {
 			call(s.hooks.TaskSubmitted, o.Task)
