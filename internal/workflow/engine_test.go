@@ -11,16 +11,21 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/workflow"
 	"github.com/drover-run/drover/worker"
 )
 
+// relaxed timing keeps a loaded CI machine (-race, shared cores) from
+// expiring leases of tasks that are in fact running.
+var relaxed = dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 10 * time.Second}
+
 // inProcess is a test server with one in-process worker that runs shell.
 func inProcess(t *testing.T) *drovertest.Server {
 	t.Helper()
-	srv := drovertest.NewServer(t, drovertest.Options{})
+	srv := drovertest.NewServer(t, drovertest.Options{Engine: relaxed})
 	srv.StartWorker(t, worker.Config{Name: "w1", Concurrency: 8, AllowShell: true})
 	return srv
 }
@@ -89,7 +94,7 @@ func TestDiamondInProcess(t *testing.T) {
 // and recording it on the action: the next pass finds the same task (its
 // idempotency key) instead of creating a second one.
 func TestStepTaskCreatedOnce(t *testing.T) {
-	srv := drovertest.NewServer(t, drovertest.Options{})
+	srv := drovertest.NewServer(t, drovertest.Options{Engine: relaxed})
 	ctx := t.Context()
 	w, err := srv.Client.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "pair", Steps: []api.WorkflowStep{
 		{Name: "a", TaskType: "echo", Payload: json.RawMessage(`{"message":"a"}`)},
