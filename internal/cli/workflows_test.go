@@ -69,6 +69,9 @@ func TestWorkflowsAndRuns(t *testing.T) {
 	if out, code = cli("runs", "get", "1"); code != 0 || !strings.Contains(out, "Status:    completed") {
 		t.Fatalf("runs get after the repair = %d:\n%s", code, out)
 	}
+	if out, code = cli("runs", "logs", "1", "-f", "--level", "all"); code != 0 || strings.Count(out, "[count] counted") != 3 {
+		t.Fatalf("runs logs -f of an ended run = %d:\n%s", code, out)
+	}
 	if out, code = cli("runs", "list", "--workflow", "1"); code != 0 || !strings.Contains(out, "completed") {
 		t.Fatalf("runs list = %d:\n%s", code, out)
 	}
