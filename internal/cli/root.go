@@ -50,6 +50,8 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newWorkflowsCommand(m),
+		newRunsCommand(m),
 		newKeysCommand(m),
 		newPoolsCommand(m),
 		newMonitorCommand(m),

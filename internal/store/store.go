@@ -35,6 +35,7 @@ type Store interface {
 	SignatureStore
 	ObservabilityStore
 	PoolStore
+	WorkflowStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Observe", observeTests},
 		{"Key", keyTests},
 		{"Pool", poolTests},
+		{"Workflow", workflowTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
