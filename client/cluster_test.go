@@ -169,4 +169,3 @@ func isCode(err error, code string) bool {
 	ae, ok := errors.AsType[*api.Error](err)
 	return ok && ae.Code == code
 }
-

@@ -304,9 +304,6 @@ func TestTasksLogs(t *testing.T) {
 	}
 }
 
-
-
-
 func TestTasksWait(t *testing.T) {
 	t.Parallel()
 	b := setup(t, drovertest.Options{})
