@@ -60,7 +60,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sent := sentRequest{req.Method, req.URL.Host, req.URL.EscapedPath(), req.URL.RawQuery, string(body), req.Header.Clone(), nil}
 	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err == nil {
+	if err == nil && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		sent.Answer, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(sent.Answer))
@@ -127,13 +127,19 @@ func testEnv(t *testing.T, srv *drovertest.Server) map[string]string {
 // a poll interval short enough that waiting commands return at once.
 func drover(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
+	return droverCtx(t, context.Background(), env, args...)
+}
+
+// droverCtx is drover until ctx ends, for commands that run until stopped.
+func droverCtx(t *testing.T, ctx context.Context, env map[string]string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	m := newMeta(&stdout, &stderr, func(k string) string { return env[k] })
 	m.now = later
 	m.pollInterval = time.Millisecond
 	rec := &recorder{}
 	m.transport = rec
-	code := m.run(context.Background(), args)
+	code := m.run(ctx, args)
 	return result{stdout.String(), stderr.String(), code, rec.reqs}
 }
 
@@ -185,8 +191,8 @@ var timestamp = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-
 // named in vary becomes <varies>.
 func scrub(out string, ids []string, vary ...string) string {
 	for i, id := range ids {
-		prefix, _, _ := strings.Cut(id, "-")
-		out = strings.ReplaceAll(out, id, fmt.Sprintf("%s-%0*d", prefix, len(id)-len(prefix)-1, i+1))
+		prefix := id[:strings.IndexAny(id, "-_")+1] // task-, key_
+		out = strings.ReplaceAll(out, id, fmt.Sprintf("%s%0*d", prefix, len(id)-len(prefix), i+1))
 	}
 	out = timestamp.ReplaceAllString(out, "TIME")
 	lines := strings.Split(out, "\n")
