@@ -275,7 +275,8 @@ func (s *Server) Restart(t testing.TB) {
 // ends, and returns once it has registered. cfg.Server is filled in; so is
 // cfg.Token when the server has auth (a fresh join token), cfg.Name (w1,
 // w2, … in the order started) and cfg.Logger (discarding) when empty.
-// DrainTimeout defaults to 2s.
+// DrainTimeout defaults to 2s; cfg.HTTPClient to a client whose
+// connections close when the test ends.
 func (s *Server) StartWorker(t testing.TB, cfg worker.Config) *worker.Worker {
 	t.Helper()
 	cfg.Server = s.AgentURL()
@@ -299,6 +300,14 @@ func (s *Server) StartWorker(t testing.TB, cfg worker.Config) *worker.Worker {
 		}
 		cfg.Token = join.Token
 	}
+	// The worker's own connections would hold the server's shutdown as
+	// the test clients' would (see Stop): give it a transport to close.
+	var own *http.Transport
+	if cfg.HTTPClient == nil {
+		own = http.DefaultTransport.(*http.Transport).Clone()
+		own.ForceAttemptHTTP2, own.MaxIdleConnsPerHost = false, 16
+		cfg.HTTPClient = &http.Client{Transport: own}
+	}
 	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatalf("drovertest: %v", err)
@@ -310,6 +319,9 @@ func (s *Server) StartWorker(t testing.TB, cfg worker.Config) *worker.Worker {
 		cancel()
 		if err := <-done; err != nil && ctx.Err() == nil {
 			t.Errorf("drovertest: worker stopped with: %v", err)
+		}
+		if own != nil {
+			own.CloseIdleConnections()
 		}
 	})
 	Eventually(t, 10*time.Second, func() bool { return w.ID() != "" }, "worker "+cfg.Name+" to register")
