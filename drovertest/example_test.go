@@ -72,6 +72,31 @@ func ExampleNewServer_auth() {
 	// [api join]
 }
 
+// A restarted server keeps its store and its address: clients and workers
+// carry on.
+func ExampleServer_Restart() {
+	t, done := exampleT()
+	defer done()
+	ctx := context.Background()
+	srv := drovertest.NewServer(t, drovertest.Options{})
+	before := srv.APIURL()
+	sub, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"kept"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Restart(t)
+	srv.StartWorker(t, worker.Config{})
+
+	task, err := srv.Client.Tasks.Wait(ctx, sub.TaskID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(srv.APIURL() == before, task.Status, task.Result.Output)
+	// Output:
+	// true completed kept
+}
+
 // exampleTB stands in for the *testing.T an Example lacks: it runs the
 // cleanups when done and turns failures into panics.
 type exampleTB struct {
