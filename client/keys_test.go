@@ -152,6 +152,11 @@ func TestSignedMode(t *testing.T) {
 	if _, err := signed.Tasks.Get(ctx, sub.TaskID); err != nil {
 		t.Errorf("signed Get = %v", err)
 	}
+	// The stream is signed too: a filter refused for what it is (400, not
+	// 401) got past the signature check.
+	if err := signed.Monitor.Stream(ctx, []string{"nope"}, func(api.StreamEvent) error { return nil }); status(err) != http.StatusBadRequest {
+		t.Errorf("signed Stream(nope) = %v, want 400", err)
+	}
 	h := rec.last(t).Header
 	if h.Get("token") != created.Token || h.Get("sign_str") == "" || h.Get("timestamp") == "" || h.Get("version") != client.SigningVersion || h.Get("X-Api-Key") != "" {
 		t.Errorf("signed headers %v", h)

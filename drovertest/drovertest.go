@@ -201,11 +201,6 @@ func (s *Server) running() *app.Server {
 // event stream), "agent" (the worker protocol), "keeper" or "netpulse"
 // (when Options turned them on); "" for a listener the server lacks.
 func (s *Server) URL(listener string) string {
-	switch listener {
-	case "api", "agent", "keeper", "netpulse":
-	default:
-		return ""
-	}
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
