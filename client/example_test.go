@@ -26,7 +26,9 @@ func startDrover() (url string, stop func()) {
 		log.Fatal(err)
 	}
 	t.dir = dir
-	srv := drovertest.NewServer(t, drovertest.Options{})
+	opts := drovertest.Options{}
+	lenient(&opts)
+	srv := drovertest.NewServer(t, opts)
 	srv.StartWorker(t, worker.Config{Name: "android-001", Role: "mobile"})
 	srv.StartWorker(t, worker.Config{Name: "rpi-002", Role: "compute"})
 	return srv.APIURL(), func() {

@@ -32,9 +32,17 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // the test made prints as "5m ago" however long the test takes.
 func later() time.Time { return time.Now().Add(5 * time.Minute) }
 
-// newServer starts a server for one test.
+// newServer starts a server for one test. Leases and devices outlive the
+// pauses of a loaded machine (-race on two cores): these tests are about
+// output, not expiry, which drovertest's fast defaults are for.
 func newServer(t *testing.T, opts drovertest.Options) *drovertest.Server {
 	t.Helper()
+	if opts.LeaseTTL == 0 {
+		opts.LeaseTTL = time.Minute
+	}
+	if opts.OfflineThreshold == 0 {
+		opts.OfflineThreshold = time.Minute
+	}
 	return drovertest.NewServer(t, opts)
 }
 
