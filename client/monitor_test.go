@@ -71,7 +71,7 @@ func (e *events) await(t *testing.T, typ, id string) {
 // the next event will be seen.
 func (b *bundle) opened(t *testing.T, e *events) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		probe := b.submit(t, later("probe"))
 		for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
@@ -80,7 +80,13 @@ func (b *bundle) opened(t *testing.T, e *events) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the stream saw none of the tasks submitted for 10s")
+			for _, r := range b.rec.requests() {
+				if r.Path == "/api/v1/monitor/stream" {
+					t.Logf("stream request %v", r.Header)
+				}
+			}
+			t.Logf("events %+v", e.seen())
+			t.Fatal("the stream saw none of the tasks submitted for 30s")
 		}
 	}
 }
