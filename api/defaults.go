@@ -1,7 +1,6 @@
 package api
 
-// The ports Drover listens on unless told otherwise (DESIGN: one binary,
-// four documents). Servers, workers, the CLI and the SDKs all start from
+// The ports Drover listens on unless told otherwise. Servers, workers, the CLI and the SDKs all start from
 // these.
 const (
 	DefaultPort         = 8081 // the native API (document 001), dashboard and event stream

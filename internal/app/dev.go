@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Name:        fmt.Sprintf("%s-%d", host, i+1),
 			Concurrency: cfg.Concurrency,
 			AllowShell:  true, // loopback only, and the newcomer is the operator
+			HTTPAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			StateFile:   filepath.Join(cfg.DataDir, fmt.Sprintf("worker-%d.json", i+1)),
 			Logger:      cfg.Logger.With("component", "worker", "n", i+1),
 		})

@@ -224,7 +224,7 @@ func expect(p principal, need auth.Scope, public bool) int {
 	return http.StatusForbidden
 }
 
-// TestAuthorizationMatrix is RELIABILITY S4 on the native API: every route
+// TestAuthorizationMatrix (docs/guarantees.md, G11) on the native API: every route
 // × every kind of principal against the declared policy, on a real server.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()

@@ -182,7 +182,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
-	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
+	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
@@ -196,10 +196,11 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 			s.closeListeners()
 			return nil, fmt.Errorf("%s listener: %w", l.name, err)
 		}
-		if l.name == "api" {
-			l.ln = limitListener(l.ln, obs.settings.Get().Server.MaxConnections)
-		}
 		l.srv = newHTTPServer(l.handler, log)
+		if l.name == "api" {
+			guard := guardConns(l.ln, obs.settings.Get().Server.MaxConnections)
+			l.ln, l.srv.ConnState = guard, guard.track
+		}
 	}
 	return s, nil
 }

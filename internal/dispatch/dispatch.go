@@ -84,7 +84,7 @@ type Service struct {
 	store  store.Store
 	log    *slog.Logger
 	clock  func() time.Time // nil: real time, and the store's own clock for store writes
-	wake   *notifier
+	wake   *waker
 	fleet  *fleetCache
 	hooks  Hooks
 	cfgMu  sync.RWMutex
@@ -97,7 +97,10 @@ type Service struct {
 }
 
 // Hooks are called after state changes commit; they must not block. They let
-// the event stream and metrics observe the engine without it knowing them.
+// the event stream and metrics observe the engine without it knowing them,
+// and may wake a leader duty early. Nothing that must happen may hang on
+// one: a crash between the commit and the hook skips it (docs/guarantees.md,
+// G17), so follow-up work is reconciled from stored state instead.
 type Hooks struct {
 	TaskSubmitted func(*domain.Task)
 	TaskStarted   func(*domain.Task)
@@ -132,7 +135,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		store:     st,
 		log:       log,
 		clock:     opts.Clock,
-		wake:      newNotifier(),
+		wake:      newWaker(),
 		hooks:     opts.Hooks,
 		cfg:       opts.Config.withDefaults(),
 		random:    rand.Int64N,
@@ -182,9 +185,22 @@ func (s *Service) SetDefaultTimeout(d time.Duration) error {
 // StartedAt is when the engine was made: the server's start, for uptime.
 func (s *Service) StartedAt() time.Time { return s.start }
 
-// Wake tells waiting workers that work may have appeared. Other servers'
-// submits reach this one through it (PostgreSQL LISTEN/NOTIFY).
-func (s *Service) Wake() { s.wake.notify() }
+// Wake tells the workers waiting on queues that work may have appeared
+// there; nil means every waiting worker. Other servers' writes reach this
+// one through it (store.WorkNotifier, PostgreSQL LISTEN/NOTIFY). It wakes
+// every waiter of those queues: a notification names the queues, not the
+// tasks, so it cannot pick one waiter per task as local writes do.
+func (s *Service) Wake(queues []string) {
+	if queues == nil {
+		s.wake.all()
+		return
+	}
+	keys := make([]string, len(queues))
+	for i, q := range queues {
+		keys[i] = queueKey(q)
+	}
+	s.wake.keys(keys...)
+}
 
 // now is the engine's clock.
 func (s *Service) now() time.Time {

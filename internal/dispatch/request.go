@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/drover-run/drover/internal/domain"
 )
@@ -123,10 +124,43 @@ func (s *Service) Spec(req *TaskRequest) (*domain.Task, error) {
 		return nil, bad("labels", "at most %d labels", MaxLabels)
 	}
 	t.Labels = req.Labels
+	if err := plainText(req); err != nil {
+		return nil, err
+	}
 	if t.IdempotencyKey != "" {
-		t.RequestHash = requestHash(req)
+		t.RequestHash = requestHash(t, req)
 	}
 	return t, nil
+}
+
+// plainText refuses text no store keeps alike: NUL characters (PostgreSQL
+// refuses them, SQLite would keep them) and invalid UTF-8.
+func plainText(req *TaskRequest) error {
+	check := func(field, v string) error {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return domain.Errorf(domain.CodeValidation, "%s holds a NUL character or invalid UTF-8", field).With("field", field)
+		}
+		return nil
+	}
+	fields := map[string]string{"device_id": req.DeviceID, "idempotency_key": req.IdempotencyKey, "payload": string(req.Payload)}
+	if bytes.Contains(req.Payload, []byte(`\u0000`)) {
+		return check("payload", "\x00")
+	}
+	for k, v := range req.Labels {
+		fields["labels."+k] = k + v
+	}
+	if r := req.Requirements; r != nil {
+		fields["requirements.platform"], fields["requirements.role"] = r.Platform, r.Role
+		for k, v := range r.Labels {
+			fields["requirements.labels."+k] = k + v
+		}
+	}
+	for f, v := range fields {
+		if err := check(f, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func requirements(r domain.Requirements) (domain.Requirements, error) {
@@ -166,12 +200,26 @@ func compactPayload(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 // requestHash fingerprints a request, to tell a replay (same key, same
-// request) from a key reused for something else.
-func requestHash(req *TaskRequest) string {
-	c := *req
-	c.IdempotencyKey = ""
-	c.Payload, _ = compactPayload(req.Payload)
-	raw, _ := json.Marshal(c)
+// request) from a key reused for something else. It hashes the validated
+// spec, so a replay that spells out a default ("priority": "normal",
+// "queue": "FifoQ") is the same request.
+func requestHash(t *domain.Task, req *TaskRequest) string {
+	queue := t.Queue
+	if queue == "" {
+		queue = domain.DefaultQueue
+	}
+	raw, _ := json.Marshal(struct {
+		Type, Queue, DeviceID string
+		Payload               json.RawMessage
+		Priority              domain.Priority
+		Requirements          domain.Requirements
+		Timeout, MaxRetries   int
+		RetryBackoff          time.Duration
+		Delay                 *float64
+		RunAt                 *time.Time
+		Labels                map[string]string
+	}{t.Type, queue, t.DeviceID, t.Payload, t.Priority, t.Requirements, t.TimeoutSeconds, t.MaxRetries, t.RetryBackoff,
+		req.Delay, req.RunAt, t.Labels})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:16])
 }

@@ -96,7 +96,7 @@ func (s *Service) Health(ctx context.Context) (*Health, error) {
 	rtt, dbErr := s.Ping(ctx)
 	db := Check{Status: Healthy, ResponseTime: rtt}
 	if dbErr != nil {
-		db = Check{Status: Unhealthy, Message: "the store does not answer"}
+		db = Check{Status: Unhealthy, Message: "the store does not answer or cannot write"}
 	}
 	h.Checks["database"] = db
 

@@ -7,6 +7,7 @@ package insight
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"time"
 
@@ -33,11 +34,19 @@ func New(st store.Store, now func() time.Time, started time.Time) *Service {
 // Uptime is how long this server has run.
 func (s *Service) Uptime() time.Duration { return s.now().Sub(s.started) }
 
-// Ping checks the store answers, and how fast.
+// Ping checks the store answers and can write, and how fast: a store
+// that reads but cannot write (read-only, disk full) cannot take a task,
+// and a load balancer must hear so. The write is one small row.
 func (s *Service) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	err := s.store.Ping(ctx)
-	return time.Since(start), err
+	if err := s.store.Ping(ctx); err != nil {
+		return time.Since(start), err
+	}
+	stamp, _ := json.Marshal(s.now().UTC())
+	if err := s.store.KVPut(ctx, "probe/write", stamp); err != nil {
+		return time.Since(start), err
+	}
+	return time.Since(start), nil
 }
 
 // Period is a span of history back from now, read from buckets of Width.

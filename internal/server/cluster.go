@@ -32,8 +32,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := s.insight.Ping(ctx); err != nil {
-		s.log.Error("health: store unreachable", "err", err)
-		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
+		s.log.Error("health: the store does not answer or cannot write", "err", err)
+		return storeDown(err)
 	}
 	envelope.OK(w, r, map[string]any{
 		"status":         "healthy",
@@ -48,7 +48,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := s.insight.Ping(ctx); err != nil {
-		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
+		return storeDown(err)
 	}
 	envelope.OK(w, r, map[string]string{"status": "ready"}, "")
 	return nil
@@ -93,6 +93,15 @@ func (s *Server) clusterHealth(w http.ResponseWriter, r *http.Request) error {
 	}
 	envelope.OK(w, r, api.ClusterHealth{OverallHealth: h.Overall, Checks: checks}, "")
 	return nil
+}
+
+// storeDown is the answer of /health and /ready when the store fails its
+// probe: STORE_UNAVAILABLE when it cannot write, SERVICE_UNAVAILABLE else.
+func storeDown(err error) error {
+	if e := httpapi.AsError(err); e.Code == domain.CodeStoreUnavailable {
+		return domain.Errorf(domain.CodeStoreUnavailable, "the store cannot write: %s", e.Message)
+	}
+	return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
 }
 
 // formatUptime writes d as document 001 does: "15d 6h 42m".

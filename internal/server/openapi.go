@@ -232,7 +232,7 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	doc, err := OpenAPI(s.version, scheme+"://"+r.Host, s.router.Routes())
+	doc, err := OpenAPI(s.version, scheme+"://"+r.Host, s.Routes())
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
 	}

@@ -31,10 +31,10 @@ type Options struct {
 	Keys *auth.Service
 	// Observe wires the observability routes (observe.go).
 	Observe Observe
-	// Dialects are other dialects' routes served on the main port beside
-	// the native API (document 000's change_points), each with its own
-	// error format (Route.Errors).
-	Dialects []httpapi.Route
+	// Also are routes of other parts served on the main port beside the
+	// native API — the dashboard, document 000's change_points — each in
+	// its own format (Route.Errors), and left out of /openapi.json.
+	Also []httpapi.Route
 }
 
 // Server serves the native API.
@@ -57,8 +57,8 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
-	routes := s.Routes()
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also}
+	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
 		guard = opts.Guard(routes, envelope.Error)
@@ -73,7 +73,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes())
 }
 
 // Handler is the API as an http.Handler.

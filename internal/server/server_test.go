@@ -109,6 +109,8 @@ func TestBadInputGetsPreciseErrors(t *testing.T) {
 		{"huge limit", "GET", "/api/v1/tasks?limit=99999999999999999999", "", 400, "VALIDATION_ERROR"},
 		{"bad since", "GET", "/api/v1/tasks?since=yesterday", "", 400, "VALIDATION_ERROR"},
 		{"bad device status", "GET", "/api/v1/devices?status=sleepy", "", 400, "VALIDATION_ERROR"},
+		{"NUL in payload", "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"a\u0000b"}}`, 400, "VALIDATION_ERROR"},
+		{"NUL in a label", "POST", "/api/v1/tasks", `{"task_type":"echo","labels":{"k":"a\u0000"}}`, 400, "VALIDATION_ERROR"},
 		{"bad cursor", "GET", "/api/v1/tasks/task-x/logs?cursor=abc", "", 400, "VALIDATION_ERROR"}, // the request is checked before the store
 		{"logs of an unknown task", "GET", "/api/v1/tasks/task-x/logs", "", 404, "TASK_NOT_FOUND"},
 		{"unknown route", "GET", "/api/v1/nothing", "", 404, "NOT_FOUND"},
@@ -218,6 +220,11 @@ func TestIdempotencyKey(t *testing.T) {
 	other := do(t, h, "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"twice"}}`, "Idempotency-Key", "k-1")
 	if other.status != 409 || other.env.Error.Code != "IDEMPOTENCY_CONFLICT" {
 		t.Fatalf("reuse with another body = %d %+v, want 409 IDEMPOTENCY_CONFLICT", other.status, other.env.Error)
+	}
+	// A replay that spells out the defaults is the same request.
+	spelled := do(t, h, "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"once"},"priority":"normal","queue":"FifoQ"}`, "Idempotency-Key", "k-1")
+	if spelled.status != 200 {
+		t.Errorf("replay spelling out the defaults = %d %+v, want 200", spelled.status, spelled.env.Error)
 	}
 	list := do(t, h, "GET", "/api/v1/tasks", "")
 	var l api.TaskList
