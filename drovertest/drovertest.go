@@ -63,7 +63,8 @@ type Options struct {
 	SecretKey string
 
 	// Keeper and NetPulse serve the Keeper and NetPulse dialects, each on a
-	// free port (Server.URL("keeper"), Server.URL("netpulse")).
+	// free port: Server.URL("keeper"), Server.URL("netpulse") ("" while the
+	// server has no such listener).
 	Keeper, NetPulse bool
 }
 
