@@ -10,20 +10,19 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/drovertest"
-	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/worker"
 )
 
 // relaxed timing keeps a loaded CI machine (-race, shared cores) from
 // expiring leases of tasks that are in fact running.
-var relaxed = dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 10 * time.Second}
+var relaxed = drovertest.Options{HeartbeatInterval: time.Second, LeaseTTL: 10 * time.Second}
 
 // TestWorkflowsAndRuns drives a newcomer's path through the CLI against a
 // real server and worker: create the example DAG from YAML, run it, see it
 // fail at a step with its exit code and log, repair it from the CLI.
 func TestWorkflowsAndRuns(t *testing.T) {
 	t.Parallel()
-	srv := drovertest.NewServer(t, drovertest.Options{Engine: relaxed})
+	srv := drovertest.NewServer(t, relaxed)
 	srv.StartWorker(t, worker.Config{Name: "cli-w", Concurrency: 4, AllowShell: true})
 	dir := t.TempDir()
 	cli := func(args ...string) (string, int) {

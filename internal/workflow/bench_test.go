@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
-	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -58,8 +57,8 @@ func BenchmarkDAG1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		waitFor(b, "the run", func() bool {
-			rs, err := srv.Store().RunList(ctx, &store.RunListParams{WorkflowID: w.ID, Limit: 1})
-			return err == nil && rs[0].ID == run.ID && rs[0].State == domain.RunCompleted
+			r, err := srv.Client.Runs.Get(ctx, run.ID)
+			return err == nil && r.Status == "completed"
 		})
 	}
 }
@@ -81,8 +80,8 @@ func BenchmarkDirect1000(b *testing.B) {
 		}
 		done += benchSteps
 		waitFor(b, "the tasks", func() bool {
-			n, err := srv.Store().TaskCount(ctx, &store.TaskListParams{})
-			return err == nil && n[domain.TaskCompleted] == done
+			l, err := srv.Client.Tasks.List(ctx, client.TaskListOptions{Limit: 1})
+			return err == nil && l.Completed == done
 		})
 	}
 }

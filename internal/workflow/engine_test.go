@@ -11,21 +11,18 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
-	"github.com/drover-run/drover/internal/dispatch"
-	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/workflow"
 	"github.com/drover-run/drover/worker"
 )
 
 // relaxed timing keeps a loaded CI machine (-race, shared cores) from
 // expiring leases of tasks that are in fact running.
-var relaxed = dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 10 * time.Second}
+var relaxed = drovertest.Options{HeartbeatInterval: time.Second, LeaseTTL: 10 * time.Second}
 
 // inProcess is a test server with one in-process worker that runs shell.
 func inProcess(t *testing.T) *drovertest.Server {
 	t.Helper()
-	srv := drovertest.NewServer(t, drovertest.Options{Engine: relaxed})
+	srv := drovertest.NewServer(t, relaxed)
 	srv.StartWorker(t, worker.Config{Name: "w1", Concurrency: 8, AllowShell: true})
 	return srv
 }
@@ -94,7 +91,7 @@ func TestDiamondInProcess(t *testing.T) {
 // and recording it on the action: the next pass finds the same task (its
 // idempotency key) instead of creating a second one.
 func TestStepTaskCreatedOnce(t *testing.T) {
-	srv := drovertest.NewServer(t, drovertest.Options{Engine: relaxed})
+	srv := drovertest.NewServer(t, relaxed)
 	ctx := t.Context()
 	w, err := srv.Client.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "pair", Steps: []api.WorkflowStep{
 		{Name: "a", TaskType: "echo", Payload: json.RawMessage(`{"message":"a"}`)},
@@ -107,18 +104,18 @@ func TestStepTaskCreatedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a pass that crashed after its Submit left behind: b's task, unrecorded.
-	orphan, err := srv.Engine().Submit(ctx, []*domain.Task{{Type: "echo", Payload: json.RawMessage(`{"message":"b"}`),
-		IdempotencyKey: workflow.IdempotencyKey(run.Steps[1].ActionID, 0)}})
+	orphan, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"b"}`),
+		IdempotencyKey: workflow.IdempotencyKey(run.Steps[1].ActionID, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.StartWorker(t, worker.Config{Name: "w", Concurrency: 2})
 	r := waitRun(t, srv, run.ID)
-	if r.Status != "completed" || r.Steps[1].TaskID != orphan[0].Task.ID {
-		t.Fatalf("run %s, b's task %s: want completed with the task created before the crash (%s)", r.Status, r.Steps[1].TaskID, orphan[0].Task.ID)
+	if r.Status != "completed" || r.Steps[1].TaskID != orphan.TaskID {
+		t.Fatalf("run %s, b's task %s: want completed with the task created before the crash (%s)", r.Status, r.Steps[1].TaskID, orphan.TaskID)
 	}
-	n, err := srv.Store().TaskCount(ctx, &store.TaskListParams{})
-	if err != nil || n[domain.TaskCompleted] != 2 || len(n) > 1 && n[domain.TaskPending]+n[domain.TaskRunning] > 0 {
-		t.Fatalf("tasks %v, %v: want exactly two, completed", n, err)
+	l, err := srv.Client.Tasks.List(ctx, client.TaskListOptions{Limit: 1})
+	if err != nil || l.Total != 2 || l.Completed != 2 {
+		t.Fatalf("tasks %+v, %v: want exactly two, completed", l, err)
 	}
 }

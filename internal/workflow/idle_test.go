@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/drovertest"
-	"github.com/drover-run/drover/internal/domain"
 )
 
 func cpuTime() time.Duration {
@@ -38,7 +38,6 @@ func TestCronIdleCPU(t *testing.T) {
 	time.Sleep(2 * time.Second) // leadership, first passes
 	before := idleCPU(window)
 
-	e := srv.Workflows()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for i := range 10000 {
@@ -48,9 +47,9 @@ func TestCronIdleCPU(t *testing.T) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// Daily schedules spread over the day (about seven ticks a minute).
-			_, err := e.Create(context.Background(), &domain.Workflow{Name: fmt.Sprintf("daily-%d", i),
+			_, err := srv.Client.Workflows.Create(context.Background(), api.CreateWorkflowRequest{Name: fmt.Sprintf("daily-%d", i),
 				Schedule: fmt.Sprintf("%d %d * * *", i%60, (i/60)%24), Timezone: "Europe/Berlin",
-				Steps: []domain.Step{{Name: "s", TaskType: "echo"}}})
+				Steps: []api.WorkflowStep{{Name: "s", TaskType: "echo"}}})
 			if err != nil {
 				t.Error(err)
 			}
