@@ -31,7 +31,11 @@ type Client struct {
 	Devices *DevicesService
 	Cluster *ClusterService
 	Keys    *KeysService
+	Pools   *PoolsService
 	Monitor *MonitorService
+	// Workflows and Runs are the workflow API (issue 9).
+	Workflows *WorkflowsService
+	Runs      *RunsService
 
 	root         string // the server root as given to New, without a trailing slash or /api/v1
 	httpClient   *http.Client
@@ -104,7 +108,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Devices = &DevicesService{c: c}
 	c.Cluster = &ClusterService{c: c}
 	c.Keys = &KeysService{c: c}
+	c.Pools = &PoolsService{c: c}
 	c.Monitor = &MonitorService{c: c}
+	c.Workflows, c.Runs = &WorkflowsService{c: c}, &RunsService{c: c}
 	return c, nil
 }
 

@@ -50,7 +50,10 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newWorkflowsCommand(m),
+		newRunsCommand(m),
 		newKeysCommand(m),
+		newPoolsCommand(m),
 		newMonitorCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.

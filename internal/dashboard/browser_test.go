@@ -18,7 +18,6 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/drovertest"
 	"github.com/drover-run/drover/internal/app"
-	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -136,20 +135,28 @@ func startWorker(t *testing.T, srv *drovertest.Server, name string) (w *worker.W
 	return w, stop
 }
 
-func submit(t *testing.T, eng *dispatch.Service, typ, payload string) string {
+// submit posts a task as raw JSON (not through the SDK, whose encoder
+// would escape the markup a hostile payload must carry as it is).
+func submit(t *testing.T, srv *drovertest.Server, typ, payload string) string {
 	t.Helper()
-	out, err := eng.SubmitRequests(context.Background(), domainActor(), []dispatch.TaskRequest{{Type: typ, Payload: json.RawMessage(payload)}})
+	body := `{"task_type": "` + typ + `", "payload": ` + payload + `}`
+	resp, err := http.Post(srv.APIURL()+"/api/v1/tasks", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out[0].Task.ID
+	defer resp.Body.Close()
+	var env struct{ Data api.SubmitTaskResponse }
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || env.Data.TaskID == "" {
+		t.Fatalf("submit %s = %d: %v", typ, resp.StatusCode, err)
+	}
+	return env.Data.TaskID
 }
 
 func TestBrowser(t *testing.T) {
 	chromium(t) // skip before starting anything
 	// Lenient timings: a loaded CI machine under -race must not lose leases.
-	srv := drovertest.NewServer(t, drovertest.Options{Engine: dispatch.Config{
-		HeartbeatInterval: 300 * time.Millisecond, LeaseTTL: 10 * time.Second, OfflineThreshold: 10 * time.Second}})
+	srv := drovertest.NewServer(t, drovertest.Options{
+		HeartbeatInterval: 300 * time.Millisecond, LeaseTTL: 10 * time.Second, OfflineThreshold: 10 * time.Second})
 	base := srv.APIURL()
 	w1, _ := startWorker(t, srv, "w1")
 	w2, stopW2 := startWorker(t, srv, "w2")
@@ -185,7 +192,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("cancel a running task", func(t *testing.T) {
-		id := submit(t, srv.Engine(), "ticker", `{"n": 600}`)
+		id := submit(t, srv, "ticker", `{"n": 600}`)
 		run(t, ctx, "cancel",
 			chromedp.Navigate(base+"/ui/tasks/"+id),
 			within(10*time.Second, chromedp.WaitVisible(`#live .s-running`, chromedp.ByQuery)),
@@ -197,7 +204,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("a payload holding a script shows as text", func(t *testing.T) {
-		id := submit(t, srv.Engine(), "echo", `{"message": "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">"}`)
+		id := submit(t, srv, "echo", `{"message": "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">"}`)
 		var payload string
 		var pwned bool
 		run(t, ctx, "hostile",

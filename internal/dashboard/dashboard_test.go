@@ -387,5 +387,3 @@ func TestLoginAndScopes(t *testing.T) {
 		t.Errorf("after logout GET / = %d, want the login", a.status)
 	}
 }
-
-func domainActor() domain.Actor { return domain.Actor{} }

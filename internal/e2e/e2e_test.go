@@ -123,7 +123,8 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 	args := append([]string{}, "server", "--store", "sqlite://"+cl.db,
 		"--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort),
 		"--heartbeat-interval", heartbeat.String(), "--lease-ttl", leaseTTL.String(),
-		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn")
+		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn",
+		"--keeper-port", "0", "--netpulse-port", "0") // parallel servers: dialect ports only where a test asks
 	args = append(args, cl.serverArgs...)
 	cl.server = start(t, "server", args...)
 	c, err := client.New(cl.api)

@@ -34,6 +34,8 @@ type Store interface {
 	KeyStore
 	SignatureStore
 	ObservabilityStore
+	PoolStore
+	WorkflowStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
