@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/drover-run/drover/internal/dialect/elastic"
 	"github.com/drover-run/drover/internal/dialect/keeper"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/leader"
@@ -169,7 +171,8 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	log := obs.logger // from here on, what the server logs is also the cluster's log
 	var wf *workflow.Engine
 	hooks := wakeWorkflows(obs.hooks(), func() { wf.Wake() })
-	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: hooks})
+	secrets := func(ctx context.Context, t *domain.Task) (json.RawMessage, error) { return wf.ResolveSecrets(ctx, t) }
+	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: hooks, Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,16 +82,17 @@ func (c Config) Validate() error {
 
 // Service is the task engine. It is safe for concurrent use.
 type Service struct {
-	store  store.Store
-	log    *slog.Logger
-	clock  func() time.Time // nil: real time, and the store's own clock for store writes
-	wake   *waker
-	fleet  *fleetCache
-	hooks  Hooks
-	cfgMu  sync.RWMutex
-	cfg    Config
-	start  time.Time
-	random func(n int64) int64
+	store   store.Store
+	log     *slog.Logger
+	clock   func() time.Time // nil: real time, and the store's own clock for store writes
+	wake    *waker
+	fleet   *fleetCache
+	hooks   Hooks
+	secrets func(ctx context.Context, t *domain.Task) (json.RawMessage, error)
+	cfgMu   sync.RWMutex
+	cfg     Config
+	start   time.Time
+	random  func(n int64) int64
 
 	durMu     sync.Mutex
 	durations map[string]time.Duration // moving average of successful run time, per task type
@@ -120,7 +122,15 @@ type Options struct {
 	// Clock replaces the real clock, for tests. When set, store calls get
 	// explicit times from it too.
 	Clock func() time.Time
+	// Secrets resolves the secret references of an engine-made task's
+	// payload (a workflow step's connections) as the task is handed to its
+	// worker, so that the secret is never stored in the task, nor shown by
+	// the API. nil leaves payloads as they are.
+	Secrets func(ctx context.Context, t *domain.Task) (json.RawMessage, error)
 }
+
+// SecretRef marks a secret reference in a payload: ${connection:NAME}.
+const SecretRef = "${connection:"
 
 // New makes an engine over st.
 func New(st store.Store, opts Options) (*Service, error) {
@@ -137,6 +147,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		clock:     opts.Clock,
 		wake:      newWaker(),
 		hooks:     opts.Hooks,
+		secrets:   opts.Secrets,
 		cfg:       opts.Config.withDefaults(),
 		random:    rand.Int64N,
 		durations: map[string]time.Duration{},

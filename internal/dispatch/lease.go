@@ -1,7 +1,9 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
@@ -84,6 +86,7 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 		if err != nil || len(tasks) > 0 {
 			for _, t := range tasks {
 				call(s.hooks.TaskStarted, t)
+				s.resolveSecrets(ctx, t)
 			}
 			return tasks, err
 		}
@@ -168,4 +171,21 @@ func (s *Service) Deregister(ctx context.Context, workerID string) error {
 		call(s.hooks.WorkerChanged, w)
 	}
 	return nil
+}
+
+// resolveSecrets puts the secrets an engine-made task refers to into the
+// payload its worker gets (and nowhere else). Only the engine's own tasks
+// are resolved: their idempotency keys carry a prefix clients may not use,
+// so no client can name a secret into a task of its own.
+func (s *Service) resolveSecrets(ctx context.Context, t *domain.Task) {
+	if s.secrets == nil || !strings.HasPrefix(t.IdempotencyKey, domain.EngineKeyPrefix) ||
+		!bytes.Contains(t.Payload, []byte(SecretRef)) {
+		return
+	}
+	p, err := s.secrets(ctx, t)
+	if err != nil {
+		s.log.Warn("a task's secrets could not be resolved; it runs without them", "task_id", t.ID, "err", err)
+		return
+	}
+	t.Payload = p
 }

@@ -120,6 +120,9 @@ func (s *Service) Spec(req *TaskRequest) (*domain.Task, error) {
 	if len(req.IdempotencyKey) > MaxKeyLen {
 		return nil, bad("idempotency_key", "idempotency_key is longer than %d characters", MaxKeyLen)
 	}
+	if strings.HasPrefix(req.IdempotencyKey, domain.EngineKeyPrefix) {
+		return nil, bad("idempotency_key", "idempotency keys starting with '%s' are reserved for the engine's own tasks", domain.EngineKeyPrefix)
+	}
 	if len(req.Labels) > MaxLabels {
 		return nil, bad("labels", "at most %d labels", MaxLabels)
 	}

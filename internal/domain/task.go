@@ -203,3 +203,9 @@ type AttemptOutcome struct {
 	State      TaskState // the task's state after the result (when not stale)
 	Task       *Task     // the task after the result (when not stale)
 }
+
+// EngineKeyPrefix starts the idempotency keys of the tasks the engine makes
+// itself (a workflow's steps). Clients may not use it: a task holding such
+// a key is the engine's, which is what lets its secrets be resolved at
+// lease time (docs/guarantees.md, G18).
+const EngineKeyPrefix = "wf-"

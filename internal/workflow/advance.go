@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 )
@@ -370,14 +371,35 @@ func (e *Engine) withConnections(ctx context.Context, step domain.Step, payload 
 		env = map[string]any{}
 	}
 	for _, name := range step.Connections {
-		v, err := e.connectionValue(ctx, name)
-		if err != nil {
+		if _, err := e.connectionValue(ctx, name); err != nil {
 			return nil, invalid("step '%s': connection '%s': %v", step.Name, name, err)
 		}
-		env[EnvName(name)] = v
+		// A reference, resolved when the task is handed to its worker
+		// (ResolveSecrets): the secret is never stored in the task.
+		env[EnvName(name)] = dispatch.SecretRef + name + "}"
 	}
 	p["env"] = env
 	return json.Marshal(p)
+}
+
+var secretRef = regexp.MustCompile(`\$\{connection:([^}"\\]+)\}`)
+
+// ResolveSecrets is the payload of one of the engine's tasks with its
+// connection references replaced by the connections' values, JSON-escaped:
+// what its worker gets (dispatch.Options.Secrets).
+func (e *Engine) ResolveSecrets(ctx context.Context, t *domain.Task) (json.RawMessage, error) {
+	var failed error
+	out := secretRef.ReplaceAllStringFunc(string(t.Payload), func(m string) string {
+		name := secretRef.FindStringSubmatch(m)[1]
+		v, err := e.connectionValue(ctx, name)
+		if err != nil {
+			failed = fmt.Errorf("connection '%s': %w", name, err)
+			return m
+		}
+		q, _ := json.Marshal(v)
+		return string(q[1 : len(q)-1])
+	})
+	return json.RawMessage(out), failed
 }
 
 // EnvName is the environment variable a connection is handed to a task as.

@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -117,5 +118,49 @@ func TestStepTaskCreatedOnce(t *testing.T) {
 	l, err := srv.Client.Tasks.List(ctx, client.TaskListOptions{Limit: 1})
 	if err != nil || l.Total != 2 || l.Completed != 2 {
 		t.Fatalf("tasks %+v, %v: want exactly two, completed", l, err)
+	}
+}
+
+// TestConnectionSecretReachesOnlyTheWorker: a step's connection is in the
+// environment its worker runs it with, and nowhere the API shows: not in
+// the task's payload, nor in the log of the task detail.
+func TestConnectionSecretReachesOnlyTheWorker(t *testing.T) {
+	t.Parallel()
+	opts := relaxed
+	opts.SecretKey = "0123456789abcdef0123456789abcdef"
+	srv := drovertest.NewServer(t, opts)
+	ctx := t.Context()
+	if _, err := srv.Client.Workflows.SetConnection(ctx, "warehouse", "postgres://u:hunter2@db/x"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := srv.Client.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "uses-secret", Steps: []api.WorkflowStep{
+		{Name: "check", TaskType: "shell", Connections: []string{"warehouse"},
+			Payload: json.RawMessage(`{"command":"[ \"${WAREHOUSE#postgres://u:}\" != \"$WAREHOUSE\" ] && echo has-the-secret-of-length-${#WAREHOUSE}"}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := srv.Client.Workflows.Run(ctx, w.ID, api.RunWorkflowRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.StartWorker(t, worker.Config{Name: "w", Concurrency: 2, AllowShell: true})
+	r := waitRun(t, srv, run.ID)
+	task, err := srv.Client.Tasks.Get(ctx, r.Steps[0].TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "completed" || task.Result == nil || !strings.Contains(task.Result.Output, "has-the-secret-of-length-25") {
+		t.Fatalf("run %s, task %+v: the step did not see its connection", r.Status, task.Result)
+	}
+	raw, _ := json.Marshal(task)
+	if strings.Contains(string(raw), "hunter2") {
+		t.Fatalf("the API shows the connection's secret: %s", raw)
+	}
+	// A client cannot take the engine's keys to have a secret resolved into a task of its own.
+	_, err = srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "shell", IdempotencyKey: "wf-action-999-0",
+		Payload: json.RawMessage(`{"command":"echo ${connection:warehouse}"}`)})
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.API.Code != "VALIDATION_ERROR" {
+		t.Fatalf("a client task with an engine key: %v, want VALIDATION_ERROR", err)
 	}
 }

@@ -73,8 +73,13 @@ func TestConnectionsVariablesTemplates(t *testing.T) {
 	if err := json.Unmarshal(task.Payload, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Command != `echo a "quoted" \ name` || p.Env["WAREHOUSE_DB"] != "postgres://u:pw@h/db" || task.Type != "shell" || task.Queue != "q-${WHO_Q}" {
+	// The stored task holds a reference, never the secret; its worker gets the secret.
+	if p.Command != `echo a "quoted" \ name` || p.Env["WAREHOUSE_DB"] != "${connection:warehouse-db}" || task.Type != "shell" || task.Queue != "q-${WHO_Q}" {
 		t.Fatalf("task %s %s payload %+v", task.Type, task.Queue, p)
+	}
+	resolved, err := e.ResolveSecrets(ctx, task)
+	if err != nil || json.Unmarshal(resolved, &p) != nil || p.Env["WAREHOUSE_DB"] != "postgres://u:pw@h/db" {
+		t.Fatalf("ResolveSecrets = %s, %v: want the secret in the env", resolved, err)
 	}
 	if task.Labels["run_id"] == "" || task.IdempotencyKey != workflow.IdempotencyKey(r.Actions[0].ID, 0) {
 		t.Errorf("task labels %v key %q", task.Labels, task.IdempotencyKey)
