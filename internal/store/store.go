@@ -33,6 +33,7 @@ type Store interface {
 	KeyStore
 	SignatureStore
 	ObservabilityStore
+	QueueStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error
