@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -16,6 +17,12 @@ import (
 // A paused queue keeps its tasks and admits new ones, but none of them is
 // leased until it is resumed. A task for a queue that no registered worker
 // serves is admitted and waits (its workers may come later).
+
+var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:@/-]{1,128}$`)
+
+// ValidQueueName reports whether s may name a queue: 1 to 128 letters,
+// digits or _.:@/- (an IPv4 or IPv6 host fits in a pinned queue's name).
+func ValidQueueName(s string) bool { return queueNameRE.MatchString(s) }
 
 // PinnedQueuePrefix starts the name of every per-host queue.
 const PinnedQueuePrefix = "pinned_"
@@ -40,6 +47,9 @@ func QueueForHost(queue, host string) (string, error) {
 		return queue, nil
 	}
 	pinned := PinnedQueue(host)
+	if !ValidQueueName(pinned) {
+		return "", Errorf(CodeValidation, "host '%s' is not a valid host name or address", host).With("field", "host")
+	}
 	if queue != "" && queue != pinned {
 		return "", Errorf(CodeValidation, "host '%s' places the task in queue '%s'; queue '%s' contradicts it", host, pinned, queue).
 			With("field", "host")
