@@ -50,6 +50,7 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newQueuesCommand(m),
 		newKeysCommand(m),
 		newMonitorCommand(m),
 		// The long-running commands: they take their flags and DROVER_*

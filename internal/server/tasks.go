@@ -165,6 +165,9 @@ func (s *Server) taskSpec(req *api.SubmitTaskRequest) (*domain.Task, error) {
 	if t.Queue != "" && !queueNameRE.MatchString(t.Queue) {
 		return nil, bad("queue", "queue must be 1 to 128 letters, digits or _.:@/-")
 	}
+	if t.Queue, err = domain.QueueForHost(t.Queue, req.Host); err != nil {
+		return nil, err
+	}
 	if len(t.DeviceID) > 255 {
 		return nil, bad("device_id", "device_id is too long")
 	}
