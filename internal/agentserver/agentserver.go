@@ -25,7 +25,8 @@ import (
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 )
 
 // Options configure a Server.
@@ -76,25 +77,31 @@ func New(opts Options) *Server {
 	if s.ctl == nil {
 		s.ctl = NewControl()
 	}
-	rt := web.NewRouter()
-	rt.Handle("POST", api.AgentRegisterPath, s.register)
-	rt.Handle("POST", api.AgentHeartbeatPath, s.authed(s.heartbeat))
-	rt.Handle("POST", api.AgentLeasePath, s.authed(s.lease))
-	rt.Handle("POST", api.AgentLogsPath, s.authed(s.logs))
-	rt.Handle("POST", api.AgentResultsPath, s.authed(s.results))
-	rt.Handle("POST", api.AgentDeregisterPath, s.authed(s.deregister))
-	rt.Handle("POST", api.AgentControlPath, s.authed(s.control))
-	rt.Handle("POST", api.AgentPongPath, s.authed(s.pong))
-	rt.Handle("GET", "/health", func(w http.ResponseWriter, r *http.Request) error {
-		web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "healthy"})
-		return nil
-	})
-	var h http.Handler = rt
-	if opts.Middleware != nil {
-		h = opts.Middleware(h)
-	}
-	s.handler = web.WithRequestID(web.Recover(log, h))
+	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Middleware)
 	return s
+}
+
+// Routes is the worker protocol's route table. A worker authenticates with
+// its own credential inside the protocol (authed), not with an API key.
+func (s *Server) Routes() []httpapi.Route {
+	route := func(path, summary string, h func(http.ResponseWriter, *http.Request) error) httpapi.Route {
+		return httpapi.Route{Method: "POST", Path: path, Tag: "agent", Summary: summary, Handler: h}
+	}
+	return []httpapi.Route{
+		route(api.AgentRegisterPath, "Register a worker (join token or agent key when auth is on)", s.register),
+		route(api.AgentHeartbeatPath, "Report resources and renew every lease held", s.authed(s.heartbeat)),
+		route(api.AgentLeasePath, "Long-poll for a batch of tasks", s.authed(s.lease)),
+		route(api.AgentLogsPath, "Append log lines of leased tasks", s.authed(s.logs)),
+		route(api.AgentResultsPath, "Report attempt results", s.authed(s.results)),
+		route(api.AgentDeregisterPath, "Leave the cluster, handing leases back", s.authed(s.deregister)),
+		route(api.AgentControlPath, "Long-poll for control messages (kills, pings)", s.authed(s.control)),
+		route(api.AgentPongPath, "Answer pings", s.authed(s.pong)),
+		{Method: "GET", Path: "/health", Access: httpapi.Public, Tag: "agent", Summary: "The worker protocol's health",
+			Handler: func(w http.ResponseWriter, r *http.Request) error {
+				envelope.OK(w, r, map[string]string{"status": "healthy"}, "")
+				return nil
+			}},
+	}
 }
 
 // Handler is the protocol as an http.Handler.
@@ -130,7 +137,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	var req api.RegisterRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if err := validateRegister(&req); err != nil {
@@ -157,10 +164,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	s.cache.forget(id)
 	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
 	cfg := s.engine.Config()
-	web.WriteJSON(w, r, http.StatusOK, api.RegisterResponse{
+	envelope.OK(w, r, api.RegisterResponse{
 		WorkerID: wk.ID, Credential: cred,
 		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval), LeaseTTL: api.MillisOf(cfg.LeaseTTL),
-	})
+	}, "")
 	return nil
 }
 
@@ -260,7 +267,7 @@ func resourcesFromAPI(r api.Resources) domain.Resources {
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.HeartbeatRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	held := make([]domain.TaskRef, len(req.Running))
@@ -286,13 +293,13 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Wo
 	for i, st := range res.Stop {
 		out.Stop[i] = api.StopOrder{TaskID: st.Ref.TaskID, Epoch: st.Ref.Epoch, Reason: st.Reason}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
 func (s *Server) lease(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.LeaseRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	if req.Max < 0 || req.Wait < 0 {
@@ -314,7 +321,7 @@ func (s *Server) lease(w http.ResponseWriter, r *http.Request, wk *domain.Worker
 			CreatedAt: t.CreatedAt.UTC(),
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -328,7 +335,7 @@ const (
 
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.LogBatch
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if len(req.Lines) > maxLogLines {
@@ -357,13 +364,13 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker)
 	if err := s.engine.AppendLogs(r.Context(), wk.ID, lines, epochs); err != nil {
 		return err
 	}
-	web.WriteJSON(w, r, http.StatusOK, map[string]int{"accepted": len(lines)})
+	envelope.OK(w, r, map[string]int{"accepted": len(lines)}, "")
 	return nil
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.ResultBatch
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if len(req.Results) == 0 || len(req.Results) > maxResults {
@@ -399,7 +406,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Work
 			resp.Outcomes[i].Status = ""
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, resp)
+	envelope.OK(w, r, resp, "")
 	return nil
 }
 
@@ -409,7 +416,7 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request, wk *domain.W
 	}
 	s.cache.forget(wk.ID)
 	s.log.Info("worker deregistered", "worker_id", wk.ID)
-	web.WriteJSON(w, r, http.StatusOK, map[string]string{"worker_id": wk.ID, "status": "offline"})
+	envelope.OK(w, r, map[string]string{"worker_id": wk.ID, "status": "offline"}, "")
 	return nil
 }
 

@@ -10,7 +10,8 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/web"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 )
 
 // The control channel (docs/worker-protocol.md, "Control channel"): each
@@ -208,7 +209,7 @@ func (c *Control) collect(ctx context.Context, worker string, wait time.Duration
 
 func (s *Server) control(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	var req api.ControlRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	if req.Wait < 0 {
@@ -229,7 +230,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, wk *domain.Work
 			out.Stop = append(out.Stop, *m.stop)
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -243,7 +244,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, wk *domain.Work
 func (s *Server) pong(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
 	at := time.Now()
 	var req api.PongRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	s.ctl.mu.Lock()
@@ -256,7 +257,7 @@ func (s *Server) pong(w http.ResponseWriter, r *http.Request, wk *domain.Worker)
 		}
 	}
 	s.ctl.mu.Unlock()
-	web.WriteJSON(w, r, http.StatusOK, map[string]int{"accepted": len(req.IDs)})
+	envelope.OK(w, r, map[string]int{"accepted": len(req.IDs)}, "")
 	return nil
 }
 

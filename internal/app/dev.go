@@ -18,14 +18,17 @@ import (
 // workers, all in this process, on loopback only. It is just another
 // configuration of the same server; nothing in the server knows it is in dev.
 type DevConfig struct {
-	DataDir     string // default ./drover-data
-	Port        int    // default 8081
-	AgentPort   int    // default 8080
-	Workers     int    // default 2
-	Concurrency int    // per worker; default 4
-	Version     string
-	Logger      *slog.Logger
-	Out         io.Writer // where the welcome text goes; default stdout
+	DataDir   string // default ./drover-data
+	Port      int    // default 8081
+	AgentPort int    // default 8080
+	// KeeperPort and NetPulsePort as in ServerConfig: 0 off, -1 a free port.
+	KeeperPort   int
+	NetPulsePort int
+	Workers      int // default 2
+	Concurrency  int // per worker; default 4
+	Version      string
+	Logger       *slog.Logger
+	Out          io.Writer // where the welcome text goes; default stdout
 }
 
 // RunDev runs a dev cluster until ctx ends, then stops the workers (they
@@ -57,7 +60,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return err
 	}
 	srv, err := NewServer(ctx, ServerConfig{
-		Host: "127.0.0.1", Port: cfg.Port, AgentPort: cfg.AgentPort,
+		Host: "127.0.0.1", Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
 		Store: "sqlite://" + abs, Version: cfg.Version, Logger: cfg.Logger,
 	})
 	if err != nil {

@@ -54,7 +54,7 @@ func (c *countingConn) Read(p []byte) (int, error) {
 func serveHostile(t *testing.T, readHeader, read time.Duration) (string, *countingListener) {
 	t.Helper()
 	s := start(t, Security{})
-	srv := newHTTPServer(s.api.Handler, slog.New(slog.DiscardHandler))
+	srv := newHTTPServer(s.listeners[0].handler, slog.New(slog.DiscardHandler))
 	srv.ReadHeaderTimeout, srv.ReadTimeout = readHeader, read
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/agentserver"
 	"github.com/drover-run/drover/internal/auth"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/ratelimit"
-	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -107,12 +108,15 @@ func newSecurity(ctx context.Context, cfg Security, st store.Store, log *slog.Lo
 	return s, nil
 }
 
-// apiMiddleware guards the native API.
-func (s *security) apiMiddleware() func(http.Handler) http.Handler {
+// guard is the middleware that protects a listener serving routes:
+// keys, scopes (from each route's Access) and rate limits, refusals
+// rendered by errs (or a route's own format). Nil when neither auth nor
+// rate limits are on.
+func (s *security) guard(routes []httpapi.Route, errs httpapi.ErrorFunc) func(http.Handler) http.Handler {
 	if !s.cfg.Auth && s.api == nil {
 		return nil
 	}
-	g := auth.GuardOptions{Policy: server.Policy(), Limiter: s.api, Refuse: server.Refuse}
+	g := auth.GuardOptions{Policy: auth.PolicyFor(routes), Limiter: s.api, Refuse: errs}
 	if s.cfg.Auth {
 		g.Auth = s.keys
 	}
@@ -126,7 +130,7 @@ func (s *security) agentMiddleware() func(http.Handler) http.Handler {
 	if s.agent == nil {
 		return nil
 	}
-	return auth.Guard(auth.GuardOptions{Limiter: s.agent, Subject: auth.BearerSubject, Refuse: server.Refuse})
+	return auth.Guard(auth.GuardOptions{Limiter: s.agent, Subject: auth.BearerSubject, Refuse: envelope.Error})
 }
 
 // authorizeRegister checks worker registrations when auth is on.

@@ -8,15 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/drover-run/drover/internal/agentserver"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/leader"
+	"github.com/drover-run/drover/internal/maintenance"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
@@ -28,7 +32,13 @@ type ServerConfig struct {
 	Host      string // listen address of every listener; default 127.0.0.1
 	Port      int    // native API, dashboard and SSE; default 8081; -1 picks a free port
 	AgentPort int    // worker protocol; default 8080; -1 picks a free port
-	Store     string // sqlite:///path/drover.db or postgres://…; default sqlite://drover-data/drover.db
+	// KeeperPort and NetPulsePort serve the Keeper (document 002) and
+	// NetPulse (003) dialects; 0 turns a dialect's listener off (the zero
+	// value, unlike Port's: a dialect is opt-in), -1 picks a free port.
+	// The CLI's flags default to 7700 and 9000.
+	KeeperPort   int
+	NetPulsePort int
+	Store        string // sqlite:///path/drover.db or postgres://…; default sqlite://drover-data/drover.db
 	// SQLiteSync is SQLite's synchronous pragma: NORMAL (default) keeps
 	// every acknowledged write across a kill -9 of the server; FULL also
 	// across power loss, at a cost in write throughput.
@@ -68,13 +78,17 @@ func (c ServerConfig) withDefaults() ServerConfig {
 // Validate fails fast on settings that cannot work.
 func (c ServerConfig) Validate() error {
 	c = c.withDefaults()
-	for name, p := range map[string]int{"--port": c.Port, "--agent-port": c.AgentPort} {
+	ports := map[string]int{"--port": c.Port, "--agent-port": c.AgentPort, "--keeper-port": c.KeeperPort, "--netpulse-port": c.NetPulsePort}
+	taken := map[int]string{}
+	for _, name := range slices.Sorted(maps.Keys(ports)) {
+		p := ports[name]
 		if p < -1 || p > 65535 {
 			return fmt.Errorf("%s %d is not a port", name, p)
 		}
-	}
-	if c.Port > 0 && c.Port == c.AgentPort {
-		return fmt.Errorf("--port and --agent-port are both %d", c.Port)
+		if other, dup := taken[p]; dup && p > 0 {
+			return fmt.Errorf("%s and %s are both %d", other, name, p)
+		}
+		taken[p] = name
 	}
 	switch c.SQLiteSync {
 	case "", "NORMAL", "FULL", "normal", "full":
@@ -89,18 +103,25 @@ func (c ServerConfig) Validate() error {
 
 // Server is a running control plane.
 type Server struct {
-	cfg      ServerConfig
-	log      *slog.Logger
-	store    store.Store
-	engine   *dispatch.Service
-	leader   *leader.Elector
-	api      *http.Server
-	agent    *http.Server
-	apiLn    net.Listener
-	agentLn  net.Listener
-	shutdown sync.Once
-	sec      *security
-	obs      *observability
+	cfg         ServerConfig
+	log         *slog.Logger
+	store       store.Store
+	engine      *dispatch.Service
+	leader      *leader.Elector
+	maintenance *maintenance.Manager
+	listeners   []*listener
+	sec         *security
+	obs         *observability
+}
+
+// listener is one entry of the server's listener list: a port and the
+// route table served on it. Adding a dialect is adding an entry.
+type listener struct {
+	name    string
+	port    int // 0: off; -1: a free port
+	handler http.Handler
+	ln      net.Listener
+	srv     *http.Server
 }
 
 // NewServer opens the store, builds the engine and binds the listeners. It
@@ -115,41 +136,77 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	obs := newObservability(st, log, origin(cfg))
-	log = obs.logger // from here on, what the server logs is also the cluster's log
-	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: obs.hooks()})
+	s, err := build(ctx, cfg, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	return s, nil
+}
+
+// build assembles the server over an open store: engines, listeners and
+// leader duties.
+func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, error) {
+	obs := newObservability(st, cfg.Logger, origin(cfg))
+	log := obs.logger // from here on, what the server logs is also the cluster's log
+	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: obs.hooks()})
+	if err != nil {
+		return nil, err
+	}
 	if err := obs.attach(ctx, engine, st, cfg); err != nil {
-		st.Close()
 		return nil, err
 	}
 	sec, err := newSecurity(ctx, cfg.Security, st, log)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
-	apiHandler := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
-		Middleware: sec.apiMiddleware(), Keys: sec.keys, Observe: obs.serverOptions()}).Handler()
-	agentHandler := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
-		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control}).Handler()
-	if s.apiLn, err = listen(cfg.Host, cfg.Port); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("API listener: %w", err)
+	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"),
+		&maintenance.Reaper{Engine: engine, Log: log},
+		&maintenance.Offline{Engine: engine, Log: log},
+		&maintenance.History{Sampler: obs.sampler, Log: log},
+		&maintenance.Signatures{Auth: sec.keys, Log: log},
+	)
+
+	native := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
+		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
+	s.listeners = []*listener{
+		{name: "api", port: cfg.Port, handler: native.Handler()},
+		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},
 	}
-	s.apiLn = limitListener(s.apiLn, obs.settings.Get().Server.MaxConnections)
-	if s.agentLn, err = listen(cfg.Host, cfg.AgentPort); err != nil {
-		s.apiLn.Close()
-		st.Close()
-		return nil, fmt.Errorf("agent listener: %w", err)
+	for _, l := range s.listeners {
+		if l.port == 0 {
+			continue
+		}
+		if l.ln, err = listen(cfg.Host, l.port); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("%s listener: %w", l.name, err)
+		}
+		if l.name == "api" {
+			l.ln = limitListener(l.ln, obs.settings.Get().Server.MaxConnections)
+		}
+		l.srv = newHTTPServer(l.handler, log)
 	}
-	s.api = newHTTPServer(apiHandler, log)
-	s.agent = newHTTPServer(agentHandler, log)
 	return s, nil
+}
+
+// closeListeners releases the bound ports.
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+}
+
+// dialect builds a dialect's handler from its route table, guarded like
+// the native API but answering in its own format.
+func (s *Server) dialect(routes []httpapi.Route, errs httpapi.ErrorFunc) http.Handler {
+	h, _ := httpapi.Build(routes, errs, s.log, s.obs.metrics.Instrument, s.sec.guard(routes, errs))
+	return h
 }
 
 func listen(host string, port int) (net.Listener, error) {
@@ -174,11 +231,22 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
+// URL is the base URL of the named listener ("api", "agent", "keeper",
+// "netpulse"), or "" when it is off.
+func (s *Server) URL(name string) string {
+	for _, l := range s.listeners {
+		if l.name == name && l.ln != nil {
+			return s.sec.scheme + "://" + l.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
 // APIURL is the native API's base URL.
-func (s *Server) APIURL() string { return s.sec.scheme + "://" + s.apiLn.Addr().String() }
+func (s *Server) APIURL() string { return s.URL("api") }
 
 // AgentURL is the worker protocol's base URL.
-func (s *Server) AgentURL() string { return s.sec.scheme + "://" + s.agentLn.Addr().String() }
+func (s *Server) AgentURL() string { return s.URL("agent") }
 
 // Engine is the server's task engine.
 func (s *Server) Engine() *dispatch.Service { return s.engine }
@@ -200,28 +268,33 @@ func (s *Server) Run(ctx context.Context) error {
 	// Requests' contexts derive from runCtx, so stopping it releases lease
 	// long-polls at once instead of letting Shutdown wait them out.
 	base := func(net.Listener) context.Context { return runCtx }
-	s.api.BaseContext, s.agent.BaseContext = base, base
-	errc := make(chan error, 2)
+	errc := make(chan error, len(s.listeners))
 	var servers, background sync.WaitGroup
-	serve := func(srv *http.Server, ln net.Listener) {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
+	addrs := []any{}
+	for _, l := range s.listeners {
+		if l.srv == nil {
+			continue
 		}
+		l.srv.BaseContext = base
+		servers.Go(func() {
+			if err := l.srv.Serve(s.sec.listen(l.ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", l.name, err)
+			}
+		})
+		addrs = append(addrs, l.name, s.URL(l.name))
 	}
-	servers.Go(func() { serve(s.api, s.sec.listen(s.apiLn)) })
-	servers.Go(func() { serve(s.agent, s.sec.listen(s.agentLn)) })
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	background.Go(func() { s.leader.Run(bgCtx) })
-	background.Go(func() { s.engine.RunReaper(bgCtx, s.leader) })
+	background.Go(func() { s.maintenance.Run(bgCtx, s.leader) })
 	background.Go(func() { s.obs.run(bgCtx) })
 	if n, ok := s.store.(store.WorkNotifier); ok {
 		// Tasks submitted through other servers wake this one's waiting workers.
 		background.Go(func() { n.ListenWork(bgCtx, s.engine.Wake) })
 	}
-	s.log.Info("drover server started", "api", s.APIURL(), "agent", s.AgentURL(), "store", redact(s.cfg.Store), "holder", s.leader.Holder(),
-		"auth", s.cfg.Auth, "rate_limit", s.cfg.RateLimit, "tls", s.sec.tls != nil)
+	s.log.Info("drover server started", append(addrs, "store", redact(s.cfg.Store), "holder", s.leader.Holder(),
+		"auth", s.cfg.Auth, "rate_limit", s.cfg.RateLimit, "tls", s.sec.tls != nil)...)
 
 	var runErr error
 	select {
@@ -232,7 +305,12 @@ func (s *Server) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stop()
-	errs := []error{runErr, s.api.Shutdown(shutCtx), s.agent.Shutdown(shutCtx)}
+	errs := []error{runErr}
+	for _, l := range s.listeners {
+		if l.srv != nil {
+			errs = append(errs, l.srv.Shutdown(shutCtx))
+		}
+	}
 	servers.Wait()
 	stopBackground()
 	background.Wait()

@@ -13,8 +13,8 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
 
 // Header names of signed mode (document 000).
@@ -65,7 +65,7 @@ func PresentedKey(r *http.Request) (string, error) {
 
 // Authenticate finds who r comes from. It returns the principal, or a
 // *Failure, or another error (the store failing). For a signed request it
-// reads the body (at most web.MaxBodyBytes) to hash it, and puts it back.
+// reads the body (at most httpapi.MaxBodyBytes) to hash it, and puts it back.
 func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	token, err := PresentedKey(r)
 	if err != nil {
@@ -141,19 +141,14 @@ func (s *Service) verifySignature(r *http.Request, k *store.Key, secret string, 
 	if !fresh {
 		return fail(ReasonReplayed, "this signature was used before: sign every request afresh")
 	}
-	s.forgetSignatures(r.Context(), now)
 	return nil
 }
 
-// forgetSignatures purges expired signatures, at most once a minute.
-func (s *Service) forgetSignatures(ctx context.Context, now time.Time) {
-	next := s.nextForget.Load()
-	if now.UnixNano() < next || !s.nextForget.CompareAndSwap(next, now.Add(time.Minute).UnixNano()) {
-		return
-	}
-	if _, err := s.store.SignatureForget(context.WithoutCancel(ctx), &store.SignatureForgetParams{Before: now}); err != nil {
-		s.log.Warn("forgetting old signatures", "err", err)
-	}
+// ForgetSignatures purges signatures that have left the replay window: a
+// leader duty (maintenance.Signatures).
+func (s *Service) ForgetSignatures(ctx context.Context) error {
+	_, err := s.store.SignatureForget(ctx, &store.SignatureForgetParams{Before: s.now()})
+	return err
 }
 
 // readBody reads r's body under the cap and puts it back for the handler.
@@ -161,13 +156,13 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, web.MaxBodyBytes+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
 	r.Body.Close()
 	if err != nil {
 		return nil, domain.Errorf(domain.CodeInvalidJSON, "reading the body: %v", err)
 	}
-	if len(body) > web.MaxBodyBytes {
-		return nil, domain.Errorf(domain.CodePayloadTooLarge, "the body is over %d bytes", web.MaxBodyBytes).With("limit_bytes", web.MaxBodyBytes)
+	if len(body) > httpapi.MaxBodyBytes {
+		return nil, domain.Errorf(domain.CodePayloadTooLarge, "the body is over %d bytes", httpapi.MaxBodyBytes).With("limit_bytes", httpapi.MaxBodyBytes)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return body, nil

@@ -5,66 +5,77 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/ratelimit"
 )
 
-// Policy says which scope each route needs. Routes are ServeMux patterns
-// ("GET /api/v1/keys/{id}"), matched exactly as the listener's router
-// matches them; a route the policy does not name needs read for GET, HEAD
-// and OPTIONS and write for every other method, so a route added later is
-// protected by default.
+// Policy says which scope each route needs, read from the routes' own
+// declarations (httpapi.Route.Access) and matched exactly as the
+// listener's router matches them. A request no route matches (a 404 to
+// be) needs read for GET, HEAD and OPTIONS and write for every other
+// method, so probing for routes spends the prober's budget.
 type Policy struct {
 	mux *http.ServeMux
 }
-
-// NewPolicy returns a policy with only the default rule.
-func NewPolicy() *Policy { return &Policy{mux: http.NewServeMux()} }
 
 // scopeRule is a policy entry: the mux is used only to match, never to serve.
 type scopeRule struct {
 	scope  Scope
 	public bool
+	refuse RefuseFunc // the route's own error format, or nil
 }
 
 func (scopeRule) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
-// Public lets patterns through without a key (and without rate limits):
-// health checks and the like.
-func (p *Policy) Public(patterns ...string) *Policy {
-	for _, pat := range patterns {
-		p.mux.Handle(pat, scopeRule{public: true})
+// PolicyFor derives the policy of a listener from its route table.
+func PolicyFor(routes []httpapi.Route) *Policy {
+	p := &Policy{mux: http.NewServeMux()}
+	for _, rt := range routes {
+		rule := scopeRule{refuse: rt.Errors}
+		rule.scope, rule.public = ScopeFor(rt.EffectiveAccess())
+		p.mux.Handle(rt.Pattern(), rule)
 	}
 	return p
 }
 
-// Require makes patterns need scope.
-func (p *Policy) Require(scope Scope, patterns ...string) *Policy {
-	for _, pat := range patterns {
-		p.mux.Handle(pat, scopeRule{scope: scope})
-	}
-	return p
-}
-
-// Rule is the scope r needs, or public.
-func (p *Policy) Rule(r *http.Request) (scope Scope, public bool) {
-	if p != nil {
-		if h, pattern := p.mux.Handler(r); pattern != "" {
-			if rule, ok := h.(scopeRule); ok {
-				return rule.scope, rule.public
-			}
-		}
-	}
-	if ratelimit.ClassOf(r) == ratelimit.Read {
+// ScopeFor is the scope a route's access needs, or public.
+func ScopeFor(a httpapi.Access) (scope Scope, public bool) {
+	switch a {
+	case httpapi.Public:
+		return "", true
+	case httpapi.Read:
 		return ScopeRead, false
+	case httpapi.Admin:
+		return ScopeAdmin, false
 	}
 	return ScopeWrite, false
 }
 
-// RefuseFunc writes a refusal in a listener's own format: err is a
-// *Failure, a *ratelimit.ExceededError, or an error of reading the request
-// or of the store. The status line is the dialect's to choose; the
-// X-RateLimit-* and Retry-After headers are already set.
-type RefuseFunc func(w http.ResponseWriter, r *http.Request, err error)
+// Rule is the scope r needs, or public.
+func (p *Policy) Rule(r *http.Request) (scope Scope, public bool) {
+	rule := p.rule(r)
+	return rule.scope, rule.public
+}
+
+func (p *Policy) rule(r *http.Request) scopeRule {
+	if p != nil {
+		if h, pattern := p.mux.Handler(r); pattern != "" {
+			if rule, ok := h.(scopeRule); ok {
+				return rule
+			}
+		}
+	}
+	if ratelimit.ClassOf(r) == ratelimit.Read {
+		return scopeRule{scope: ScopeRead}
+	}
+	return scopeRule{scope: ScopeWrite}
+}
+
+// RefuseFunc writes a refusal in a listener's own format. The guard hands
+// it a *domain.Error (DomainError of its *Failure or rate-limit refusal),
+// or an error of reading the request or of the store; the X-RateLimit-*
+// and Retry-After headers are already set.
+type RefuseFunc = httpapi.ErrorFunc
 
 // GuardOptions configure a Guard.
 type GuardOptions struct {
@@ -95,8 +106,14 @@ func Guard(opts GuardOptions) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			scope, public := opts.Policy.Rule(r)
-			if public {
+			rule := opts.Policy.rule(r)
+			scope := rule.scope
+			render := opts.Refuse
+			if rule.refuse != nil {
+				render = rule.refuse
+			}
+			refuse := func(w http.ResponseWriter, r *http.Request, err error) { render(w, r, DomainError(err)) }
+			if rule.public {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -107,7 +124,7 @@ func Guard(opts GuardOptions) func(http.Handler) http.Handler {
 			if opts.Auth != nil {
 				p, authErr = opts.Auth.Authenticate(r)
 				if authErr != nil && !isFailure(authErr) {
-					opts.Refuse(w, r, authErr) // the store failed, or the body was too large
+					refuse(w, r, authErr) // the store failed, or the body was too large
 					return
 				}
 			}
@@ -122,18 +139,18 @@ func Guard(opts GuardOptions) func(http.Handler) http.Handler {
 				d := opts.Limiter.Allow(who, ratelimit.ClassOf(r), override)
 				d.SetHeaders(w.Header())
 				if !d.Allowed {
-					opts.Refuse(w, r, &ratelimit.ExceededError{Decision: d, What: ratelimit.ClassOf(r).String() + " requests"})
+					refuse(w, r, &ratelimit.ExceededError{Decision: d, What: ratelimit.ClassOf(r).String() + " requests"})
 					return
 				}
 				ctx = ratelimit.WithSubject(ctx, opts.Limiter, who, override.Streams)
 			}
 			if authErr != nil {
-				opts.Refuse(w, r, authErr)
+				refuse(w, r, authErr)
 				return
 			}
 			if p != nil {
 				if !p.Has(scope) {
-					opts.Refuse(w, r, &Failure{Reason: ReasonForbidden, Scope: scope,
+					refuse(w, r, &Failure{Reason: ReasonForbidden, Scope: scope,
 						Message: "this needs the " + string(scope) + " scope, which key " + p.KeyID + " does not have"})
 					return
 				}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -53,7 +52,6 @@ type Service struct {
 	mu    sync.Mutex
 	cache map[string]cachedKey // by token hash
 
-	nextForget atomic.Int64 // unix nanos of the next purge of old signatures
 }
 
 type cachedKey struct {

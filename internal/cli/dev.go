@@ -33,6 +33,8 @@ all cleanly; the data stays for the next run.`,
 	f.StringVar(&cfg.DataDir, "data", "drover-data", "directory of the SQLite store and the workers' state")
 	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
 	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
+	f.IntVar(&cfg.KeeperPort, "keeper-port", 7700, "port of the Keeper interface (document 002); 0 turns it off")
+	f.IntVar(&cfg.NetPulsePort, "netpulse-port", 9000, "port of the NetPulse job API (document 003); 0 turns it off")
 	f.IntVar(&cfg.Workers, "workers", 2, "how many local workers")
 	f.IntVar(&cfg.Concurrency, "concurrency", 4, "tasks each worker runs at once")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")

@@ -22,7 +22,8 @@ func newServerCommand() *cobra.Command {
 		Long: `Run the control plane.
 
 The native API (document 001) listens on --port, the worker protocol on
---agent-port. Every flag can also be set as DROVER_<FLAG> in the environment,
+--agent-port, the Keeper interface (002) on --keeper-port and the NetPulse
+job API (003) on --netpulse-port. Every flag can also be set as DROVER_<FLAG> in the environment,
 e.g. DROVER_STORE=postgres://… .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +53,8 @@ e.g. DROVER_STORE=postgres://… .`,
 	f.StringVar(&cfg.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 serves other machines)")
 	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
 	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
+	f.IntVar(&cfg.KeeperPort, "keeper-port", 7700, "port of the Keeper interface (document 002); 0 turns it off")
+	f.IntVar(&cfg.NetPulsePort, "netpulse-port", 9000, "port of the NetPulse job API (document 003); 0 turns it off")
 	f.StringVar(&cfg.Store, "store", "sqlite://drover-data/drover.db", "sqlite:///path/drover.db or postgres://user:pass@host/db")
 	f.StringVar(&cfg.SQLiteSync, "sqlite-sync", "NORMAL", "SQLite durability: NORMAL survives kill -9, FULL also power loss")
 	f.DurationVar(&cfg.Engine.HeartbeatInterval, "heartbeat-interval", 5*time.Second, "how often workers heartbeat")

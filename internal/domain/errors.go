@@ -34,6 +34,7 @@ const (
 	CodeDeviceBusy          Code = "DEVICE_BUSY"           // removing a device with running tasks needs force
 	CodeWorkerUnknown       Code = "WORKER_NOT_REGISTERED" // a worker credential that names no live worker
 	CodeUnavailable         Code = "SERVICE_UNAVAILABLE"   // shutting down, or the store is unreachable
+	CodeConflict            Code = "CONFLICT"              // the resource's state forbids the change (a name taken, a run not running)
 
 	// Authentication (internal/auth): signed-mode refusals carry their own
 	// code, as RELIABILITY S2 asks; the rest are AUTHENTICATION_REQUIRED.

@@ -39,5 +39,5 @@
 // the database's clock, under its epoch), so two leaders for a moment would
 // do the same work twice, not wrong work. Leadership only keeps N servers
 // from all sweeping, and tells a new leader when to give workers a grace
-// period (see dispatch.Service.RunReaper).
+// period (see maintenance.Reaper).
 package leader

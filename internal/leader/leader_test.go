@@ -8,12 +8,12 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/leader"
+	"github.com/drover-run/drover/internal/maintenance"
 	"github.com/drover-run/drover/internal/store"
 )
 
-var _ dispatch.Leader = (*leader.Elector)(nil)
+var _ maintenance.Leader = (*leader.Elector)(nil)
 
 // memStore is store.LeaderStore in memory, with the semantics the
 // conformance suite holds the real stores to, on the (fake) clock. down

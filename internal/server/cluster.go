@@ -9,11 +9,25 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
 
 // health answers GET /health: the API is up and its store answers.
+func (s *Server) clusterRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/health", Access: httpapi.Public, Tag: "cluster",
+			Summary: "API health: the server is up and its store answers", Handler: s.health},
+		{Method: "GET", Path: "/ready", Access: httpapi.Public, Tag: "cluster",
+			Summary: "Readiness, for load balancers", Handler: s.ready},
+		{Method: "GET", Path: "/api/v1/cluster/status", Tag: "cluster", Summary: "Cluster summary",
+			Response: api.ClusterStatus{}, Handler: s.clusterStatus},
+		{Method: "GET", Path: "/api/v1/cluster/health", Tag: "cluster", Summary: "Health checks of the cluster's parts",
+			Response: api.ClusterHealth{}, Handler: s.clusterHealth},
+	}
+}
+
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -26,7 +40,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		s.log.Error("health: store unreachable", "err", err)
 		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
 	}
-	web.WriteJSON(w, r, http.StatusOK, data)
+	envelope.OK(w, r, data, "")
 	return nil
 }
 
@@ -37,7 +51,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
 	}
-	web.WriteJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+	envelope.OK(w, r, map[string]string{"status": "ready"}, "")
 	return nil
 }
 
@@ -72,7 +86,7 @@ func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) error {
 		st.Tasks[string(state)] = counts[state]
 	}
 	st.Uptime = formatUptime(time.Since(s.engine.StartedAt()))
-	web.WriteJSON(w, r, http.StatusOK, api.ClusterStatus{ClusterStats: st})
+	envelope.OK(w, r, api.ClusterStatus{ClusterStats: st}, "")
 	return nil
 }
 
@@ -143,7 +157,7 @@ func (s *Server) clusterHealth(w http.ResponseWriter, r *http.Request) error {
 			overall = "degraded"
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.ClusterHealth{OverallHealth: overall, Checks: checks})
+	envelope.OK(w, r, api.ClusterHealth{OverallHealth: overall, Checks: checks}, "")
 	return nil
 }
 

@@ -8,13 +8,29 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
+
+func (s *Server) deviceRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/api/v1/devices", Tag: "devices", Summary: "List devices", Response: api.DeviceList{},
+			Params: []httpapi.Param{httpapi.Query("status", "string", "filter by status", "online", "offline", "draining", "all"),
+				httpapi.Query("role", "string", "filter by role"), httpapi.Query("sort", "string", "order", "name", "cpu", "memory", "last_seen"),
+				httpapi.Query("limit", "integer", "at most this many (default 100)")},
+			Handler: s.listDevices},
+		{Method: "GET", Path: "/api/v1/devices/{id}", Tag: "devices", Summary: "A device, with detailed_info and a 24 h performance_history",
+			Response: api.DeviceDetailResponse{}, Handler: s.getDevice},
+		{Method: "DELETE", Path: "/api/v1/devices/{id}", Access: httpapi.Admin, Tag: "devices", Summary: "Remove a device",
+			Params:   []httpapi.Param{httpapi.Query("force", "boolean", "remove even with running tasks, cancelling them")},
+			Response: api.RemoveDeviceResponse{}, Handler: s.removeDevice},
+	}
+}
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), "limit", 100, 1, 10000)
+	limit, err := httpapi.IntParam(q.Get("limit"), "limit", 100, 1, 10000)
 	if err != nil {
 		return err
 	}
@@ -52,7 +68,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if len(out.Devices) > limit {
 		out.Devices = out.Devices[:limit]
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -102,7 +118,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if b := wk.Resources.Battery; b != nil {
 		d.DetailedInfo.Battery = &api.Battery{Level: b.Level, Charging: b.Charging}
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.DeviceDetailResponse{Device: d})
+	envelope.OK(w, r, api.DeviceDetailResponse{Device: d}, "")
 	return nil
 }
 
@@ -119,6 +135,6 @@ func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteEnvelope(w, r, http.StatusOK, api.RemoveDeviceResponse{RemovedDevice: id, CancelledTasks: n}, "device removed")
+	envelope.OK(w, r, api.RemoveDeviceResponse{RemovedDevice: id, CancelledTasks: n}, "device removed")
 	return nil
 }

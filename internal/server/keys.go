@@ -8,27 +8,10 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
-
-// Policy is the native API's authorization policy: the scope each route
-// needs when authentication is on. Routes it does not name need read for
-// GET and write otherwise; a shell task further needs exec:shell, checked
-// by the handlers that create one (requireShell).
-func Policy() *auth.Policy {
-	return auth.NewPolicy().
-		Public("GET /health", "GET /ready", "GET /openapi.json").
-		Require(auth.ScopeAdmin,
-			"/api/v1/keys", "/api/v1/keys/",
-			"PUT /api/v1/config", "PUT /api/v1/cluster/config",
-			"DELETE /api/v1/devices/{id}")
-}
-
-// Refuse renders the guard's refusals in the native envelope.
-func Refuse(w http.ResponseWriter, r *http.Request, err error) {
-	web.WriteError(w, r, auth.DomainError(err))
-}
 
 // Limits on key fields.
 const (
@@ -37,21 +20,28 @@ const (
 	maxKeyUses  = 100000
 )
 
-func (s *Server) keyRoutes() {
+func (s *Server) keyRoutes() []httpapi.Route {
 	if s.keys == nil {
-		return
+		return nil
 	}
-	r := s.router
-	r.Handle("POST", "/api/v1/keys", s.createKey)
-	r.Handle("GET", "/api/v1/keys", s.listKeys)
-	r.Handle("GET", "/api/v1/keys/{id}", s.getKey)
-	r.Handle("DELETE", "/api/v1/keys/{id}", s.revokeKey)
-	r.Handle("POST", "/api/v1/keys/{id}/rotate", s.rotateKey)
+	return []httpapi.Route{
+		{Method: "POST", Path: "/api/v1/keys", Access: httpapi.Admin, Tag: "keys", Summary: "Create an API key or a join token; its token is shown only now",
+			Request: api.CreateKeyRequest{}, Response: api.CreatedKey{}, Status: http.StatusCreated, Handler: s.createKey},
+		{Method: "GET", Path: "/api/v1/keys", Access: httpapi.Admin, Tag: "keys", Summary: "List API keys", Response: api.KeyList{},
+			Params: []httpapi.Param{httpapi.Query("kind", "string", "api keys, join tokens or both", "api", "join", "all"),
+				httpapi.Query("include_revoked", "boolean", "list revoked keys too")},
+			Handler: s.listKeys},
+		{Method: "GET", Path: "/api/v1/keys/{id}", Access: httpapi.Admin, Tag: "keys", Summary: "An API key", Response: api.KeyResponse{}, Handler: s.getKey},
+		{Method: "DELETE", Path: "/api/v1/keys/{id}", Access: httpapi.Admin, Tag: "keys", Summary: "Revoke an API key",
+			Response: api.RevokeKeyResponse{}, Handler: s.revokeKey},
+		{Method: "POST", Path: "/api/v1/keys/{id}/rotate", Access: httpapi.Admin, Tag: "keys", Summary: "Rotate an API key; the new token is shown only now",
+			Request: api.RotateKeyRequest{}, Response: api.CreatedKey{}, Status: http.StatusCreated, Handler: s.rotateKey},
+	}
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	var req api.CreateKeyRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if req.ExpiresIn < 0 || time.Duration(req.ExpiresIn) > maxKeyTTL/time.Second {
@@ -82,7 +72,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return auth.DomainError(err)
 	}
-	web.WriteEnvelope(w, r, http.StatusCreated, api.CreatedKey{Key: keyToAPI(c.Key, s.engine.Now()), Token: c.Token, Secret: c.Secret},
+	envelope.OK(w, r, api.CreatedKey{Key: keyToAPI(c.Key, s.engine.Now()), Token: c.Token, Secret: c.Secret},
 		"key created; its token is shown only now")
 	return nil
 }
@@ -105,7 +95,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	for i, k := range keys {
 		out.Keys[i] = keyToAPI(k, now)
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -114,7 +104,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.KeyResponse{Key: keyToAPI(k, s.engine.Now())})
+	envelope.OK(w, r, api.KeyResponse{Key: keyToAPI(k, s.engine.Now())}, "")
 	return nil
 }
 
@@ -123,13 +113,13 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteEnvelope(w, r, http.StatusOK, api.RevokeKeyResponse{RevokedKey: k.ID, RevokedAt: k.RevokedAt}, "key revoked")
+	envelope.OK(w, r, api.RevokeKeyResponse{RevokedKey: k.ID, RevokedAt: k.RevokedAt}, "key revoked")
 	return nil
 }
 
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	var req api.RotateKeyRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	grace := time.Hour
@@ -145,7 +135,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.engine.Now()
 	oldKey := keyToAPI(old, now)
-	web.WriteEnvelope(w, r, http.StatusCreated, api.CreatedKey{Key: keyToAPI(c.Key, now), Token: c.Token, Secret: c.Secret, OldKey: &oldKey},
+	envelope.OK(w, r, api.CreatedKey{Key: keyToAPI(c.Key, now), Token: c.Token, Secret: c.Secret, OldKey: &oldKey},
 		"key rotated; the new token is shown only now")
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/ratelimit"
 	"github.com/drover-run/drover/internal/server"
@@ -36,9 +37,11 @@ func newGuarded(t testing.TB) (http.Handler, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard := auth.Guard(auth.GuardOptions{Auth: keys, Policy: server.Policy(),
-		Limiter: ratelimit.New(ratelimit.Limits{Reads: 1 << 30, Writes: 1 << 30}, nil), Refuse: server.Refuse})
-	return server.New(server.Options{Engine: eng, Store: st, Version: "test", Keys: keys, Middleware: guard}).Handler(), admin.Token
+	guard := func(routes []httpapi.Route, errs httpapi.ErrorFunc) func(http.Handler) http.Handler {
+		return auth.Guard(auth.GuardOptions{Auth: keys, Policy: auth.PolicyFor(routes),
+			Limiter: ratelimit.New(ratelimit.Limits{Reads: 1 << 30, Writes: 1 << 30}, nil), Refuse: errs})
+	}
+	return server.New(server.Options{Engine: eng, Store: st, Version: "test", Keys: keys, Guard: guard}).Handler(), admin.Token
 }
 
 func TestKeysAPI(t *testing.T) {

@@ -15,12 +15,13 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/event"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/ratelimit"
 	"github.com/drover-run/drover/internal/settings"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
-	"github.com/drover-run/drover/internal/web"
 )
 
 // Observe is what the observability routes need beyond the engine and the
@@ -49,20 +50,52 @@ type observeState struct {
 	streams   int
 }
 
-func (s *Server) observeRoutes() {
-	r := s.router
-	r.Handle("GET", "/api/v1/cluster/metrics", s.clusterMetrics)
-	r.Handle("POST", "/api/v1/devices/{id}/ping", s.pingDevice)
-	r.Handle("GET", "/api/v1/logs", s.listLogs)
-	r.Handle("GET", "/api/v1/monitor/stream", s.monitorStream)
-	r.Handle("GET", "/api/v1/config", s.getConfig)
-	r.Handle("PUT", "/api/v1/config", s.putConfig)
-	r.Handle("GET", "/api/v1/cluster/config", s.getConfig)
-	r.Handle("PUT", "/api/v1/cluster/config", s.putConfig)
-	r.Handle("GET", "/api/v1/stats/tasks", s.taskStats)
-	r.Handle("GET", "/api/v1/stats/devices", s.deviceStats)
-	r.Handle("GET", "/metrics", s.prometheus)
-	r.Handle("GET", "/openapi.json", s.openAPI)
+func periodParam(def string) httpapi.Param {
+	return httpapi.Query("period", "string", "the period covered (default "+def+")", "1h", "24h", "7d", "30d")
+}
+
+func (s *Server) observeRoutes() []httpapi.Route {
+	cfgGet := httpapi.Route{Tag: "config", Response: api.ConfigResponse{}, Handler: s.getConfig}
+	cfgPut := httpapi.Route{Access: httpapi.Admin, Tag: "config", Request: api.Config{}, Partial: true,
+		Response: api.ConfigUpdateResponse{}, Handler: s.putConfig}
+	route := func(r httpapi.Route, method, path, id, summary string) httpapi.Route {
+		r.Method, r.Path, r.ID, r.Summary = method, path, id, summary
+		return r
+	}
+	return []httpapi.Route{
+		{Method: "GET", Path: "/api/v1/cluster/metrics", Tag: "observability", Summary: "Average and peak resource use and task outcomes over a period",
+			Params:   []httpapi.Param{periodParam("1h"), httpapi.Query("type", "string", "only this section", "cpu", "memory", "network", "disk", "tasks")},
+			Response: api.ClusterMetrics{}, Handler: s.clusterMetrics},
+		{Method: "POST", Path: "/api/v1/devices/{id}/ping", Tag: "devices", Summary: "Round trips through the device's control channel",
+			Request: api.PingRequest{}, BodyOptional: true, Response: api.PingResponse{}, Handler: s.pingDevice},
+		{Method: "GET", Path: "/api/v1/logs", Tag: "observability", Summary: "The cluster's own log: server and worker events and task lifecycle",
+			Response: api.LogList{},
+			Params: []httpapi.Param{httpapi.Query("level", "string", "this level and above (default info)", "debug", "info", "warning", "error"),
+				httpapi.Query("device_id", "string", "one device's entries"), httpapi.Query("component", "string", "one component's entries"),
+				httpapi.Query("task_id", "string", "one task's entries"), httpapi.Query("since", "string", "RFC 3339 time, or a duration back from now (1h)"),
+				httpapi.Query("limit", "integer", "page size (default 100, at most 1000)"), httpapi.Query("cursor", "integer", "from an earlier answer"),
+				httpapi.Query("order", "string", "newest first (desc, default) or oldest first", "asc", "desc")},
+			Handler: s.listLogs},
+		{Method: "GET", Path: "/api/v1/monitor/stream", Tag: "observability", Summary: "Server-Sent Events: every event of the cluster as it happens",
+			Raw: "text/event-stream",
+			Params: []httpapi.Param{httpapi.Query("types", "string", "comma list of groups (devices, tasks, logs, pools, runs, config) or event types"),
+				httpapi.Query("device_id", "string", "one device's events"), httpapi.Query("last_event_id", "integer", "resume after this id (as the Last-Event-ID header)"),
+				{Name: "Last-Event-ID", In: "header", Type: "integer", Desc: "resume after this event id"}},
+			Handler: s.monitorStream},
+		route(cfgGet, "GET", "/api/v1/config", "getConfig", "The cluster configuration"),
+		route(cfgPut, "PUT", "/api/v1/config", "putConfig", "Change part of the configuration; every field is validated, nothing changes on an error"),
+		route(cfgGet, "GET", "/api/v1/cluster/config", "getClusterConfig", "The cluster configuration (alias of /api/v1/config)"),
+		route(cfgPut, "PUT", "/api/v1/cluster/config", "putClusterConfig", "Change the configuration (alias of /api/v1/config)"),
+		{Method: "GET", Path: "/api/v1/stats/tasks", Tag: "observability", Summary: "Task outcomes over a period, grouped",
+			Params:   []httpapi.Param{periodParam("24h"), httpapi.Query("group_by", "string", "grouping (default device)", "device", "task_type", "hour")},
+			Response: api.TaskStatsResponse{}, Handler: s.taskStats},
+		{Method: "GET", Path: "/api/v1/stats/devices", Tag: "observability", Summary: "Device utilization, uptime and a performance ranking",
+			Params: []httpapi.Param{periodParam("24h")}, Response: api.DeviceStatsResponse{}, Handler: s.deviceStats},
+		{Method: "GET", Path: "/metrics", Tag: "observability", Summary: "Prometheus metrics (text exposition format)",
+			Raw: "text/plain; version=0.0.4", Handler: s.prometheus},
+		{Method: "GET", Path: "/openapi.json", Access: httpapi.Public, Tag: "observability", Summary: "This document",
+			Raw: "application/json", Handler: s.openAPI},
+	}
 }
 
 // periods are the accepted ?period= values and the bucket width each reads:
@@ -176,7 +209,7 @@ func (s *Server) clusterMetrics(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Metrics.Tasks = tm
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -211,7 +244,7 @@ func (s *Server) performanceHistory(ctx context.Context, id string) (api.Perform
 
 func (s *Server) pingDevice(w http.ResponseWriter, r *http.Request) error {
 	var req api.PingRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	timeout, count := 5.0, 3
@@ -254,7 +287,7 @@ func (s *Server) pingDevice(w http.ResponseWriter, r *http.Request) error {
 		avg := math.Round(sum/float64(answered)*100) / 100
 		res.AverageLatencyMS = &avg
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.PingResponse{PingResults: res})
+	envelope.OK(w, r, api.PingResponse{PingResults: res}, "")
 	return nil
 }
 
@@ -293,7 +326,7 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request) error {
 	if p.Since, err = s.parseSince(q.Get("since")); err != nil {
 		return err
 	}
-	if p.Limit, err = intParam(q.Get("limit"), "limit", 100, 1, 1000); err != nil {
+	if p.Limit, err = httpapi.IntParam(q.Get("limit"), "limit", 100, 1, 1000); err != nil {
 		return err
 	}
 	if raw := q.Get("cursor"); raw != "" {
@@ -325,7 +358,7 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request) error {
 	if len(out.Logs) == 0 && !p.Descending {
 		out.Cursor = p.AfterID // nothing newer: ask again from the same place
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -562,7 +595,7 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) error {
 	if s.obs.Settings == nil {
 		return domain.Errorf(domain.CodeUnavailable, "configuration is not available on this server")
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.ConfigResponse{Config: configView(s.obs.Settings.Get())})
+	envelope.OK(w, r, api.ConfigResponse{Config: configView(s.obs.Settings.Get())}, "")
 	return nil
 }
 
@@ -571,7 +604,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return domain.Errorf(domain.CodeUnavailable, "configuration is not available on this server")
 	}
 	var body json.RawMessage
-	if err := web.Decode(w, r, &body, false); err != nil {
+	if err := httpapi.Decode(w, r, &body, false); err != nil {
 		return err
 	}
 	ch, err := s.obs.Settings.Update(r.Context(), body)
@@ -579,7 +612,7 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("configuration updated", "component", "config", "updated_fields", ch.UpdatedFields, "restart_required", ch.RestartRequired)
-	web.WriteEnvelope(w, r, http.StatusOK, api.ConfigUpdateResponse{UpdatedFields: ch.UpdatedFields, RestartRequired: ch.RestartRequired}, "configuration updated")
+	envelope.OK(w, r, api.ConfigUpdateResponse{UpdatedFields: ch.UpdatedFields, RestartRequired: ch.RestartRequired}, "configuration updated")
 	return nil
 }
 
@@ -647,7 +680,7 @@ func (s *Server) taskStats(w http.ResponseWriter, r *http.Request) error {
 	if out.TotalTasks > 0 {
 		out.SuccessRate = round1(100 * float64(out.ByStatus.Completed) / float64(out.TotalTasks))
 	}
-	web.WriteJSON(w, r, http.StatusOK, api.TaskStatsResponse{TaskStats: out})
+	envelope.OK(w, r, api.TaskStatsResponse{TaskStats: out}, "")
 	return nil
 }
 
@@ -727,7 +760,7 @@ func (s *Server) deviceStats(w http.ResponseWriter, r *http.Request) error {
 		}
 		return strings.Compare(a.DeviceID, b.DeviceID)
 	})
-	web.WriteJSON(w, r, http.StatusOK, api.DeviceStatsResponse{DeviceStats: out})
+	envelope.OK(w, r, api.DeviceStatsResponse{DeviceStats: out}, "")
 	return nil
 }
 
@@ -740,7 +773,11 @@ func (s *Server) prometheus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
-	doc, err := OpenAPI(s.version, s.router.Routes())
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	doc, err := OpenAPI(s.version, scheme+"://"+r.Host, s.router.Routes())
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store/sqlite"
 )
@@ -55,6 +56,19 @@ func TestOpenAPI(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("the document is not valid OpenAPI: %v", err)
 	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != ts.URL {
+		t.Errorf("servers = %v, want the address it was asked at, %s", doc.Servers, ts.URL)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Responses.Value("201") == nil && op.Responses.Value("200") == nil {
+				t.Errorf("%s %s documents no success status", method, path)
+			}
+		}
+	}
+	if op := doc.Paths.Value("/api/v1/tasks").Post; op.Responses.Value("201") == nil || op.Responses.Value("200") == nil {
+		t.Errorf("POST /api/v1/tasks documents %v; want 201 (created) and 200 (idempotent replay)", op.Responses.Map())
+	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
 	}
@@ -66,18 +80,26 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	sort.Strings(documented)
-	served := srv.Router().Routes()
+	var served []string
+	for _, rt := range srv.Routes() {
+		served = append(served, rt.Pattern())
+	}
+	sort.Strings(served)
 	if !slices.Equal(documented, served) {
 		t.Errorf("documented routes differ from served ones:\n documented only: %v\n served only: %v",
 			minus(documented, served), minus(served, documented))
 	}
 }
 
-// TestOpenAPIRefusesUndocumentedRoutes: a route without an entry in the
-// operations table cannot be served silently undocumented.
+// TestOpenAPIRefusesUndocumentedRoutes: a route without a summary cannot be
+// served silently undocumented.
 func TestOpenAPIRefusesUndocumentedRoutes(t *testing.T) {
 	t.Parallel()
-	_, err := server.OpenAPI("test", []string{"GET /health", "GET /api/v1/nowhere"})
+	noop := func(http.ResponseWriter, *http.Request) error { return nil }
+	_, err := server.OpenAPI("test", "http://localhost", []httpapi.Route{
+		{Method: "GET", Path: "/health", Summary: "health", Tag: "cluster", Handler: noop},
+		{Method: "GET", Path: "/api/v1/nowhere", Handler: noop},
+	})
 	if err == nil || !strings.Contains(err.Error(), "GET /api/v1/nowhere") {
 		t.Fatalf("OpenAPI with an undocumented route: err = %v, want it named", err)
 	}

@@ -7,11 +7,13 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
 
 // Options configure a Server.
@@ -20,13 +22,17 @@ type Options struct {
 	Store   store.Store
 	Logger  *slog.Logger
 	Version string
-	// Middleware wraps every route: authentication and rate limits plug in
-	// here (and must let /health and /ready through).
-	Middleware func(http.Handler) http.Handler
+	// Guard authenticates, rate-limits and authorizes requests given the
+	// route table (app's security); nil lets every request through.
+	Guard func(routes []httpapi.Route, errs httpapi.ErrorFunc) func(http.Handler) http.Handler
 	// Keys manages API keys (/api/v1/keys); nil leaves those routes out.
 	Keys *auth.Service
 	// Observe wires the observability routes (observe.go).
 	Observe Observe
+	// Dialects are other dialects' routes served on the main port beside
+	// the native API (document 000's change_points), each with its own
+	// error format (Route.Errors).
+	Dialects []httpapi.Route
 }
 
 // Server serves the native API.
@@ -35,58 +41,41 @@ type Server struct {
 	store   store.Store
 	log     *slog.Logger
 	version string
-	router  *web.Router
+	router  *httpapi.Router
 	handler http.Handler
 	keys    *auth.Service
 	obs     Observe
 	observe observeState
+	extra   []httpapi.Route
 }
 
-// New builds the API's routes.
+// New builds the API.
 func New(opts Options) *Server {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, router: web.NewRouter(), keys: opts.Keys, obs: opts.Observe}
-	s.routes()
-	var h http.Handler = s.router
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
+	routes := s.Routes()
+	var guard, instrument func(http.Handler) http.Handler
+	if opts.Guard != nil {
+		guard = opts.Guard(routes, envelope.Error)
+	}
 	if m := opts.Observe.Metrics; m != nil {
-		h = m.Instrument(h)
+		instrument = m.Instrument
 	}
-	if opts.Middleware != nil {
-		h = opts.Middleware(h)
-	}
-	s.handler = web.WithRequestID(web.Recover(log, h))
+	s.handler, s.router = httpapi.Build(routes, envelope.Error, log, instrument, guard)
 	return s
 }
 
-func (s *Server) routes() {
-	r := s.router
-	r.Handle("GET", "/health", s.health)
-	r.Handle("GET", "/ready", s.ready)
-
-	r.Handle("GET", "/api/v1/cluster/status", s.clusterStatus)
-	r.Handle("GET", "/api/v1/cluster/health", s.clusterHealth)
-
-	r.Handle("GET", "/api/v1/devices", s.listDevices)
-	r.Handle("GET", "/api/v1/devices/{id}", s.getDevice)
-	r.Handle("DELETE", "/api/v1/devices/{id}", s.removeDevice)
-
-	r.Handle("POST", "/api/v1/tasks", s.submitTask)
-	r.Handle("GET", "/api/v1/tasks", s.listTasks)
-	r.Handle("POST", "/api/v1/tasks/batch", s.submitBatch)
-	r.Handle("GET", "/api/v1/tasks/{id}", s.getTask)
-	r.Handle("DELETE", "/api/v1/tasks/{id}", s.cancelTask)
-	r.Handle("POST", "/api/v1/tasks/{id}/retry", s.retryTask)
-	r.Handle("GET", "/api/v1/tasks/{id}/logs", s.taskLogs)
-
-	s.keyRoutes()
-	s.observeRoutes()
+// Routes is the native API's route table: every route, declared once.
+// Authorization (auth.PolicyFor) and /openapi.json derive from it.
+func (s *Server) Routes() []httpapi.Route {
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
 }
 
 // Handler is the API as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Router exposes the routes, for tests and for other issues' additions.
-func (s *Server) Router() *web.Router { return s.router }
+// Router is the API's router, for tests (Undeclared) and the OpenAPI document.
+func (s *Server) Router() *httpapi.Router { return s.router }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store/sqlite"
 )
@@ -28,7 +29,13 @@ func newHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return server.New(server.Options{Engine: eng, Store: st, Version: "test"}).Handler()
+	srv := server.New(server.Options{Engine: eng, Store: st, Version: "test"})
+	// Every success status a route answers must be one its declaration
+	// (and so the OpenAPI document) names.
+	srv.Router().Undeclared = func(rt *httpapi.Route, status int) {
+		t.Errorf("%s answered %d, which its route does not declare", rt.Pattern(), status)
+	}
+	return srv.Handler()
 }
 
 type answer struct {

@@ -8,15 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/envelope"
+	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/store"
-	"github.com/drover-run/drover/internal/web"
 )
 
 // Limits on submitted fields.
@@ -32,9 +32,34 @@ const (
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:@/-]{1,128}$`)
 
+func (s *Server) taskRoutes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "POST", Path: "/api/v1/tasks", Tag: "tasks", Summary: "Submit a task (200 with the first task when its idempotency key was used before)",
+			Request: api.SubmitTaskRequest{}, Response: api.SubmitTaskResponse{}, Status: http.StatusCreated, Also: []int{http.StatusOK},
+			Handler: s.submitTask},
+		{Method: "GET", Path: "/api/v1/tasks", Tag: "tasks", Summary: "List tasks", Response: api.TaskList{},
+			Params: []httpapi.Param{httpapi.Query("status", "string", "filter by status", "pending", "running", "completed", "failed", "cancelled", "all"),
+				httpapi.Query("device_id", "string", "tasks pinned to, running on or last run on this device"),
+				httpapi.Query("task_type", "string", "filter by type"), httpapi.Query("queue", "string", "filter by queue"),
+				httpapi.Query("since", "string", "created at or after (RFC 3339)"),
+				httpapi.Query("limit", "integer", "page size (default 50)"), httpapi.Query("offset", "integer", "page start")},
+			Handler: s.listTasks},
+		{Method: "POST", Path: "/api/v1/tasks/batch", Tag: "tasks", Summary: "Submit tasks, all or none",
+			Request: api.SubmitBatchRequest{}, Response: api.SubmitBatchResponse{}, Status: http.StatusCreated, Handler: s.submitBatch},
+		{Method: "GET", Path: "/api/v1/tasks/{id}", Tag: "tasks", Summary: "A task in detail", Response: api.TaskDetail{}, Handler: s.getTask},
+		{Method: "DELETE", Path: "/api/v1/tasks/{id}", Tag: "tasks", Summary: "Cancel a pending or running task",
+			Response: api.CancelTaskResponse{}, Handler: s.cancelTask},
+		{Method: "POST", Path: "/api/v1/tasks/{id}/retry", Tag: "tasks", Summary: "Submit a finished task again, as a new task",
+			Request: api.RetryTaskRequest{}, BodyOptional: true, Response: api.RetryTaskResponse{}, Status: http.StatusCreated, Handler: s.retryTask},
+		{Method: "GET", Path: "/api/v1/tasks/{id}/logs", Tag: "tasks", Summary: "A task's output lines after a cursor", Response: api.TaskLogs{},
+			Params:  []httpapi.Param{httpapi.Query("cursor", "integer", "the last seq already read"), httpapi.Query("limit", "integer", "at most this many lines")},
+			Handler: s.taskLogs},
+	}
+}
+
 func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
 	var req api.SubmitTaskRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if err := idempotencyFromHeader(r, &req); err != nil {
@@ -56,13 +81,13 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
 	if out[0].Duplicate {
 		status = http.StatusOK
 	}
-	web.WriteEnvelope(w, r, status, s.submitted(out[0].Task, out[0].Duplicate), "task submitted")
+	envelope.Write(w, r, status, s.submitted(out[0].Task, out[0].Duplicate), "task submitted")
 	return nil
 }
 
 func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	var req api.SubmitBatchRequest
-	if err := web.Decode(w, r, &req, false); err != nil {
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
 	if len(req.Tasks) == 0 || len(req.Tasks) > maxBatch {
@@ -91,7 +116,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 		s.auditShell(r, o.Task, o.Duplicate)
 		resp.Tasks[i] = s.submitted(o.Task, o.Duplicate)
 	}
-	web.WriteEnvelope(w, r, http.StatusCreated, resp, fmt.Sprintf("%d tasks submitted", len(out)))
+	envelope.OK(w, r, resp, fmt.Sprintf("%d tasks submitted", len(out)))
 	return nil
 }
 
@@ -276,13 +301,13 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		Type: q.Get("task_type"), Queue: q.Get("queue"), DeviceID: q.Get("device_id"),
 	}
 	var err error
-	if p.Limit, err = intParam(q.Get("limit"), "limit", 50, 1, 1000); err != nil {
+	if p.Limit, err = httpapi.IntParam(q.Get("limit"), "limit", 50, 1, 1000); err != nil {
 		return err
 	}
-	if p.Offset, err = intParam(q.Get("offset"), "offset", 0, 0, 1<<30); err != nil {
+	if p.Offset, err = httpapi.IntParam(q.Get("offset"), "offset", 0, 0, 1<<30); err != nil {
 		return err
 	}
-	if p.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+	if p.Since, err = httpapi.TimeParam(q.Get("since"), "since"); err != nil {
 		return err
 	}
 	if st := q.Get("status"); st != "" && st != "all" {
@@ -318,7 +343,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 			out.Cancelled = n
 		}
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
 }
 
@@ -345,7 +370,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 		usage = api.ResourceUsage(*t.ResourceUsage)
 	}
 	v.ResourceUsage = &usage
-	web.WriteJSON(w, r, http.StatusOK, api.TaskDetail{Task: v})
+	envelope.OK(w, r, api.TaskDetail{Task: v}, "")
 	return nil
 }
 
@@ -354,13 +379,13 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	web.WriteEnvelope(w, r, http.StatusOK, api.CancelTaskResponse{CancelledTask: t.ID, WasRunning: wasRunning}, "task cancelled")
+	envelope.OK(w, r, api.CancelTaskResponse{CancelledTask: t.ID, WasRunning: wasRunning}, "task cancelled")
 	return nil
 }
 
 func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 	var req api.RetryTaskRequest
-	if err := web.Decode(w, r, &req, true); err != nil {
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
 		return err
 	}
 	var prio *domain.Priority
@@ -379,7 +404,7 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.auditShell(r, t, false)
-	web.WriteEnvelope(w, r, http.StatusCreated, api.RetryTaskResponse{NewTaskID: t.ID, OriginalTaskID: t.OriginalTaskID}, "task resubmitted")
+	envelope.OK(w, r, api.RetryTaskResponse{NewTaskID: t.ID, OriginalTaskID: t.OriginalTaskID}, "task resubmitted")
 	return nil
 }
 
@@ -389,11 +414,11 @@ func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	cursor, err := intParam(q.Get("cursor"), "cursor", 0, 0, 1<<62)
+	cursor, err := httpapi.IntParam(q.Get("cursor"), "cursor", 0, 0, 1<<62)
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(q.Get("limit"), "limit", 100, 1, 1000)
+	limit, err := httpapi.IntParam(q.Get("limit"), "limit", 100, 1, 1000)
 	if err != nil {
 		return err
 	}
@@ -406,32 +431,6 @@ func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 		out.Logs[i] = api.LogLine{Seq: l.Seq, Timestamp: l.Time.UTC(), Stream: l.Stream, Level: l.Level, Message: l.Message}
 		out.Cursor = l.Seq
 	}
-	web.WriteJSON(w, r, http.StatusOK, out)
+	envelope.OK(w, r, out, "")
 	return nil
-}
-
-// intParam parses an integer query parameter within [lo, hi]; empty is def.
-func intParam(raw, name string, def, lo, hi int) (int, error) {
-	if raw == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < lo || n > hi {
-		return 0, domain.Errorf(domain.CodeValidation, "%s must be an integer between %d and %d", name, lo, hi).With("field", name)
-	}
-	return n, nil
-}
-
-// timeParam parses an RFC 3339 time or Unix seconds; empty is the zero time.
-func timeParam(raw, name string) (time.Time, error) {
-	if raw == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
-		return t, nil
-	}
-	if n, err := strconv.ParseFloat(raw, 64); err == nil && n >= 0 && n < 1e11 {
-		return time.Unix(0, int64(n*1e9)), nil
-	}
-	return time.Time{}, domain.Errorf(domain.CodeValidation, "%s must be an RFC 3339 time or Unix seconds", name).With("field", name)
 }

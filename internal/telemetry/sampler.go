@@ -34,7 +34,6 @@ type SamplerOptions struct {
 	Store         store.Store
 	Logger        *slog.Logger
 	FlushInterval time.Duration        // default 10s
-	PruneInterval time.Duration        // default 10m
 	Retention     func() Retention     // read before each prune
 	Interval      func() time.Duration // the current heartbeat interval: a heartbeat stands for this much uptime
 	Now           func() time.Time     // default time.Now
@@ -72,9 +71,6 @@ func NewSampler(opts SamplerOptions) *Sampler {
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 10 * time.Second
-	}
-	if opts.PruneInterval <= 0 {
-		opts.PruneInterval = 10 * time.Minute
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -245,13 +241,12 @@ func (s *Sampler) Prune(ctx context.Context) error {
 	return err
 }
 
-// Run flushes every FlushInterval and prunes every PruneInterval until ctx
-// ends, then flushes once more.
+// Run flushes every FlushInterval until ctx ends, then flushes once more.
+// Every server flushes what its own workers reported; pruning is the
+// leader's (maintenance.History).
 func (s *Sampler) Run(ctx context.Context) error {
 	flush := time.NewTicker(s.opts.FlushInterval)
 	defer flush.Stop()
-	prune := time.NewTimer(time.Minute) // not at once: let a starting cluster settle
-	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,11 +257,6 @@ func (s *Sampler) Run(ctx context.Context) error {
 			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
 				s.opts.Logger.Error("metric history: flush failed", "err", err)
 			}
-		case <-prune.C:
-			if err := s.Prune(ctx); err != nil && ctx.Err() == nil {
-				s.opts.Logger.Error("metric history: prune failed", "err", err)
-			}
-			prune.Reset(s.opts.PruneInterval)
 		}
 	}
 }

@@ -1,7 +1,8 @@
-package dispatch_test
+package maintenance_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/maintenance"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -51,9 +53,10 @@ const (
 	reaperTick = time.Second
 )
 
-// runReaper starts RunReaper in the bubble over a recording store; it stops
-// when the test ends.
-func runReaper(t *testing.T, leader dispatch.Leader) *sweepStore {
+// runReaper runs the reaper under a manager that looks at the leadership
+// every tick, in the bubble over a recording store; it stops when the test
+// ends.
+func runReaper(t *testing.T, leader maintenance.Leader, poll time.Duration) *sweepStore {
 	t.Helper()
 	st := &sweepStore{start: time.Now()}
 	eng, err := dispatch.New(st, dispatch.Options{Config: dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: reaperTTL, ReaperInterval: reaperTick}})
@@ -64,7 +67,9 @@ func runReaper(t *testing.T, leader dispatch.Leader) *sweepStore {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		eng.RunReaper(ctx, leader)
+		m := maintenance.NewManager(nil, &maintenance.Reaper{Engine: eng, Log: slog.New(slog.DiscardHandler)})
+		m.Poll = poll
+		m.Run(ctx, leader)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return st
@@ -82,11 +87,11 @@ func wantSweeps(t *testing.T, when string, got []time.Duration, want ...time.Dur
 	}
 }
 
-// TestReaperWaitsOneTTLAfterStart: a lone server (no leader given) sweeps
+// TestReaperWaitsOneTTLAfterStart: a lone server (no elector) sweeps
 // only once it has run for one lease TTL, then every tick.
 func TestReaperWaitsOneTTLAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := runReaper(t, nil)
+		st := runReaper(t, nil, reaperTick)
 		time.Sleep(reaperTTL + 2*reaperTick + time.Millisecond)
 		synctest.Wait()
 		wantSweeps(t, "from start", st.taken(), reaperTTL, reaperTTL+reaperTick, reaperTTL+2*reaperTick)
@@ -94,13 +99,14 @@ func TestReaperWaitsOneTTLAfterStart(t *testing.T) {
 }
 
 // TestReaperFailoverGrace: a follower never sweeps; one that becomes
-// leader waits one lease TTL before its first sweep (RELIABILITY rule 4),
-// stops within a tick of losing leadership, and waits again when it wins
-// it back. The reaper looks at the leadership every tick, on whole seconds.
+// leader waits one lease TTL before its first sweep (docs/guarantees.md,
+// "failover grace"), stops once the manager sees it lost leadership, and
+// waits again when it wins it back. The manager looks at the leadership
+// every half tick (0.5 s, 1 s, …).
 func TestReaperFailoverGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &switchLeader{}
-		st := runReaper(t, l)
+		st := runReaper(t, l, reaperTick/2)
 		until := func(d time.Duration) {
 			time.Sleep(d - time.Since(st.start))
 			synctest.Wait()
@@ -108,15 +114,15 @@ func TestReaperFailoverGrace(t *testing.T) {
 		until(10 * time.Second)
 		wantSweeps(t, "as a follower", st.taken())
 
-		l.on.Store(true) // just after the look at 10s: seen at 11s
+		l.on.Store(true) // just after the look at 10s: seen at 10.5s
 		until(15*time.Second + time.Millisecond)
-		wantSweeps(t, "elected, seen at 11s", st.taken(), 15*time.Second)
-		until(17*time.Second + 500*time.Millisecond)
-		wantSweeps(t, "leading", st.taken(), 16*time.Second, 17*time.Second)
+		wantSweeps(t, "elected, seen at 10.5s", st.taken(), 14500*time.Millisecond)
+		until(17*time.Second + 750*time.Millisecond)
+		wantSweeps(t, "leading", st.taken(), 15500*time.Millisecond, 16500*time.Millisecond, 17500*time.Millisecond)
 
-		l.on.Store(false)
-		until(27*time.Second + 500*time.Millisecond)
-		wantSweeps(t, "deposed at 17.5s", st.taken())
+		l.on.Store(false) // seen at 18s, before the sweep due at 18.5s
+		until(27*time.Second + 750*time.Millisecond)
+		wantSweeps(t, "deposed at 17.75s", st.taken())
 
 		l.on.Store(true) // seen at 28s
 		until(32*time.Second + time.Millisecond)
