@@ -120,6 +120,11 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"  Health     " + api + "/health",
 		"  Workers    " + srv.AgentURL() + fmt.Sprintf("  (%d local, shell allowed)", workers),
 		"  Data       " + dataDir + " (SQLite)",
+	}
+	if u := srv.URL("netpulse"); u != "" {
+		lines = append(lines, "  NetPulse   "+u+"/job, /worker, /health  (document 003)")
+	}
+	lines = append(lines,
 		"",
 		"  Try it:",
 		"    curl " + api + "/api/v1/cluster/status",
@@ -130,6 +135,6 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"",
 		"  Ctrl-C stops everything.",
 		"",
-	}
+	)
 	fmt.Fprintln(out, strings.Join(lines, "\n"))
 }

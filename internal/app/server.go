@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dialect/netpulse"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/maintenance"
+	"github.com/drover-run/drover/internal/queue"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
@@ -169,13 +171,15 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
 	)
 
+	queues := queue.New(st, engine, queue.Options{})
 	native := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Queues: queues})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
 		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},
+		{name: "netpulse", port: cfg.NetPulsePort, handler: s.dialect(netpulse.Routes(netpulse.Deps{Queues: queues, Metrics: obs.metrics.Handler()}), netpulse.WriteError)},
 	}
 	for _, l := range s.listeners {
 		if l.port == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/queue"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	Keys *auth.Service
 	// Observe wires the observability routes (observe.go).
 	Observe Observe
+	// Queues is the queue engine (/api/v1/queues, device suspend and
+	// resume); nil leaves those routes out.
+	Queues *queue.Service
 	// Dialects are other dialects' routes served on the main port beside
 	// the native API (document 000's change_points), each with its own
 	// error format (Route.Errors).
@@ -47,6 +51,7 @@ type Server struct {
 	obs     Observe
 	observe observeState
 	extra   []httpapi.Route
+	queues  *queue.Service
 }
 
 // New builds the API.
@@ -55,7 +60,7 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects}
+	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects, queues: opts.Queues}
 	routes := s.Routes()
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -71,7 +76,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
 }
 
 // Handler is the API as an http.Handler.
