@@ -123,7 +123,9 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 	args := append([]string{}, "server", "--store", "sqlite://"+cl.db,
 		"--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort),
 		"--heartbeat-interval", heartbeat.String(), "--lease-ttl", leaseTTL.String(),
-		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn")
+		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn",
+		// The dialects' listeners default to fixed ports; tests that want one pass its port in serverArgs.
+		"--keeper-port", "0", "--netpulse-port", "0")
 	args = append(args, cl.serverArgs...)
 	cl.server = start(t, "server", args...)
 	c, err := client.New(cl.api)
