@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
 )
 
 // Health is the state of what a queue system needs to work: its store, its
@@ -55,11 +54,10 @@ func (s *Service) Health(ctx context.Context) Health {
 	}
 	now := time.Now()
 	staleAfter := 3 * s.engine.Config().HeartbeatInterval
-	if ws, err := s.store.WorkerList(ctx, &store.WorkerListParams{}); err == nil {
-		sus, _ := s.store.WorkerSuspendedList(ctx)
-		for _, w := range ws {
+	if vs, err := s.Workers(ctx, WorkerQuery{}); err == nil {
+		for _, v := range vs {
 			h.Workers.Total++
-			switch v := view(w, sus); v.Status {
+			switch v.Status {
 			case domain.WorkerBusy:
 				h.Workers.Busy++
 			case domain.WorkerIdle:
@@ -69,11 +67,11 @@ func (s *Service) Health(ctx context.Context) Health {
 			case domain.WorkerDead:
 				h.Workers.Dead++
 			}
-			if w.State.Live() {
-				if w.LastSeen.After(h.Workers.LastHeartbeat) {
-					h.Workers.LastHeartbeat = w.LastSeen
+			if v.State.Live() {
+				if v.LastSeen.After(h.Workers.LastHeartbeat) {
+					h.Workers.LastHeartbeat = v.LastSeen
 				}
-				if now.Sub(w.LastSeen) > staleAfter {
+				if now.Sub(v.LastSeen) > staleAfter {
 					h.Workers.Stale++
 				}
 			}

@@ -42,6 +42,7 @@ type Service struct {
 	store  store.Store
 	engine *dispatch.Service
 	clock  func() time.Time
+	fleet  fleetSnapshot
 }
 
 // Options configure New.

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
@@ -10,7 +11,8 @@ import (
 )
 
 // WorkerView is a worker with what document 003 shows of it beyond the
-// stored record.
+// stored record. Worker holds only the fields store.WorkerStatus names:
+// identity, queues, pid, state, times and counters.
 type WorkerView struct {
 	*domain.Worker
 	Status      domain.WorkerStatus
@@ -28,8 +30,25 @@ type WorkerQuery struct {
 }
 
 // Workers lists the registered (not removed) workers matching q, by id,
-// dead ones included: a monitor counts them.
+// dead ones included: a monitor counts them. It reads a snapshot of the
+// fleet at most WorkerSnapshotTTL old (a monitor polls every few seconds;
+// the whole fleet is one query however many monitors poll); this server's
+// own suspensions and stops refresh it at once.
 func (s *Service) Workers(ctx context.Context, q WorkerQuery) ([]WorkerView, error) {
+	return s.workers(ctx, q, false)
+}
+
+// WorkerSnapshotTTL is how stale the fleet snapshot behind Workers may be.
+const WorkerSnapshotTTL = 500 * time.Millisecond
+
+// fleetSnapshot is the last full WorkerStatusList.
+type fleetSnapshot struct {
+	mu   sync.Mutex // held while refreshing: concurrent readers share one query
+	rows []store.WorkerStatus
+	at   time.Time
+}
+
+func (s *Service) workers(ctx context.Context, q WorkerQuery, fresh bool) ([]WorkerView, error) {
 	queue := q.Queue
 	if q.Host != "" {
 		hq := domain.PinnedQueue(q.Host)
@@ -38,42 +57,45 @@ func (s *Service) Workers(ctx context.Context, q WorkerQuery) ([]WorkerView, err
 		}
 		queue = hq
 	}
-	var ws []*domain.Worker
-	if q.Name != "" {
-		w, err := s.engine.Worker(ctx, q.Name)
-		if err != nil {
-			if domain.CodeOf(err) == domain.CodeDeviceNotFound {
-				return []WorkerView{}, nil
-			}
-			return nil, err
-		}
-		if queue != "" && !w.Listens(queue) {
-			return []WorkerView{}, nil
-		}
-		ws = []*domain.Worker{w}
-	} else {
+	var rows []store.WorkerStatus
+	if fresh {
 		var err error
-		if ws, err = s.store.WorkerList(ctx, &store.WorkerListParams{Queue: queue}); err != nil {
+		if rows, err = s.store.WorkerStatusList(ctx, &store.WorkerStatusListParams{ID: q.Name, Queue: queue, Hostname: q.Node}); err != nil {
 			return nil, err
 		}
-	}
-	suspended, err := s.store.WorkerSuspendedList(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]WorkerView, 0, len(ws))
-	for _, w := range ws {
-		if q.Node != "" && w.Hostname != q.Node {
-			continue
+	} else {
+		s.fleet.mu.Lock()
+		if s.fleet.at.IsZero() || time.Since(s.fleet.at) > WorkerSnapshotTTL {
+			all, err := s.store.WorkerStatusList(ctx, &store.WorkerStatusListParams{})
+			if err != nil {
+				s.fleet.mu.Unlock()
+				return nil, err
+			}
+			s.fleet.rows, s.fleet.at = all, time.Now()
 		}
-		out = append(out, view(w, suspended))
+		all := s.fleet.rows
+		s.fleet.mu.Unlock()
+		for _, r := range all {
+			if (q.Name == "" || r.Worker.ID == q.Name) && (queue == "" || r.Worker.Listens(queue)) &&
+				(q.Node == "" || r.Worker.Hostname == q.Node) {
+				rows = append(rows, r)
+			}
+		}
+	}
+	out := make([]WorkerView, len(rows))
+	for i, r := range rows {
+		w := *r.Worker // the snapshot is shared: callers get their own copy
+		out[i] = WorkerView{Worker: &w, Status: domain.StatusOf(&w, !r.SuspendedAt.IsZero()),
+			Suspended: !r.SuspendedAt.IsZero(), SuspendedAt: r.SuspendedAt}
 	}
 	return out, nil
 }
 
-func view(w *domain.Worker, suspended map[string]time.Time) WorkerView {
-	at, sus := suspended[w.ID]
-	return WorkerView{Worker: w, Status: domain.StatusOf(w, sus), Suspended: sus, SuspendedAt: at}
+// forgetFleet drops the snapshot after a change made here.
+func (s *Service) forgetFleet() {
+	s.fleet.mu.Lock()
+	s.fleet.at = time.Time{}
+	s.fleet.mu.Unlock()
 }
 
 // SuspendWorker stops a worker from leasing until ResumeWorker; it finishes what it
@@ -95,10 +117,11 @@ func (s *Service) setSuspended(ctx context.Context, id string, suspended bool) (
 	if err := s.store.WorkerSetSuspended(ctx, &store.WorkerSetSuspendedParams{ID: id, Suspended: suspended, Now: s.storeNow()}); err != nil {
 		return WorkerView{}, err
 	}
+	s.forgetFleet()
 	if !suspended {
 		s.engine.Wake()
 	}
-	vs, err := s.Workers(ctx, WorkerQuery{Name: id})
+	vs, err := s.workers(ctx, WorkerQuery{Name: id}, true)
 	if err != nil {
 		return WorkerView{}, err
 	}
@@ -123,10 +146,11 @@ func (s *Service) StopWorkers(ctx context.Context, q WorkerQuery) ([]Stopped, er
 	if q == (WorkerQuery{}) {
 		return nil, domain.Errorf(domain.CodeValidation, "name the workers to stop: name, queue, node or host")
 	}
-	vs, err := s.Workers(ctx, q)
+	vs, err := s.workers(ctx, q, true)
 	if err != nil {
 		return nil, err
 	}
+	defer s.forgetFleet()
 	out := []Stopped{}
 	for _, v := range vs {
 		if !v.State.Live() {
@@ -158,4 +182,25 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// StopWorker stops one worker by name (see StopWorkers). An unknown or
+// removed worker is DEVICE_NOT_FOUND; a dead one is reported stopped with
+// nothing interrupted.
+func (s *Service) StopWorker(ctx context.Context, name string) (Stopped, error) {
+	w, err := s.engine.Worker(ctx, name)
+	if err != nil {
+		return Stopped{}, err
+	}
+	out := Stopped{Worker: w.ID, Interrupted: []string{}}
+	if !w.State.Live() {
+		return out, nil
+	}
+	defer s.forgetFleet()
+	ids, err := s.engine.StopWorker(ctx, w.ID)
+	if err != nil {
+		return Stopped{}, err
+	}
+	out.Interrupted = nonNil(ids)
+	return out, nil
 }

@@ -26,9 +26,29 @@ type QueueStore interface {
 	// removed: domain.ErrNotFound). A suspended worker leases nothing until
 	// it is resumed, even after it re-registers.
 	WorkerSetSuspended(ctx context.Context, p *WorkerSetSuspendedParams) error
+	// WorkerStatusList lists the non-removed workers matching the filter, by
+	// id, with only what their statuses need (no resources, labels or
+	// descriptions): the worker views of document 003, read often and for
+	// the whole fleet.
+	WorkerStatusList(ctx context.Context, p *WorkerStatusListParams) ([]WorkerStatus, error)
 	// WorkerSuspendedList returns the suspended non-removed workers' ids with
 	// when each was suspended.
 	WorkerSuspendedList(ctx context.Context) (map[string]time.Time, error)
+}
+
+// WorkerStatusListParams filters WorkerStatusList. Empty fields do not filter.
+type WorkerStatusListParams struct {
+	ID       string
+	Queue    string // serving this queue
+	Hostname string
+}
+
+// WorkerStatus is a worker as WorkerStatusList reads it: Worker has ID,
+// Name, Hostname, Queues, PID, State, RegisteredAt, LastSeen and the
+// counters (TasksActive included) set, nothing else.
+type WorkerStatus struct {
+	Worker      *domain.Worker
+	SuspendedAt time.Time // zero: not suspended
 }
 
 // QueuePause is one paused queue.

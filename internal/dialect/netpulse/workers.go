@@ -98,22 +98,11 @@ func (h *handlers) deleteWorkers(w http.ResponseWriter, r *http.Request) error {
 // deleteWorker stops one worker by name: an unknown name is a 404; a
 // worker already dead is reported stopped with nothing interrupted.
 func (h *handlers) deleteWorker(ctx context.Context, w http.ResponseWriter, r *http.Request, name string) error {
-	vs, err := h.q.Workers(ctx, queue.WorkerQuery{Name: name})
+	st, err := h.q.StopWorker(ctx, name)
 	if err != nil {
 		return err
 	}
-	if len(vs) == 0 {
-		return domain.Errorf(domain.CodeDeviceNotFound, "worker '%s' does not exist", name).With("worker", name)
-	}
-	stopped, err := h.q.StopWorkers(ctx, queue.WorkerQuery{Name: name})
-	if err != nil {
-		return err
-	}
-	out := DeletedWorker{Worker: name, Status: "stopped"}
-	if len(stopped) == 1 {
-		out.InterruptedJobs = len(stopped[0].Interrupted)
-	}
-	ok(w, r, out)
+	ok(w, r, DeletedWorker{Worker: st.Worker, Status: "stopped", InterruptedJobs: len(st.Interrupted)})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,6 +97,49 @@ func (s *Store) WorkerSuspendedList(ctx context.Context) (map[string]time.Time, 
 	)
 	_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
 		out[id] = at
+		return nil
+	})
+	return out, translate(err)
+}
+
+// WorkerStatusList reads the status columns of the matching workers, the
+// running-lease counts in one pass over the running tasks' index.
+func (s *Store) WorkerStatusList(ctx context.Context, p *store.WorkerStatusListParams) ([]store.WorkerStatus, error) {
+	w := &where{}
+	w.add("w.state <> 'removed'")
+	if p.ID != "" {
+		w.add("w.id = ?", p.ID)
+	}
+	if p.Hostname != "" {
+		w.add("w.hostname = ?", p.Hostname)
+	}
+	if p.Queue != "" {
+		w.add("? = ANY(w.queues)", p.Queue)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT w.id, w.name, w.hostname, w.queues, w.pid, w.state, w.registered_at, w.last_seen,
+			w.tasks_completed, w.tasks_failed, coalesce(r.n, 0), w.suspended_at
+		FROM workers w LEFT JOIN (SELECT lease_owner, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY lease_owner) r
+			ON r.lease_owner = w.id`+w.sql()+` ORDER BY w.id`, w.args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var out []store.WorkerStatus
+	var (
+		wk               domain.Worker
+		state            string
+		registered, seen time.Time
+		suspendedAt      *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&wk.ID, &wk.Name, &wk.Hostname, &wk.Queues, &wk.PID, &state, &registered, &seen,
+		&wk.TasksCompleted, &wk.TasksFailed, &wk.TasksActive, &suspendedAt}, func() error {
+		w := wk
+		w.Queues = slices.Clone(wk.Queues) // the scan target is reused
+		w.State, w.RegisteredAt, w.LastSeen = domain.WorkerState(state), registered.UTC(), seen.UTC()
+		ws := store.WorkerStatus{Worker: &w}
+		if suspendedAt != nil {
+			ws.SuspendedAt = suspendedAt.UTC()
+		}
+		out = append(out, ws)
 		return nil
 	})
 	return out, translate(err)

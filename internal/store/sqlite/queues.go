@@ -111,3 +111,51 @@ func (s *Store) WorkerSuspendedList(ctx context.Context) (map[string]time.Time, 
 	}
 	return out, interpretError(rows.Err())
 }
+
+// WorkerStatusList reads the status columns of the matching workers, the
+// running-lease counts in one pass over the running tasks' index.
+func (s *Store) WorkerStatusList(ctx context.Context, p *store.WorkerStatusListParams) ([]store.WorkerStatus, error) {
+	var args sqlArgs
+	query := `SELECT w.id, w.name, w.hostname, w.queues, w.pid, w.state, w.registered_at, w.last_seen,
+			w.tasks_completed, w.tasks_failed, coalesce(r.n, 0), w.suspended_at
+		FROM workers w LEFT JOIN (SELECT lease_owner, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY lease_owner) r
+			ON r.lease_owner = w.id
+		WHERE w.state <> 'removed'`
+	if p.ID != "" {
+		query += ` AND w.id = ` + args.add(p.ID)
+	}
+	if p.Hostname != "" {
+		query += ` AND w.hostname = ` + args.add(p.Hostname)
+	}
+	if p.Queue != "" {
+		query += ` AND EXISTS (SELECT 1 FROM json_each(w.queues) q WHERE q.value = ` + args.add(p.Queue) + `)`
+	}
+	rows, err := s.read.QueryContext(ctx, query+` ORDER BY w.id`, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []store.WorkerStatus
+	for rows.Next() {
+		var (
+			w                             domain.Worker
+			queues                        sql.NullString
+			state                         string
+			registered, seen, suspendedAt int64
+		)
+		if err := rows.Scan(&w.ID, &w.Name, &w.Hostname, &queues, &w.PID, &state, &registered, &seen,
+			&w.TasksCompleted, &w.TasksFailed, &w.TasksActive, &suspendedAt); err != nil {
+			return nil, interpretError(err)
+		}
+		if err := decodeJSON(queues, &w.Queues); err != nil {
+			return nil, err
+		}
+		w.State, w.RegisteredAt, w.LastSeen = domain.WorkerState(state), fromMicros(registered), fromMicros(seen)
+		ws := store.WorkerStatus{Worker: &w}
+		if suspendedAt != 0 {
+			ws.SuspendedAt = fromMicros(suspendedAt)
+		}
+		out = append(out, ws)
+	}
+	return out, interpretError(rows.Err())
+}

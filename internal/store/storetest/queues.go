@@ -19,6 +19,7 @@ var queueTests = []test{
 	{"SuspendUnknownWorker", testQueueSuspendUnknownWorker},
 	{"DrainingWorkerLeasesNothing", testQueueDrainingWorker},
 	{"TaskFind", testQueueTaskFind},
+	{"WorkerStatusList", testQueueWorkerStatusList},
 }
 
 func (b *bundle) setPaused(t *testing.T, q string, paused bool) {
@@ -178,6 +179,57 @@ func testQueueTaskFind(t *testing.T, b *bundle) {
 	} {
 		if got := find(tc.p); !slices.Equal(got, tc.want) {
 			t.Errorf("TaskFind(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func testQueueWorkerStatusList(t *testing.T, b *bundle) {
+	b.register(t, "w1", func(w *domain.Worker) { w.Hostname = "node-a"; w.PID = 41 })
+	w2 := b.register(t, "w2", func(w *domain.Worker) { w.Hostname = "node-b"; w.Queues = []string{"pinned_h", "FifoQ"} })
+	b.register(t, "gone")
+	if err := b.s.WorkerDelete(b.ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	b.insertN(t, 2)
+	b.step(time.Second)
+	b.lease(t, w2, 2)
+	b.setSuspended(t, "w1", true)
+	list := func(p store.WorkerStatusListParams) []store.WorkerStatus {
+		t.Helper()
+		got, err := b.s.WorkerStatusList(b.ctx, &p)
+		if err != nil {
+			t.Fatalf("WorkerStatusList(%+v) error = %v", p, err)
+		}
+		return got
+	}
+	all := list(store.WorkerStatusListParams{})
+	if len(all) != 2 || all[0].Worker.ID != "w1" || all[1].Worker.ID != "w2" {
+		t.Fatalf("WorkerStatusList() = %v, want w1, w2", all)
+	}
+	w1s, w2s := all[0], all[1]
+	if w1s.Worker.PID != 41 || w1s.Worker.Hostname != "node-a" || !w1s.SuspendedAt.Equal(b.now) || w1s.Worker.TasksActive != 0 ||
+		w1s.Worker.State != domain.WorkerOnline || !slices.Equal(w1s.Worker.Queues, []string{"FifoQ"}) || w1s.Worker.RegisteredAt.IsZero() {
+		t.Errorf("WorkerStatusList() w1 = %+v (suspended %v)", w1s.Worker, w1s.SuspendedAt)
+	}
+	if w2s.Worker.TasksActive != 2 || !w2s.SuspendedAt.IsZero() || !slices.Equal(w2s.Worker.Queues, []string{"pinned_h", "FifoQ"}) {
+		t.Errorf("WorkerStatusList() w2 = %+v (suspended %v)", w2s.Worker, w2s.SuspendedAt)
+	}
+	for _, tc := range []struct {
+		p    store.WorkerStatusListParams
+		want []string
+	}{
+		{store.WorkerStatusListParams{ID: "w2"}, []string{"w2"}},
+		{store.WorkerStatusListParams{ID: "gone"}, nil},
+		{store.WorkerStatusListParams{Queue: "pinned_h"}, []string{"w2"}},
+		{store.WorkerStatusListParams{Hostname: "node-a"}, []string{"w1"}},
+		{store.WorkerStatusListParams{Hostname: "node-a", Queue: "pinned_h"}, nil},
+	} {
+		var got []string
+		for _, w := range list(tc.p) {
+			got = append(got, w.Worker.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("WorkerStatusList(%+v) = %v, want %v", tc.p, got, tc.want)
 		}
 	}
 }
