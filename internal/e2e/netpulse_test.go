@@ -319,6 +319,54 @@ func TestNetPulseJobAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("PauseAndSuspend", func(t *testing.T) {
+		// A paused queue admits but leases nothing; resumed, its job runs.
+		if q, err := cl.c.Queues.Pause(ctx, "paused-q"); err != nil || !q.Paused {
+			t.Fatalf("Queues.Pause = %+v, %v", q, err)
+		}
+		w := cl.startWorker(t, "paused-q-worker", 1, "--queues", "paused-q")
+		id := submit(api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"p"}`), Queue: "paused-q"})
+		time.Sleep(time.Second) // several lease polls of its idle worker
+		if j := npJobByID(t, base, id); j.Status != "queued" {
+			t.Fatalf("job in a paused queue is %s, want queued", j.Status)
+		}
+		l, err := cl.c.Queues.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, q := range l.Queues {
+			if q.Name == "paused-q" {
+				found = true
+				if !q.Paused || q.Counts["pending"] != 1 || q.LiveWorkers != 1 || q.OldestPendingAgeSeconds <= 0 {
+					t.Errorf("GET /api/v1/queues paused-q = %+v", q)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("GET /api/v1/queues lacks paused-q: %+v", l.Queues)
+		}
+		// A suspended worker leases nothing either, and NetPulse shows it.
+		if st, err := cl.c.Devices.Suspend(ctx, "paused-q-worker"); err != nil || st.Status != "suspended" {
+			t.Fatalf("Devices.Suspend = %+v, %v", st, err)
+		}
+		if _, err := cl.c.Queues.Resume(ctx, "paused-q"); err != nil {
+			t.Fatal(err)
+		}
+		if got := npWorkers(t, base, "queue=paused-q")["paused-q-worker"].Status; got != "suspended" {
+			t.Errorf("GET /worker shows a suspended worker as %q", got)
+		}
+		time.Sleep(time.Second)
+		if j := npJobByID(t, base, id); j.Status != "queued" {
+			t.Fatalf("job for a suspended worker is %s, want queued", j.Status)
+		}
+		if _, err := cl.c.Devices.Resume(ctx, "paused-q-worker"); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(id, "finished")
+		w.kill()
+	})
+
 	t.Run("BadParameters", func(t *testing.T) {
 		for _, tc := range []struct {
 			method, path string
