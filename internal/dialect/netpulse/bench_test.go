@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ import (
 //
 //	go test -run '^$' -bench NetPulse -benchtime 2000x ./internal/dialect/netpulse/
 //
-// Each reports p50 and p99 (ms) of its requests; the fixture is built once.
+// Each reports p50 and p99 (ms) of its requests and the process's CPU time
+// per request (server and client); the fixture is built once.
 
 const (
 	benchJobs    = 100_000
@@ -118,6 +120,7 @@ func benchGet(b *testing.B, path string) {
 	}
 	get() // warm the page cache and the connection
 	lat := make([]time.Duration, 0, b.N)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
@@ -125,6 +128,9 @@ func benchGet(b *testing.B, path string) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	// CPU time of the whole process (server and client sides) per request:
+	// what a request costs whatever else the shared machine runs.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(len(lat)), "cpu-ms/op")
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0.50), "p50-ms")
@@ -160,4 +166,13 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(benchDir)
 	}
 	os.Exit(code)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
