@@ -12,7 +12,8 @@ import (
 
 // WorkerView is a worker with what document 003 shows of it beyond the
 // stored record. Worker holds only the fields store.WorkerStatus names:
-// identity, queues, pid, state, times and counters.
+// identity, queues, pid, state, times and counters; it may be shared with
+// other callers (the fleet snapshot), so it is read-only.
 type WorkerView struct {
 	*domain.Worker
 	Status      domain.WorkerStatus
@@ -121,8 +122,7 @@ func (s *Service) workers(ctx context.Context, q WorkerQuery, fresh bool) ([]Wor
 	}
 	out := make([]WorkerView, len(rows))
 	for i, r := range rows {
-		w := *r.Worker // the snapshot is shared: callers get their own copy
-		out[i] = WorkerView{Worker: &w, Status: domain.StatusOf(&w, !r.SuspendedAt.IsZero()),
+		out[i] = WorkerView{Worker: r.Worker, Status: domain.StatusOf(r.Worker, !r.SuspendedAt.IsZero()),
 			Suspended: !r.SuspendedAt.IsZero(), SuspendedAt: r.SuspendedAt}
 	}
 	return out, nil
