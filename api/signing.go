@@ -14,7 +14,7 @@ import (
 // every client that makes them share one implementation.
 
 // Canonical is the string a signed request's sign_str authenticates
-// (DESIGN §6): six lines joined by "\n", with no newline at the end:
+// (docs/signing.md): six lines joined by "\n", with no newline at the end:
 //
 //	METHOD               upper case: POST
 //	path                 as sent, still escaped: /api/deployment/task/change_points

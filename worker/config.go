@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -40,6 +41,13 @@ type Config struct {
 	// AllowShell enables the built-in "shell" type: code execution on this
 	// machine, so off by default.
 	AllowShell bool
+	// HTTPAllow lists the networks "http" tasks may reach besides the
+	// public internet. Loopback, private, link-local (cloud metadata
+	// among them), carrier-grade NAT and other special addresses are
+	// refused unless listed here: a task's URL must not turn the worker
+	// into a way into its own network. The check is on the address dialed,
+	// after DNS and at every redirect, so no name trick gets past it.
+	HTTPAllow []netip.Prefix
 	// ShellUser is the user shell tasks run as (Unix). Default: "nobody"
 	// when the worker runs as root, so a task cannot own the machine;
 	// otherwise the worker's own user. Set "root" to run them as root.

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/drover-run/drover/api"
@@ -37,20 +40,54 @@ type httpData struct {
 // httpExec runs "http" tasks with a client of its own: it shares no
 // connection, header or credential with the worker's server client.
 type httpExec struct {
+	allow  []netip.Prefix
 	once   sync.Once
 	client *http.Client
 }
 
-func newHTTPExec() *httpExec { return &httpExec{} }
+func newHTTPExec(allow []netip.Prefix) *httpExec { return &httpExec{allow: allow} }
 
 func (e *httpExec) httpClient() *http.Client {
 	e.once.Do(func() { // lazily: an idle worker should not carry it
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 8
 		t.IdleConnTimeout = 30 * time.Second
+		t.Proxy = nil // a proxy would dial for us, past the destination check
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: e.checkDial}
+		t.DialContext = d.DialContext
 		e.client = &http.Client{Transport: t}
 	})
 	return e.client
+}
+
+// checkDial refuses a connection to an address an http task may not reach
+// (Config.HTTPAllow). It runs on the address about to be dialed, after DNS.
+func (e *httpExec) checkDial(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("http: refusing to dial %s: %v", address, err)
+	}
+	ip := ap.Addr().Unmap()
+	if !internalAddr(ip) {
+		return nil
+	}
+	for _, p := range e.allow {
+		if p.Contains(ip) {
+			return nil
+		}
+	}
+	return fmt.Errorf("http: %s is a loopback, private, link-local or otherwise internal address; "+
+		"the worker reaches it only if started with --http-allow covering it", ip)
+}
+
+// cgnat is the shared address space of carrier-grade NAT (RFC 6598).
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// internalAddr reports whether ip is not a public internet address.
+func internalAddr(ip netip.Addr) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || cgnat.Contains(ip) ||
+		!ip.IsGlobalUnicast()
 }
 
 func (e *httpExec) run(ctx context.Context, t *Task) (*api.TaskResult, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/user"
 	"runtime"
@@ -96,6 +97,41 @@ func TestSleep(t *testing.T) {
 	}
 }
 
+// TestHTTPRefusesInternalAddresses: an http task cannot reach the worker's
+// own machine or network (SSRF) unless the worker allows it: not by IP, not
+// by a name that resolves there, not by a redirect.
+func TestHTTPRefusesInternalAddresses(t *testing.T) {
+	t.Parallel()
+	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "secret")
+	}))
+	defer secret.Close()
+	port := secret.URL[strings.LastIndex(secret.URL, ":")+1:]
+	closed := newHTTPExec(nil)
+	for _, url := range []string{
+		secret.URL,                                                      // loopback by IP
+		"http://localhost:" + port,                                      // by a name that resolves to loopback
+		"http://[::1]:" + port,                                          // IPv6 loopback
+		"http://169.254.169.254/latest/meta-data",                       // cloud metadata (link-local)
+		"http://10.1.2.3/", "http://192.168.0.1/", "http://100.64.0.1/", // private and CGNAT
+		"http://0.0.0.0:" + port,
+	} {
+		res, err := closed.run(context.Background(), newTask("http", `{"url":"`+url+`"}`))
+		if err == nil || !strings.Contains(err.Error(), "internal address") {
+			t.Errorf("http task to %s: %+v, %v; want it refused", url, res, err)
+		}
+	}
+	open := newHTTPExec([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	if res, err := open.run(context.Background(), newTask("http", `{"url":"`+secret.URL+`"}`)); err != nil || res.Output != "secret" {
+		t.Errorf("with loopback allowed: %+v, %v", res, err)
+	}
+	for _, ip := range []string{"8.8.8.8", "2606:4700::1111"} {
+		if internalAddr(netip.MustParseAddr(ip)) {
+			t.Errorf("%s counted as internal", ip)
+		}
+	}
+}
+
 func TestHTTP(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +146,7 @@ func TestHTTP(t *testing.T) {
 		fmt.Fprint(w, "body of "+r.URL.Path)
 	}))
 	defer srv.Close()
-	e := newHTTPExec()
+	e := newHTTPExec([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}) // the test server is on loopback
 	run := func(payload string) (*api.TaskResult, error) {
 		return e.run(context.Background(), newTask("http", payload))
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// maxIdleRSSKiB is the target of DESIGN.md §7 for an idle worker.
+// maxIdleRSSKiB is the target for an idle worker (docs/benchmarks.md).
 const maxIdleRSSKiB = 20 << 10
 
 // TestIdleRSS builds a bare worker (testdata/idleworker), lets it register,

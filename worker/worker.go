@@ -90,7 +90,7 @@ func New(cfg Config) (*Worker, error) {
 	w.rep = newReporter(w)
 	w.handlers["echo"] = execEcho
 	w.handlers["sleep"] = execSleep
-	w.handlers["http"] = newHTTPExec().run
+	w.handlers["http"] = newHTTPExec(cfg.HTTPAllow).run
 	if cfg.AllowShell {
 		sh := &shellExec{user: cfg.ShellUser, grace: cfg.KillGrace, secrets: w.secrets}
 		w.handlers["shell"] = sh.run

@@ -24,9 +24,9 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
-	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/store"
 )
 
 // Options configure a Server.
@@ -120,7 +120,7 @@ func (s *Server) authed(h workerHandler) func(http.ResponseWriter, *http.Request
 		wk, ok := s.cache.get(hash)
 		if !ok {
 			var err error
-			wk, err = s.store.WorkerGetByCredential(r.Context(), hash)
+			wk, err = s.engine.WorkerByCredential(r.Context(), hash)
 			if errors.Is(err, domain.ErrNotFound) {
 				return domain.Errorf(domain.CodeWorkerUnknown, "no registered worker has this credential; register again")
 			}
@@ -376,7 +376,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Work
 	if len(req.Results) == 0 || len(req.Results) > maxResults {
 		return domain.Errorf(domain.CodeValidation, "results must hold 1 to %d results", maxResults)
 	}
-	fin := make([]store.TaskFinish, len(req.Results))
+	fin := make([]domain.AttemptResult, len(req.Results))
 	for i, res := range req.Results {
 		if res.Status != string(domain.TaskCompleted) && res.Status != string(domain.TaskFailed) {
 			return domain.Errorf(domain.CodeValidation, "results[%d].status must be completed or failed", i)
@@ -385,7 +385,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, wk *domain.Work
 		if len(out) > maxOutputBytes {
 			out = out[len(out)-maxOutputBytes:] // keep the tail: that is where errors are
 		}
-		fin[i] = store.TaskFinish{
+		fin[i] = domain.AttemptResult{
 			Ref:       domain.TaskRef{TaskID: res.TaskID, Epoch: res.Epoch},
 			Succeeded: res.Status == string(domain.TaskCompleted),
 			Result:    &domain.Result{Output: out, ExitCode: res.Result.ExitCode, Error: res.Result.Error, Data: res.Result.Data},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ type DevConfig struct {
 // hand back what they run) and the server.
 func RunDev(ctx context.Context, cfg DevConfig) error {
 	if cfg.DataDir == "" {
-		cfg.DataDir = "drover-data"
+		cfg.DataDir = DefaultDataDir
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
@@ -60,7 +61,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 		return err
 	}
 	srv, err := NewServer(ctx, ServerConfig{
-		Host: "127.0.0.1", Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
+		Host: DefaultHost, Port: cfg.Port, AgentPort: cfg.AgentPort, KeeperPort: cfg.KeeperPort, NetPulsePort: cfg.NetPulsePort,
 		Store: "sqlite://" + abs, Version: cfg.Version, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -83,6 +84,7 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Name:        fmt.Sprintf("%s-%d", host, i+1),
 			Concurrency: cfg.Concurrency,
 			AllowShell:  true, // loopback only, and the newcomer is the operator
+			HTTPAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			StateFile:   filepath.Join(cfg.DataDir, fmt.Sprintf("worker-%d.json", i+1)),
 			Logger:      cfg.Logger.With("component", "worker", "n", i+1),
 		})
@@ -127,9 +129,9 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 	lines = append(lines,
 		"",
 		"  Try it:",
-		"    curl " + api + "/api/v1/cluster/status",
-		"    curl " + api + "/api/v1/devices",
-		"    curl -X POST " + api + `/api/v1/tasks -H "Content-Type: application/json" \`,
+		"    curl "+api+"/api/v1/cluster/status",
+		"    curl "+api+"/api/v1/devices",
+		"    curl -X POST "+api+`/api/v1/tasks -H "Content-Type: application/json" \`,
 		`         -d '{"task_type": "echo", "payload": {"message": "Hello World"}}'`,
 		`    drover tasks submit echo --payload '{"message": "test"}' --wait`,
 		"",

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -272,4 +273,42 @@ func writeCerts(t *testing.T, dir string) (caPEM []byte, certFile, keyFile strin
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), certFile, keyFile
+}
+
+// TestIdleConnectionsCannotStarveTheAPI: one client holding a thousand
+// kept-alive connections (the whole server.max_connections) does not keep an
+// authenticated request waiting: idle connections make room for new ones.
+func TestIdleConnectionsCannotStarveTheAPI(t *testing.T) {
+	t.Parallel()
+	s := start(t, authOn())
+	addr := strings.TrimPrefix(s.APIURL(), "http://")
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	for range 1000 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		fmt.Fprint(c, "GET /health HTTP/1.1\r\nHost: drover\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Fatalf("the idle clients' own requests: %v", err)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", s.APIURL()+"/api/v1/cluster/status", nil)
+	req.Header.Set("X-API-Key", seedKey)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("an authenticated request beside 1,000 idle connections: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("an authenticated request beside 1,000 idle connections: %d", resp.StatusCode)
+	}
 }

@@ -224,13 +224,13 @@ func expect(p principal, need auth.Scope, public bool) int {
 	return http.StatusForbidden
 }
 
-// TestAuthorizationMatrix is RELIABILITY S4 on the native API: every route
+// TestAuthorizationMatrix (docs/guarantees.md, G11) on the native API: every route
 // × every kind of principal against the declared policy, on a real server.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	s := start(t, authOn())
 	ps := matrixPrincipals(t, s)
-	routes := server.New(server.Options{Engine: s.Engine(), Store: s.Store(), Keys: s.sec.keys}).Routes()
+	routes := server.New(server.Options{Engine: s.Engine(), Keys: s.sec.keys}).Routes()
 	for _, rt := range routes {
 		route, method, pattern := rt.Pattern(), rt.Method, rt.Path
 		if strings.Contains(pattern, "stream") {

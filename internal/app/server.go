@@ -16,16 +16,27 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/agentserver"
 	"github.com/drover-run/drover/internal/dialect/netpulse"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/maintenance"
 	"github.com/drover-run/drover/internal/queue"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
+)
+
+// The server's defaults beyond the ports (api.Default*Port) and the
+// engine's timing (dispatch.Default*).
+const (
+	DefaultHost      = "127.0.0.1" // loopback: serving other machines is a choice
+	DefaultDataDir   = "drover-data"
+	DefaultStore     = "sqlite://" + DefaultDataDir + "/drover.db"
+	DefaultLeaderTTL = 5 * time.Second
 )
 
 // ServerConfig is everything `drover server` takes. Zero fields take the
@@ -57,22 +68,22 @@ type ServerConfig struct {
 
 func (c ServerConfig) withDefaults() ServerConfig {
 	if c.Host == "" {
-		c.Host = "127.0.0.1"
+		c.Host = DefaultHost
 	}
 	if c.Port == 0 {
-		c.Port = 8081
+		c.Port = api.DefaultPort
 	}
 	if c.AgentPort == 0 {
-		c.AgentPort = 8080
+		c.AgentPort = api.DefaultAgentPort
 	}
 	if c.Store == "" {
-		c.Store = "sqlite://drover-data/drover.db"
+		c.Store = DefaultStore
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.LeaderTTL <= 0 {
-		c.LeaderTTL = 5 * time.Second
+		c.LeaderTTL = DefaultLeaderTTL
 	}
 	return c
 }
@@ -172,7 +183,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	)
 
 	queues := queue.New(st, engine, queue.Options{})
-	native := server.New(server.Options{Engine: engine, Store: st, Logger: log, Version: cfg.Version,
+	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Queues: queues})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
@@ -189,10 +200,11 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 			s.closeListeners()
 			return nil, fmt.Errorf("%s listener: %w", l.name, err)
 		}
-		if l.name == "api" {
-			l.ln = limitListener(l.ln, obs.settings.Get().Server.MaxConnections)
-		}
 		l.srv = newHTTPServer(l.handler, log)
+		if l.name == "api" {
+			guard := guardConns(l.ln, obs.settings.Get().Server.MaxConnections)
+			l.ln, l.srv.ConnState = guard, guard.track
+		}
 	}
 	return s, nil
 }

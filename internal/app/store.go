@@ -27,7 +27,7 @@ func OpenStore(ctx context.Context, url, sync string, log *slog.Logger) (store.S
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url, postgres.Options{Schema: schemaOf(url), Logger: log})
 	case strings.HasPrefix(url, "sqlite://"), !strings.Contains(url, "://"):
-		return sqlite.Open(ctx, url, sqlite.Options{Synchronous: sync})
+		return sqlite.Open(ctx, url, sqlite.Options{Synchronous: sync, Exclusive: true})
 	}
 	return nil, fmt.Errorf("--store %q: use sqlite:///path/drover.db or postgres://…", redact(url))
 }

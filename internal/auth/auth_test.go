@@ -113,7 +113,7 @@ func reasonOf(err error) Reason {
 	return ""
 }
 
-// TestSignedMode is RELIABILITY S2: every case of a signed request against
+// TestSignedMode (docs/guarantees.md, G12): every case of a signed request against
 // a fixed server clock.
 func TestSignedMode(t *testing.T) {
 	t.Parallel()
@@ -277,7 +277,7 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-// TestPresentedKey is RELIABILITY S3's header cases.
+// TestPresentedKey: every way a key may be presented, and the conflicts.
 func TestPresentedKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

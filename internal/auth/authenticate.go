@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +32,7 @@ const (
 // (ReasonConflicting). Another Authorization scheme than Bearer is not a
 // key.
 func PresentedKey(r *http.Request) (string, error) {
-	var found []string
-	for _, v := range r.Header.Values("X-API-Key") {
-		found = append(found, v)
-	}
+	found := slices.Clone(r.Header.Values("X-API-Key"))
 	for _, v := range r.Header.Values("Authorization") {
 		if scheme, cred, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
 			found = append(found, cred)

@@ -18,7 +18,7 @@
 //	agent       register workers on the worker protocol, and nothing else
 //	exec:shell  submit (and retry) shell tasks; never implied, always with write
 //
-// # Signed mode (document 000, DESIGN §6)
+// # Signed mode (document 000; docs/signing.md)
 //
 // A signed-mode key has a token and a separate secret. The secret is kept
 // sealed (AES-256-GCM) under the server key, which comes from

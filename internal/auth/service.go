@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -87,7 +88,7 @@ type CreateParams struct {
 	Signed bool
 	// TTL, if positive, makes the key expire that long after creation.
 	TTL    time.Duration
-	Limits store.KeyLimits
+	Limits domain.KeyLimits
 	// Join makes a worker join token instead of an API key: its scope is
 	// agent, and it admits workers to Pool (any pool if empty), MaxUses
 	// times (default 1).
@@ -227,8 +228,11 @@ func (s *Service) Get(ctx context.Context, id string) (*store.Key, error) {
 	return k, notFound(err, id)
 }
 
+// ListParams filters keys. Empty fields do not filter.
+type ListParams = store.KeyListParams
+
 // List lists keys.
-func (s *Service) List(ctx context.Context, p store.KeyListParams) ([]*store.Key, error) {
+func (s *Service) List(ctx context.Context, p ListParams) ([]*domain.Key, error) {
 	return s.store.KeyList(ctx, &p)
 }
 
@@ -340,7 +344,7 @@ type Principal struct {
 	Name   string
 	Kind   store.KeyKind
 	Scopes []Scope
-	Limits store.KeyLimits
+	Limits domain.KeyLimits
 	Signed bool
 	Pool   string // join tokens
 }
@@ -381,4 +385,14 @@ func Require(ctx context.Context, scope Scope) error {
 	}
 	return DomainError(&Failure{Reason: ReasonForbidden, Scope: scope,
 		Message: fmt.Sprintf("this needs the %s scope, which key %s does not have", scope, p.KeyID)})
+}
+
+// ActorOf is who sends r, for the engine: the key the guard authenticated
+// (none when authentication is off) and the client's address.
+func ActorOf(r *http.Request) domain.Actor {
+	a := domain.Actor{Addr: r.RemoteAddr}
+	if p := PrincipalFrom(r.Context()); p != nil {
+		a.Authenticated, a.KeyID, a.Name, a.ExecShell = true, p.KeyID, p.Name, p.Has(ScopeExecShell)
+	}
+	return a
 }

@@ -2,16 +2,19 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/drover-run/drover/client"
 )
 
-// requestTimeout bounds each API call, so that a server that stops answering
-// cannot hang a command; waiting commands make many short calls.
+// requestTimeout bounds each API call but an event stream, so that a server
+// that stops answering cannot hang a command; waiting commands make many
+// short calls. A stream is bounded by its keep-alive comments instead.
 const requestTimeout = time.Minute
 
 // userAgent tells the server's logs that the CLI is calling.
@@ -30,7 +33,7 @@ func (m *meta) client() (*client.Client, error) {
 	}
 	m.last = &answerRecorder{next: next}
 	opts := []client.Option{
-		client.WithHTTPClient(&http.Client{Transport: m.last, Timeout: requestTimeout}),
+		client.WithHTTPClient(&http.Client{Transport: m.last}),
 		client.WithUserAgent(userAgent),
 	}
 	switch {
@@ -98,7 +101,12 @@ type answerRecorder struct {
 }
 
 func (r *answerRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.next.RoundTrip(req)
+	if isStream(req) {
+		return r.next.RoundTrip(req) // read as it comes, for as long as it lasts
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), requestTimeout)
+	defer cancel()
+	resp, err := r.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +120,11 @@ func (r *answerRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Unlock()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// isStream reports whether req asks for an event stream.
+func isStream(req *http.Request) bool {
+	return strings.Contains(req.Header.Get("Accept"), "text/event-stream")
 }
 
 func (r *answerRecorder) body() []byte {

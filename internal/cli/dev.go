@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/app"
 	"github.com/drover-run/drover/internal/version"
 )
@@ -30,11 +31,11 @@ all cleanly; the data stays for the next run.`,
 	}
 	addConfigFlag(cmd)
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data", "drover-data", "directory of the SQLite store and the workers' state")
-	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
-	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
-	f.IntVar(&cfg.KeeperPort, "keeper-port", 7700, "port of the Keeper interface (document 002); 0 turns it off")
-	f.IntVar(&cfg.NetPulsePort, "netpulse-port", 9000, "port of the NetPulse job API (document 003); 0 turns it off")
+	f.StringVar(&cfg.DataDir, "data", app.DefaultDataDir, "directory of the SQLite store and the workers' state")
+	f.IntVar(&cfg.Port, "port", api.DefaultPort, "port of the REST API")
+	f.IntVar(&cfg.AgentPort, "agent-port", api.DefaultAgentPort, "port of the worker protocol")
+	f.IntVar(&cfg.KeeperPort, "keeper-port", api.DefaultKeeperPort, "port of the Keeper interface (document 002); 0 turns it off")
+	f.IntVar(&cfg.NetPulsePort, "netpulse-port", api.DefaultNetPulsePort, "port of the NetPulse job API (document 003); 0 turns it off")
 	f.IntVar(&cfg.Workers, "workers", 2, "how many local workers")
 	f.IntVar(&cfg.Concurrency, "concurrency", 4, "tasks each worker runs at once")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")

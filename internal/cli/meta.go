@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/drover-run/drover/api"
 )
 
 // meta is what every client command shares, as Nomad's command.Meta does:
@@ -46,7 +49,7 @@ const (
 )
 
 // defaultAPIURL is where drover dev and drover server listen by default.
-const defaultAPIURL = "http://127.0.0.1:8081"
+var defaultAPIURL = fmt.Sprintf("http://127.0.0.1:%d", api.DefaultPort)
 
 func (m *meta) addGlobalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/app"
+	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/version"
 )
 
@@ -50,16 +53,16 @@ e.g. DROVER_STORE=postgres://… .`,
 	}
 	addConfigFlag(cmd)
 	f := cmd.Flags()
-	f.StringVar(&cfg.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 serves other machines)")
-	f.IntVar(&cfg.Port, "port", 8081, "port of the REST API")
-	f.IntVar(&cfg.AgentPort, "agent-port", 8080, "port of the worker protocol")
-	f.IntVar(&cfg.KeeperPort, "keeper-port", 7700, "port of the Keeper interface (document 002); 0 turns it off")
-	f.IntVar(&cfg.NetPulsePort, "netpulse-port", 9000, "port of the NetPulse job API (document 003); 0 turns it off")
-	f.StringVar(&cfg.Store, "store", "sqlite://drover-data/drover.db", "sqlite:///path/drover.db or postgres://user:pass@host/db")
+	f.StringVar(&cfg.Host, "host", app.DefaultHost, "address to listen on (0.0.0.0 serves other machines)")
+	f.IntVar(&cfg.Port, "port", api.DefaultPort, "port of the REST API")
+	f.IntVar(&cfg.AgentPort, "agent-port", api.DefaultAgentPort, "port of the worker protocol")
+	f.IntVar(&cfg.KeeperPort, "keeper-port", api.DefaultKeeperPort, "port of the Keeper interface (document 002); 0 turns it off")
+	f.IntVar(&cfg.NetPulsePort, "netpulse-port", api.DefaultNetPulsePort, "port of the NetPulse job API (document 003); 0 turns it off")
+	f.StringVar(&cfg.Store, "store", app.DefaultStore, "sqlite:///path/drover.db or postgres://user:pass@host/db")
 	f.StringVar(&cfg.SQLiteSync, "sqlite-sync", "NORMAL", "SQLite durability: NORMAL survives kill -9, FULL also power loss")
-	f.DurationVar(&cfg.Engine.HeartbeatInterval, "heartbeat-interval", 5*time.Second, "how often workers heartbeat")
-	f.DurationVar(&cfg.Engine.LeaseTTL, "lease-ttl", 20*time.Second, "how long a task's lease outlives its worker's last heartbeat")
-	f.DurationVar(&cfg.Engine.OfflineThreshold, "offline-threshold", 30*time.Second, "silence after which a worker is offline")
+	f.DurationVar(&cfg.Engine.HeartbeatInterval, "heartbeat-interval", dispatch.DefaultHeartbeatInterval, "how often workers heartbeat")
+	f.DurationVar(&cfg.Engine.LeaseTTL, "lease-ttl", 0, fmt.Sprintf("how long a task's lease outlives its worker's last heartbeat (default %d heartbeats)", dispatch.DefaultLeaseHeartbeats))
+	f.DurationVar(&cfg.Engine.OfflineThreshold, "offline-threshold", 0, fmt.Sprintf("silence after which a worker is offline (default %d heartbeats)", dispatch.DefaultOfflineHeartbeats))
 	f.BoolVar(&cfg.Auth, "auth", false, "require API keys on every listener (see drover keys)")
 	f.StringVar(&cfg.APIKey, "api-key", "", "seed an admin key with this token (with --auth)")
 	f.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file holding the server key that seals signed-mode secrets (else $DROVER_SECRET_KEY)")

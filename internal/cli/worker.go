@@ -2,16 +2,18 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/worker"
 )
 
 func newWorkerCommand() *cobra.Command {
 	var cfg worker.Config
-	var labels []string
+	var labels, httpAllow []string
 	var logLevel, caFile string
 	var insecure bool
 	cmd := &cobra.Command{
@@ -29,6 +31,13 @@ DROVER_<FLAG> in the environment.`,
 			log, err := settle(cmd, logLevel)
 			if err != nil {
 				return err
+			}
+			for _, cidr := range httpAllow {
+				p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+				if err != nil {
+					return usageErrorf("--http-allow %q: give networks as CIDR, e.g. 127.0.0.0/8,10.0.0.0/8", cidr)
+				}
+				cfg.HTTPAllow = append(cfg.HTTPAllow, p)
 			}
 			if cfg.Labels, err = parseLabels(labels); err != nil {
 				return usageErrorf("%v", err)
@@ -49,7 +58,7 @@ DROVER_<FLAG> in the environment.`,
 	}
 	addConfigFlag(cmd)
 	f := cmd.Flags()
-	f.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "the server's worker-protocol URL")
+	f.StringVar(&cfg.Server, "server", fmt.Sprintf("http://127.0.0.1:%d", api.DefaultAgentPort), "the server's worker-protocol URL")
 	f.StringVar(&cfg.Token, "token", "", "join token or agent key, when the server runs with --auth")
 	f.StringVar(&cfg.Name, "name", "", "device id to ask for (default: the hostname)")
 	f.StringVar(&cfg.Role, "role", "compute", "the device's role, e.g. compute, mobile, storage")
@@ -58,6 +67,7 @@ DROVER_<FLAG> in the environment.`,
 	f.StringSliceVar(&labels, "labels", nil, "labels k=v,… that tasks may require")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "tasks run at once (default: the number of CPUs)")
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell tasks: arbitrary commands on this machine")
+	f.StringSliceVar(&httpAllow, "http-allow", nil, "internal networks (CIDR,…) that http tasks may reach; loopback, private and metadata addresses are refused otherwise")
 	f.StringVar(&cfg.StateFile, "state-file", "", "file keeping the worker's id and credential across restarts")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", worker.DefaultDrainTimeout, "how long running tasks may finish on shutdown")
 	f.StringVar(&caFile, "ca", "", "PEM CA certificate(s) to verify an https --server with")

@@ -13,7 +13,22 @@ import (
 	"github.com/drover-run/drover/internal/store"
 )
 
-// Config holds the engine's timing. Zero fields take the defaults shown.
+// The engine's defaults: what a zero Config field means, and what the
+// flags of `drover server` show.
+const (
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultLeaseHeartbeats   = 4 // a lease outlives its worker's last heartbeat by this many intervals
+	DefaultOfflineHeartbeats = 6 // a worker silent for this many intervals is offline
+	DefaultReaperInterval    = time.Second
+	DefaultMaxLeaseWait      = 30 * time.Second
+	DefaultTimeout           = time.Hour
+	DefaultRetryBackoff      = time.Second
+	DefaultRetryBackoffCap   = 100 * time.Second
+	DefaultLostRetries       = 3
+	DefaultFleetCacheTTL     = time.Second
+)
+
+// Config holds the engine's timing. Zero fields take the defaults above.
 type Config struct {
 	HeartbeatInterval time.Duration // how often workers heartbeat; default 5s
 	LeaseTTL          time.Duration // a lease lives this long past its last renewal; default 4 heartbeats
@@ -34,18 +49,18 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
-	def(&c.HeartbeatInterval, 5*time.Second)
-	def(&c.LeaseTTL, 4*c.HeartbeatInterval)
-	def(&c.OfflineThreshold, 6*c.HeartbeatInterval)
-	def(&c.ReaperInterval, time.Second)
-	def(&c.MaxLeaseWait, 30*time.Second)
-	def(&c.DefaultTimeout, time.Hour)
-	def(&c.RetryBackoff, time.Second)
-	def(&c.RetryBackoffCap, 100*time.Second)
-	def(&c.FleetCacheTTL, time.Second)
+	def(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	def(&c.LeaseTTL, DefaultLeaseHeartbeats*c.HeartbeatInterval)
+	def(&c.OfflineThreshold, DefaultOfflineHeartbeats*c.HeartbeatInterval)
+	def(&c.ReaperInterval, DefaultReaperInterval)
+	def(&c.MaxLeaseWait, DefaultMaxLeaseWait)
+	def(&c.DefaultTimeout, DefaultTimeout)
+	def(&c.RetryBackoff, DefaultRetryBackoff)
+	def(&c.RetryBackoffCap, DefaultRetryBackoffCap)
+	def(&c.FleetCacheTTL, DefaultFleetCacheTTL)
 	switch {
 	case c.LostRetries == 0:
-		c.LostRetries = 3
+		c.LostRetries = DefaultLostRetries
 	case c.LostRetries < 0:
 		c.LostRetries = 0
 	}
@@ -82,7 +97,10 @@ type Service struct {
 }
 
 // Hooks are called after state changes commit; they must not block. They let
-// the event stream and metrics observe the engine without it knowing them.
+// the event stream and metrics observe the engine without it knowing them,
+// and may wake a leader duty early. Nothing that must happen may hang on
+// one: a crash between the commit and the hook skips it (docs/guarantees.md,
+// G17), so follow-up work is reconciled from stored state instead.
 type Hooks struct {
 	TaskSubmitted func(*domain.Task)
 	TaskStarted   func(*domain.Task)
@@ -143,7 +161,7 @@ func (s *Service) SetTiming(heartbeat, offline time.Duration) error {
 	next := s.cfg
 	next.HeartbeatInterval, next.OfflineThreshold = heartbeat, offline
 	if next.LeaseTTL <= heartbeat {
-		next.LeaseTTL = 4 * heartbeat
+		next.LeaseTTL = DefaultLeaseHeartbeats * heartbeat
 	}
 	if err := next.Validate(); err != nil {
 		return err

@@ -46,11 +46,6 @@ func (f *fleetCache) invalidate() {
 	f.mu.Unlock()
 }
 
-// admission is what the fleet says of one task.
-type admission struct {
-	err error
-}
-
 // admit checks t against the fleet:
 //   - a type no worker has ever handled, and that is not built in, is INVALID_TASK_TYPE;
 //   - a pin to an unknown worker is DEVICE_NOT_FOUND, to an offline one DEVICE_OFFLINE;

@@ -136,7 +136,7 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 // Finish records attempt results from worker workerID. Each is fenced by its
 // lease: a result for a lease no longer held changes nothing and comes back
 // with StaleLease set.
-func (s *Service) Finish(ctx context.Context, workerID string, results []store.TaskFinish) ([]store.TaskFinishOutcome, error) {
+func (s *Service) Finish(ctx context.Context, workerID string, results []domain.AttemptResult) ([]domain.AttemptOutcome, error) {
 	outs, err := s.store.TaskFinishMany(ctx, &store.TaskFinishManyParams{
 		WorkerID: workerID, Results: results, Backoff: s.backoff, Now: s.storeNow(),
 	})

@@ -58,4 +58,3 @@ func (s *Service) MarkOffline(ctx context.Context) error {
 
 // Now is the engine's clock, for callers that compute with it.
 func (s *Service) Now() time.Time { return s.now() }
-

@@ -36,11 +36,6 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 	}
 	res := make([]Submitted, len(outs))
 	for i, o := range outs {
-		if o.Existing && o.Task.RequestHash != "" && specs[i].RequestHash != "" && o.Task.RequestHash != specs[i].RequestHash {
-			return nil, domain.Errorf(domain.CodeIdempotencyConflict,
-				"idempotency key '%s' was used by an earlier, different request (task %s)", specs[i].IdempotencyKey, o.Task.ID).
-				With("idempotency_key", specs[i].IdempotencyKey).With("task_id", o.Task.ID).With("index", i)
-		}
 		res[i] = Submitted{Task: o.Task, Duplicate: o.Existing}
 		if !o.Existing {
 			call(s.hooks.TaskSubmitted, o.Task)
@@ -101,12 +96,15 @@ func (s *Service) admitAll(ctx context.Context, specs []*domain.Task) error {
 }
 
 // Retry submits a new task with the spec of a finished one (failed,
-// cancelled, or completed: rerunning a success is sometimes the point).
-// priority, when not nil, replaces the original's.
-func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priority) (*domain.Task, error) {
+// cancelled, or completed: rerunning a success is sometimes the point), on
+// behalf of actor. priority, when not nil, replaces the original's.
+func (s *Service) Retry(ctx context.Context, actor domain.Actor, id string, priority *domain.Priority) (*domain.Task, error) {
 	orig, err := s.store.TaskGet(ctx, id)
 	if err != nil {
 		return nil, notFound(err, domain.CodeTaskNotFound, "task", id)
+	}
+	if err := actor.MayRun(orig.Type); err != nil {
+		return nil, err
 	}
 	if !orig.State.Terminal() {
 		return nil, domain.Errorf(domain.CodeTaskNotRetryable, "task '%s' is %s; only a finished task can be retried", id, orig.State).
@@ -132,6 +130,7 @@ func (s *Service) Retry(ctx context.Context, id string, priority *domain.Priorit
 	if err != nil {
 		return nil, err
 	}
+	s.auditShell(actor, out[0])
 	return out[0].Task, nil
 }
 

@@ -34,10 +34,11 @@ const (
 	CodeDeviceBusy          Code = "DEVICE_BUSY"           // removing a device with running tasks needs force
 	CodeWorkerUnknown       Code = "WORKER_NOT_REGISTERED" // a worker credential that names no live worker
 	CodeUnavailable         Code = "SERVICE_UNAVAILABLE"   // shutting down, or the store is unreachable
+	CodeStoreUnavailable    Code = "STORE_UNAVAILABLE"     // the store cannot write: read-only, disk full, I/O error
 	CodeConflict            Code = "CONFLICT"              // the resource's state forbids the change (a name taken, a run not running)
 
 	// Authentication (internal/auth): signed-mode refusals carry their own
-	// code, as RELIABILITY S2 asks; the rest are AUTHENTICATION_REQUIRED.
+	// code (docs/guarantees.md, G12); the rest are AUTHENTICATION_REQUIRED.
 	CodeBadSignature       Code = "BAD_SIGNATURE"           // sign_str does not match the request
 	CodeReplayed           Code = "REPLAYED"                // a sign_str seen before within its window
 	CodeTimestampSkew      Code = "TIMESTAMP_SKEW"          // timestamp outside ±5 minutes of the server clock

@@ -186,3 +186,20 @@ type LogLine struct {
 	Level   string // "info", "error", "debug"
 	Message string
 }
+
+// AttemptResult is what a worker reports of one attempt of a task, under
+// the lease (Ref) it ran it with.
+type AttemptResult struct {
+	Ref           TaskRef
+	Succeeded     bool
+	Result        *Result
+	ResourceUsage *ResourceUsage
+}
+
+// AttemptOutcome says what a reported result did.
+type AttemptOutcome struct {
+	Ref        TaskRef
+	StaleLease bool      // refused: the lease was no longer held
+	State      TaskState // the task's state after the result (when not stale)
+	Task       *Task     // the task after the result (when not stale)
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/drover-run/drover/client"
 )
 
-// TestCancelKillsRunningProcesses (RELIABILITY R11): cancelling a running
+// TestCancelKillsRunningProcesses (docs/guarantees.md, G8): cancelling a running
 // shell task kills its whole process group, grandchildren included, and
 // the task stays cancelled.
 func TestCancelKillsRunningProcesses(t *testing.T) {
@@ -65,14 +65,10 @@ func TestCancelKillsRunningProcesses(t *testing.T) {
 // command (not the shells that started them).
 func processes(command string) []string {
 	out, _ := exec.Command("pgrep", "-f", "^"+command+"$").Output()
-	var pids []string
-	for _, l := range strings.Fields(string(out)) {
-		pids = append(pids, l)
-	}
-	return pids
+	return strings.Fields(string(out))
 }
 
-// TestServerRestartKeepsLeases (RELIABILITY R4): a server killed and
+// TestServerRestartKeepsLeases (docs/guarantees.md, G7): a server killed and
 // restarted within the lease TTL re-dispatches nothing: workers keep
 // running their tasks and renew their leases with the new process.
 func TestServerRestartKeepsLeases(t *testing.T) {
@@ -109,7 +105,7 @@ func TestServerRestartKeepsLeases(t *testing.T) {
 	}
 }
 
-// TestZombieWorkerIsFenced (RELIABILITY R2): a worker frozen past its lease
+// TestZombieWorkerIsFenced (docs/guarantees.md, G5): a worker frozen past its lease
 // TTL loses its tasks to another worker; when it thaws, nothing it reports
 // is accepted and every task completes exactly once, on the survivor.
 func TestZombieWorkerIsFenced(t *testing.T) {
@@ -162,7 +158,7 @@ func TestZombieWorkerIsFenced(t *testing.T) {
 	}
 }
 
-// TestKilledWorkerTakesItsProcessesAlong (RELIABILITY R1): when a worker
+// TestKilledWorkerTakesItsProcessesAlong (docs/guarantees.md, G8): when a worker
 // is killed with SIGKILL, its tasks' processes do not outlive it —
 // grandchildren included — so a rerun elsewhere never races an orphan.
 func TestKilledWorkerTakesItsProcessesAlong(t *testing.T) {

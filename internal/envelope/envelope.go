@@ -37,7 +37,7 @@ func Status(code domain.Code) int {
 	case domain.CodeTaskNotCancellable, domain.CodeTaskNotRetryable, domain.CodeIdempotencyConflict,
 		domain.CodeStaleLease, domain.CodeDeviceBusy, domain.CodeConflict:
 		return http.StatusConflict
-	case domain.CodeUnavailable:
+	case domain.CodeUnavailable, domain.CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -71,7 +71,11 @@ func Write(w http.ResponseWriter, r *http.Request, status int, data any, message
 // INTERNAL_ERROR whose text is not shown.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := httpapi.AsError(err)
-	httpapi.WriteJSON(w, Status(e.Code), api.Envelope{
+	status := Status(e.Code)
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "5") // a passing condition: ask again soon
+	}
+	httpapi.WriteJSON(w, status, api.Envelope{
 		Status:    "error",
 		Error:     &api.Error{Code: string(e.Code), Message: e.Message, Details: e.Details},
 		Timestamp: time.Now().UTC(), RequestID: httpapi.RequestID(r.Context()),

@@ -61,7 +61,9 @@ func Build(routes []Route, errs ErrorFunc, log *slog.Logger, middleware ...func(
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	errs = logInternal(log, errs)
 	rt := NewRouter(errs)
+	rt.log = log
 	rt.Add(routes...)
 	var h http.Handler = rt
 	for _, m := range middleware {
@@ -99,6 +101,19 @@ func recoverPanics(log *slog.Logger, errs ErrorFunc, next http.Handler) http.Han
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// logInternal logs, with the request id and the cause, every error that
+// will be answered as an internal error: the answer hides the cause, so
+// the log is the only trace of it.
+func logInternal(log *slog.Logger, errs ErrorFunc) ErrorFunc {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if e := AsError(err); e.Code == domain.CodeInternal || e.Code == domain.CodeStoreUnavailable {
+			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()),
+				"code", e.Code, "err", err)
+		}
+		errs(w, r, err)
+	}
 }
 
 // AsError is err as a *domain.Error; errors that carry no code become an

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -102,6 +104,7 @@ func Query(name, typ, desc string, enum ...string) Param {
 type Router struct {
 	mux    *http.ServeMux
 	errs   ErrorFunc
+	log    *slog.Logger // set by Build: a route's own error format is logged too
 	routes []*Route
 	// Undeclared, when set, hears of every 2xx a route answers that it
 	// does not declare; tests fail on it.
@@ -117,9 +120,12 @@ func NewRouter(errs ErrorFunc) *Router {
 func (rt *Router) Add(routes ...Route) {
 	for i := range routes {
 		route := &routes[i]
-		errs := route.Errors
-		if errs == nil {
-			errs = rt.errs
+		errs := rt.errs
+		if route.Errors != nil {
+			errs = route.Errors
+			if rt.log != nil {
+				errs = logInternal(rt.log, errs)
+			}
 		}
 		rt.mux.HandleFunc(route.Pattern(), func(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(context.WithValue(r.Context(), routeKey, route))
@@ -147,6 +153,13 @@ func (rt *Router) Routes() []Route {
 // and known paths with a wrong method (405) itself, in plain text; those
 // answers are replaced by the listener's error format (keeping Allow).
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The mux would answer a path that is not canonical (//api//v1) with an
+	// HTML redirect; a client of an API is better told where to go.
+	if p := r.URL.Path; p != "" && path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
+		rt.errs(w, r, domain.Errorf(domain.CodeNotFound, "no route %s %s", r.Method, p).
+			With("path", p).With("did_you_mean", path.Clean(p)))
+		return
+	}
 	if _, pattern := rt.mux.Handler(r); pattern == "" {
 		w = &muxAnswer{ResponseWriter: w, r: r, errs: rt.errs}
 	}

@@ -58,7 +58,7 @@ func DefaultLimits() Limits {
 	return Limits{Reads: 1000, Writes: 100, Streams: 10, Window: 15 * time.Minute}
 }
 
-// AgentLimits is the worker protocol's own budget (RELIABILITY rule 13),
+// AgentLimits is the worker protocol's own budget,
 // per worker credential: a worker heartbeats every few seconds, long-polls
 // for leases and reports in batches, a few calls a second at most; 100,000
 // per 15 minutes (over 100 a second) never throttles a healthy worker,

@@ -11,7 +11,7 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/insight"
 )
 
 // health answers GET /health: the API is up and its store answers.
@@ -31,16 +31,15 @@ func (s *Server) clusterRoutes() []httpapi.Route {
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	data := map[string]any{
+	if _, err := s.insight.Ping(ctx); err != nil {
+		s.log.Error("health: the store does not answer or cannot write", "err", err)
+		return storeDown(err)
+	}
+	envelope.OK(w, r, map[string]any{
 		"status":         "healthy",
 		"version":        s.version,
-		"uptime_seconds": int64(time.Since(s.engine.StartedAt()) / time.Second),
-	}
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Error("health: store unreachable", "err", err)
-		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
-	}
-	envelope.OK(w, r, data, "")
+		"uptime_seconds": int64(s.insight.Uptime() / time.Second),
+	}, "")
 	return nil
 }
 
@@ -48,117 +47,61 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
+	if _, err := s.insight.Ping(ctx); err != nil {
+		return storeDown(err)
 	}
 	envelope.OK(w, r, map[string]string{"status": "ready"}, "")
 	return nil
 }
 
 func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) error {
-	ws, err := s.store.WorkerList(r.Context(), &store.WorkerListParams{})
+	st, err := s.insight.Status(r.Context())
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.TaskCount(r.Context(), &store.TaskListParams{})
-	if err != nil {
-		return err
+	out := api.ClusterStats{
+		TotalDevices: st.TotalDevices, OnlineDevices: st.OnlineDevices, OfflineDevices: st.OfflineDevices,
+		HealthPercentage: st.HealthPercentage, ByRole: st.ByRole, Tasks: map[string]int{}, Uptime: formatUptime(st.Uptime),
 	}
-	st := api.ClusterStats{ByRole: map[string]int{}, Tasks: map[string]int{}}
-	for _, wk := range ws {
-		st.TotalDevices++
-		st.ByRole[wk.Role]++
-		if !wk.State.Live() {
-			st.OfflineDevices++
-			continue
-		}
-		st.OnlineDevices++
-		st.TotalResources.CPUCores += wk.Resources.CPUCores
-		st.TotalResources.MemoryGB += wk.Resources.MemoryTotalGB
-		st.TotalResources.StorageGB += wk.Resources.StorageTotalGB
+	out.TotalResources.CPUCores, out.TotalResources.MemoryGB, out.TotalResources.StorageGB = st.CPUCores, st.MemoryGB, st.StorageGB
+	for state, n := range st.Tasks {
+		out.Tasks[string(state)] = n
 	}
-	if st.TotalDevices > 0 {
-		st.HealthPercentage = round1(100 * float64(st.OnlineDevices) / float64(st.TotalDevices))
-	}
-	st.TotalResources.MemoryGB = round1(st.TotalResources.MemoryGB)
-	st.TotalResources.StorageGB = round1(st.TotalResources.StorageGB)
-	for _, state := range domain.TaskStates {
-		st.Tasks[string(state)] = counts[state]
-	}
-	st.Uptime = formatUptime(time.Since(s.engine.StartedAt()))
-	envelope.OK(w, r, api.ClusterStatus{ClusterStats: st}, "")
+	envelope.OK(w, r, api.ClusterStatus{ClusterStats: out}, "")
 	return nil
 }
 
-// Thresholds above which resource use is a warning.
-const (
-	warnCPUPercent    = 80
-	warnMemoryPercent = 85
-)
-
 func (s *Server) clusterHealth(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+	h, err := s.insight.Health(r.Context())
+	if err != nil {
+		return err
+	}
 	checks := map[string]api.HealthCheck{}
-
-	start := time.Now()
-	dbErr := s.store.Ping(ctx)
-	ms := round1(float64(time.Since(start).Microseconds()) / 1000)
-	db := api.HealthCheck{Status: "healthy", ResponseTimeMS: &ms}
-	if dbErr != nil {
-		db = api.HealthCheck{Status: "unhealthy", Message: "the store does not answer"}
-	}
-	checks["database"] = db
-
-	var online, total int
-	var cpu, mem float64
-	if dbErr == nil {
-		ws, err := s.store.WorkerList(ctx, &store.WorkerListParams{})
-		if err != nil {
-			return err
-		}
-		for _, wk := range ws {
-			total++
-			if !wk.State.Live() {
-				continue
+	for name, c := range h.Checks {
+		v := api.HealthCheck{Status: c.Status, Message: c.Message, CPUUsage: c.CPUUsage, MemoryUsage: c.MemoryUsage}
+		switch name {
+		case "database":
+			if c.Status == insight.Healthy {
+				ms := math.Round(float64(c.ResponseTime.Microseconds())/100) / 10
+				v.ResponseTimeMS = &ms
 			}
-			online++
-			cpu += wk.Resources.CPUUsage
-			if wk.Resources.MemoryTotalGB > 0 {
-				mem += 100 * wk.Resources.MemoryUsedGB / wk.Resources.MemoryTotalGB
-			}
+		case "network":
+			n := c.Connected
+			v.ConnectedDevices = &n
 		}
+		checks[name] = v
 	}
-	network := api.HealthCheck{Status: "healthy", ConnectedDevices: &online}
-	switch {
-	case online == 0:
-		network.Status, network.Message = "warning", "no device is online"
-	case online < total:
-		network.Status, network.Message = "warning", fmt.Sprintf("%d of %d devices are offline", total-online, total)
-	}
-	checks["network"] = network
-
-	res := api.HealthCheck{Status: "healthy"}
-	if online > 0 {
-		cpu, mem = round1(cpu/float64(online)), round1(mem/float64(online))
-		res.CPUUsage, res.MemoryUsage = &cpu, &mem
-		if cpu > warnCPUPercent || mem > warnMemoryPercent {
-			res.Status = "warning"
-		}
-	}
-	checks["resources"] = res
-
-	overall := "healthy"
-	for _, c := range checks {
-		switch {
-		case c.Status == "unhealthy":
-			overall = "unhealthy"
-		case c.Status == "warning" && overall == "healthy":
-			overall = "degraded"
-		}
-	}
-	envelope.OK(w, r, api.ClusterHealth{OverallHealth: overall, Checks: checks}, "")
+	envelope.OK(w, r, api.ClusterHealth{OverallHealth: h.Overall, Checks: checks}, "")
 	return nil
+}
+
+// storeDown is the answer of /health and /ready when the store fails its
+// probe: STORE_UNAVAILABLE when it cannot write, SERVICE_UNAVAILABLE else.
+func storeDown(err error) error {
+	if e := httpapi.AsError(err); e.Code == domain.CodeStoreUnavailable {
+		return domain.Errorf(domain.CodeStoreUnavailable, "the store cannot write: %s", e.Message)
+	}
+	return domain.Errorf(domain.CodeUnavailable, "the store does not answer")
 }
 
 // formatUptime writes d as document 001 does: "15d 6h 42m".
@@ -166,5 +109,3 @@ func formatUptime(d time.Duration) string {
 	m := int64(d / time.Minute)
 	return fmt.Sprintf("%dd %dh %dm", m/(24*60), m/60%24, m%60)
 }
-
-func round1(f float64) float64 { return math.Round(f*10) / 10 }

@@ -1,16 +1,17 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 )
 
 func (s *Server) deviceRoutes() []httpapi.Route {
@@ -25,6 +26,8 @@ func (s *Server) deviceRoutes() []httpapi.Route {
 		{Method: "DELETE", Path: "/api/v1/devices/{id}", Access: httpapi.Admin, Tag: "devices", Summary: "Remove a device",
 			Params:   []httpapi.Param{httpapi.Query("force", "boolean", "remove even with running tasks, cancelling them")},
 			Response: api.RemoveDeviceResponse{}, Handler: s.removeDevice},
+		{Method: "POST", Path: "/api/v1/devices/{id}/ping", Tag: "devices", Summary: "Round trips through the device's control channel",
+			Request: api.PingRequest{}, BodyOptional: true, Response: api.PingResponse{}, Handler: s.pingDevice},
 	}
 }
 
@@ -46,7 +49,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return domain.Errorf(domain.CodeValidation, "sort must be one of name, cpu, memory, last_seen").With("field", "sort")
 	}
-	ws, err := s.store.WorkerList(r.Context(), &store.WorkerListParams{Role: q.Get("role")})
+	ws, err := s.engine.Workers(r.Context(), q.Get("role"))
 	if err != nil {
 		return err
 	}
@@ -102,7 +105,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	history, err := s.performanceHistory(r.Context(), wk.ID)
+	h, err := s.insight.DeviceHistory(r.Context(), wk.ID)
 	if err != nil {
 		return err
 	}
@@ -113,7 +116,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 			NetworkInterfaces: nonNil(wk.Info.NetworkInterfaces),
 			Sensors:           nonNil(wk.Info.Sensors),
 		},
-		PerformanceHistory: history,
+		PerformanceHistory: api.PerformanceHistory{CPUUsage24h: h.CPU, MemoryUsage24h: h.Memory, TaskCount24h: h.Tasks},
 	}
 	if b := wk.Resources.Battery; b != nil {
 		d.DetailedInfo.Battery = &api.Battery{Level: b.Level, Charging: b.Charging}
@@ -136,5 +139,54 @@ func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	envelope.OK(w, r, api.RemoveDeviceResponse{RemovedDevice: id, CancelledTasks: n}, "device removed")
+	return nil
+}
+
+func (s *Server) pingDevice(w http.ResponseWriter, r *http.Request) error {
+	var req api.PingRequest
+	if err := httpapi.Decode(w, r, &req, true); err != nil {
+		return err
+	}
+	timeout, count := 5.0, 3
+	if req.Timeout != nil {
+		timeout = *req.Timeout
+	}
+	if req.Count != nil {
+		count = *req.Count
+	}
+	if timeout < 0.01 || timeout > 60 {
+		return domain.Errorf(domain.CodeValidation, "timeout must be between 0.01 and 60 seconds").With("field", "timeout")
+	}
+	if count < 1 || count > 20 {
+		return domain.Errorf(domain.CodeValidation, "count must be between 1 and 20").With("field", "count")
+	}
+	wk, err := s.engine.Worker(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	res := api.PingResults{DeviceID: wk.ID, Status: string(wk.State), Results: make([]api.PingProbe, count)}
+	var sum float64
+	answered := 0
+	for i := range count {
+		res.Results[i].Seq = i + 1
+		if !wk.State.Live() || s.obs.Pinger == nil || r.Context().Err() != nil {
+			continue // an offline device answers nothing: no need to wait
+		}
+		rtt, err := s.obs.Pinger.Ping(r.Context(), wk.ID, time.Duration(timeout*float64(time.Second)))
+		if err != nil {
+			continue
+		}
+		ms := math.Round(float64(rtt.Microseconds())/10) / 100
+		res.Results[i].TimeMS = &ms
+		sum += ms
+		answered++
+	}
+	res.Reachable = answered > 0
+	res.PacketLoss = math.Round(1000*float64(count-answered)/float64(count)) / 10
+	if answered > 0 {
+		avg := math.Round(sum/float64(answered)*100) / 100
+		res.AverageLatencyMS = &avg
+	}
+	envelope.OK(w, r, api.PingResponse{PingResults: res}, "")
 	return nil
 }

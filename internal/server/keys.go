@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 )
 
 // Limits on key fields.
@@ -66,7 +64,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.Scopes = scopes
 	if l := req.RateLimits; l != nil {
-		p.Limits = store.KeyLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
+		p.Limits = domain.KeyLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
 	}
 	c, err := s.keys.Create(r.Context(), p)
 	if err != nil {
@@ -78,11 +76,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	p := store.KeyListParams{IncludeRevoked: r.URL.Query().Get("include_revoked") == "true"}
+	p := auth.ListParams{IncludeRevoked: r.URL.Query().Get("include_revoked") == "true"}
 	switch kind := r.URL.Query().Get("kind"); kind {
 	case "", "all":
-	case string(store.KeyKindAPI), string(store.KeyKindJoin):
-		p.Kind = store.KeyKind(kind)
+	case string(domain.KeyKindAPI), string(domain.KeyKindJoin):
+		p.Kind = domain.KeyKind(kind)
 	default:
 		return domain.Errorf(domain.CodeValidation, "kind must be api, join or all").With("field", "kind")
 	}
@@ -140,7 +138,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func keyToAPI(k *store.Key, now time.Time) api.Key {
+func keyToAPI(k *domain.Key, now time.Time) api.Key {
 	out := api.Key{
 		ID: k.ID, Name: k.Name, Kind: string(k.Kind), Status: "active", Scopes: k.Scopes, Signed: k.Signed(),
 		Pool: k.Pool, MaxUses: k.MaxUses, Uses: k.Uses, RotatedTo: k.RotatedTo, CreatedAt: k.CreatedAt,
@@ -148,7 +146,7 @@ func keyToAPI(k *store.Key, now time.Time) api.Key {
 	if out.Scopes == nil {
 		out.Scopes = []string{}
 	}
-	if l := k.Limits; l != (store.KeyLimits{}) {
+	if l := k.Limits; l != (domain.KeyLimits{}) {
 		out.RateLimits = &api.KeyRateLimits{Reads: l.Reads, Writes: l.Writes, Streams: l.Streams}
 	}
 	if !k.ExpiresAt.IsZero() {
@@ -165,28 +163,4 @@ func keyToAPI(k *store.Key, now time.Time) api.Key {
 		out.Status = "used_up"
 	}
 	return out
-}
-
-// requireShell refuses a shell task to a key without exec:shell (write is
-// never enough: a shell task runs any command on a worker).
-func requireShell(r *http.Request, t *domain.Task) error {
-	if t.Type != domain.TypeShell {
-		return nil
-	}
-	return auth.Require(r.Context(), auth.ScopeExecShell)
-}
-
-// requireShellRetry applies requireShell to the task a retry would copy.
-func (s *Server) requireShellRetry(r *http.Request) error {
-	if auth.PrincipalFrom(r.Context()) == nil {
-		return nil
-	}
-	t, err := s.engine.Task(r.Context(), r.PathValue("id"))
-	if errors.Is(err, domain.ErrNotFound) {
-		return nil // the retry answers TASK_NOT_FOUND itself
-	}
-	if err != nil {
-		return err
-	}
-	return requireShell(r, t)
 }

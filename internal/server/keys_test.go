@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
-	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/ratelimit"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store/sqlite"
@@ -41,7 +43,7 @@ func newGuarded(t testing.TB) (http.Handler, string) {
 		return auth.Guard(auth.GuardOptions{Auth: keys, Policy: auth.PolicyFor(routes),
 			Limiter: ratelimit.New(ratelimit.Limits{Reads: 1 << 30, Writes: 1 << 30}, nil), Refuse: errs})
 	}
-	return server.New(server.Options{Engine: eng, Store: st, Version: "test", Keys: keys, Guard: guard}).Handler(), admin.Token
+	return server.New(server.Options{Engine: eng, Insight: insight.New(st, nil, time.Now()), Version: "test", Keys: keys, Guard: guard}).Handler(), admin.Token
 }
 
 func TestKeysAPI(t *testing.T) {

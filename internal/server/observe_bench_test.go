@@ -18,6 +18,7 @@ import (
 	"github.com/drover-run/drover/drovertest"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/store/sqlite"
@@ -83,7 +84,7 @@ func BenchmarkHistoryQueries(b *testing.B) {
 	if err := st.TaskStatRecord(ctx, stats); err != nil {
 		b.Fatal(err)
 	}
-	h := server.New(server.Options{Engine: eng, Store: st}).Handler()
+	h := server.New(server.Options{Engine: eng, Insight: insight.New(st, nil, time.Now())}).Handler()
 	for _, path := range []string{
 		"/api/v1/cluster/metrics?period=1h",
 		"/api/v1/cluster/metrics?period=24h",

@@ -285,7 +285,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("GET after PUT = %+v, %v", cfg, err)
 	}
 	// The alias path, and a field needing a restart.
-	code, env = sendJSON(t, "PUT", b.srv.APIURL()+"/api/v1/cluster/config", `{"server": {"max_connections": 50}, "logging": {"level": "warning"}}`)
+	code, env = sendJSON(t, "PUT", b.srv.APIURL()+"/api/v1/cluster/config", `{"server": {"max_connections": 500}, "logging": {"level": "warning"}}`)
 	if code != 200 || !bytes.Contains(env.Data, []byte(`"restart_required":true`)) {
 		t.Errorf("PUT /cluster/config = %d %s", code, env.Data)
 	}

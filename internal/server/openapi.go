@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"runtime"
 	"sort"
@@ -224,4 +225,18 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	doc, err := OpenAPI(s.version, scheme+"://"+r.Host, s.Routes())
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(doc)
+	return nil
 }

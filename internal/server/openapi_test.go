@@ -10,11 +10,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store/sqlite"
 )
@@ -32,7 +34,7 @@ func TestOpenAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Options{Engine: eng, Store: st, Version: "test"})
+	srv := server.New(server.Options{Engine: eng, Insight: insight.New(st, nil, time.Now()), Version: "test"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	resp, err := http.Get(ts.URL + "/openapi.json")

@@ -1,7 +1,8 @@
-// Package server is Drover's native REST API (document 001, under /api/v1)
-// on the main port. It is the one place that converts between domain types
-// and the public wire types in package api; the engine behind it is
-// dispatch, the data it reads is the store.
+// Package server is Drover's native REST API (document 001, under /api/v1,
+// and its extensions) on the main port. It translates: HTTP requests into
+// calls of the engine services (dispatch, insight, …) and their domain
+// answers into the public wire types of package api, in the native
+// envelope. It holds no store and no rule of its own.
 package server
 
 import (
@@ -13,14 +14,15 @@ import (
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/queue"
-	"github.com/drover-run/drover/internal/store"
 )
 
 // Options configure a Server.
 type Options struct {
-	Engine  *dispatch.Service
-	Store   store.Store
+	Engine *dispatch.Service
+	// Insight answers the summaries, statistics and the cluster log.
+	Insight *insight.Service
 	Logger  *slog.Logger
 	Version string
 	// Guard authenticates, rate-limits and authorizes requests given the
@@ -33,16 +35,16 @@ type Options struct {
 	// Queues is the queue engine (/api/v1/queues, device suspend and
 	// resume); nil leaves those routes out.
 	Queues *queue.Service
-	// Dialects are other dialects' routes served on the main port beside
-	// the native API (document 000's change_points), each with its own
-	// error format (Route.Errors).
-	Dialects []httpapi.Route
+	// Also are routes of other parts served on the main port beside the
+	// native API — the dashboard, document 000's change_points — each in
+	// its own format (Route.Errors), and left out of /openapi.json.
+	Also []httpapi.Route
 }
 
 // Server serves the native API.
 type Server struct {
 	engine  *dispatch.Service
-	store   store.Store
+	insight *insight.Service
 	log     *slog.Logger
 	version string
 	router  *httpapi.Router
@@ -60,8 +62,8 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, store: opts.Store, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Dialects, queues: opts.Queues}
-	routes := s.Routes()
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also, queues: opts.Queues}
+	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
 		guard = opts.Guard(routes, envelope.Error)
@@ -76,7 +78,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes(), s.extra)
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes())
 }
 
 // Handler is the API as an http.Handler.

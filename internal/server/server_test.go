@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
+	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store/sqlite"
 )
@@ -29,7 +31,7 @@ func newHandler(t testing.TB) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Options{Engine: eng, Store: st, Version: "test"})
+	srv := server.New(server.Options{Engine: eng, Insight: insight.New(st, nil, time.Now()), Version: "test"})
 	// Every success status a route answers must be one its declaration
 	// (and so the OpenAPI document) names.
 	srv.Router().Undeclared = func(rt *httpapi.Route, status int) {
@@ -107,7 +109,10 @@ func TestBadInputGetsPreciseErrors(t *testing.T) {
 		{"huge limit", "GET", "/api/v1/tasks?limit=99999999999999999999", "", 400, "VALIDATION_ERROR"},
 		{"bad since", "GET", "/api/v1/tasks?since=yesterday", "", 400, "VALIDATION_ERROR"},
 		{"bad device status", "GET", "/api/v1/devices?status=sleepy", "", 400, "VALIDATION_ERROR"},
-		{"bad cursor", "GET", "/api/v1/tasks/task-x/logs?cursor=abc", "", 404, "TASK_NOT_FOUND"},
+		{"NUL in payload", "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"a\u0000b"}}`, 400, "VALIDATION_ERROR"},
+		{"NUL in a label", "POST", "/api/v1/tasks", `{"task_type":"echo","labels":{"k":"a\u0000"}}`, 400, "VALIDATION_ERROR"},
+		{"bad cursor", "GET", "/api/v1/tasks/task-x/logs?cursor=abc", "", 400, "VALIDATION_ERROR"}, // the request is checked before the store
+		{"logs of an unknown task", "GET", "/api/v1/tasks/task-x/logs", "", 404, "TASK_NOT_FOUND"},
 		{"unknown route", "GET", "/api/v1/nothing", "", 404, "NOT_FOUND"},
 		{"wrong method", "PUT", "/api/v1/tasks", `{}`, 405, "METHOD_NOT_ALLOWED"},
 		{"a form, not JSON", "POST", "/api/v1/tasks", `task_type=echo`, 400, "INVALID_JSON"},
@@ -215,6 +220,11 @@ func TestIdempotencyKey(t *testing.T) {
 	other := do(t, h, "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"twice"}}`, "Idempotency-Key", "k-1")
 	if other.status != 409 || other.env.Error.Code != "IDEMPOTENCY_CONFLICT" {
 		t.Fatalf("reuse with another body = %d %+v, want 409 IDEMPOTENCY_CONFLICT", other.status, other.env.Error)
+	}
+	// A replay that spells out the defaults is the same request.
+	spelled := do(t, h, "POST", "/api/v1/tasks", `{"task_type":"echo","payload":{"message":"once"},"priority":"normal","queue":"FifoQ"}`, "Idempotency-Key", "k-1")
+	if spelled.status != 200 {
+		t.Errorf("replay spelling out the defaults = %d %+v, want 200", spelled.status, spelled.env.Error)
 	}
 	list := do(t, h, "GET", "/api/v1/tasks", "")
 	var l api.TaskList

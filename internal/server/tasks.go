@@ -1,36 +1,17 @@
 package server
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/auth"
+	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 )
-
-// Limits on submitted fields.
-const (
-	maxBatch        = 1000
-	maxTimeout      = 7 * 24 * 3600
-	maxRetries      = 100
-	maxDelaySeconds = 30 * 24 * 3600
-	maxLabels       = 64
-	maxKeyLen       = 255
-	maxPayloadBytes = 256 << 10
-)
-
-var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:@/-]{1,128}$`)
 
 func (s *Server) taskRoutes() []httpapi.Route {
 	return []httpapi.Route{
@@ -65,23 +46,15 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) error {
 	if err := idempotencyFromHeader(r, &req); err != nil {
 		return err
 	}
-	spec, err := s.taskSpec(&req)
+	out, err := s.engine.SubmitRequests(r.Context(), auth.ActorOf(r), []dispatch.TaskRequest{taskRequest(&req)})
 	if err != nil {
 		return err
 	}
-	if err := requireShell(r, spec); err != nil {
-		return err
-	}
-	out, err := s.engine.Submit(r.Context(), []*domain.Task{spec})
-	if err != nil {
-		return err
-	}
-	s.auditShell(r, out[0].Task, out[0].Duplicate)
-	status := http.StatusCreated
 	if out[0].Duplicate {
-		status = http.StatusOK
+		envelope.Write(w, r, http.StatusOK, s.submitted(out[0].Task, true), "task already submitted with this idempotency key")
+		return nil
 	}
-	envelope.Write(w, r, status, s.submitted(out[0].Task, out[0].Duplicate), "task submitted")
+	envelope.OK(w, r, s.submitted(out[0].Task, false), "task submitted")
 	return nil
 }
 
@@ -90,49 +63,34 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if len(req.Tasks) == 0 || len(req.Tasks) > maxBatch {
-		return domain.Errorf(domain.CodeValidation, "tasks must hold 1 to %d tasks, not %d", maxBatch, len(req.Tasks)).With("field", "tasks")
-	}
-	specs := make([]*domain.Task, len(req.Tasks))
+	reqs := make([]dispatch.TaskRequest, len(req.Tasks))
 	for i := range req.Tasks {
-		spec, err := s.taskSpec(&req.Tasks[i])
-		if err != nil {
-			if e, ok := err.(*domain.Error); ok {
-				e.With("index", i)
-			}
-			return err
-		}
-		if err := requireShell(r, spec); err != nil {
-			return err
-		}
-		specs[i] = spec
+		reqs[i] = taskRequest(&req.Tasks[i])
 	}
-	out, err := s.engine.Submit(r.Context(), specs)
+	out, err := s.engine.SubmitRequests(r.Context(), auth.ActorOf(r), reqs)
 	if err != nil {
 		return err
 	}
 	resp := api.SubmitBatchResponse{Tasks: make([]api.SubmitTaskResponse, len(out)), Count: len(out)}
 	for i, o := range out {
-		s.auditShell(r, o.Task, o.Duplicate)
 		resp.Tasks[i] = s.submitted(o.Task, o.Duplicate)
 	}
 	envelope.OK(w, r, resp, fmt.Sprintf("%d tasks submitted", len(out)))
 	return nil
 }
 
-// auditShell records who submitted a shell task, and what it runs, in the
-// cluster log (GET /api/v1/logs): a shell task is code execution on a
-// worker, and its trail must outlive the task.
-func (s *Server) auditShell(r *http.Request, t *domain.Task, duplicate bool) {
-	if t.Type != domain.TypeShell || duplicate {
-		return
+// taskRequest is the engine's form of a submit.
+func taskRequest(req *api.SubmitTaskRequest) dispatch.TaskRequest {
+	t := dispatch.TaskRequest{
+		Type: req.TaskType, Payload: req.Payload, Priority: req.Priority, Queue: req.Queue, Host: req.Host, DeviceID: req.DeviceID,
+		Timeout: req.Timeout, MaxRetries: req.MaxRetries, RetryBackoff: req.RetryBackoffSeconds,
+		Delay: req.DelaySeconds, RunAt: req.RunAt, IdempotencyKey: req.IdempotencyKey, Labels: req.Labels,
 	}
-	by := "anonymous (auth off)"
-	if p := auth.PrincipalFrom(r.Context()); p != nil {
-		by = p.KeyID + " (" + p.Name + ")"
+	if r := req.Requirements; r != nil {
+		t.Requirements = &domain.Requirements{MinCPUCores: r.MinCPUCores, MinMemoryGB: r.MinMemoryGB,
+			Platform: r.Platform, Role: r.Role, Labels: r.Labels}
 	}
-	s.log.Info("shell task submitted", "component", "audit", "task_id", t.ID, "by", by,
-		"remote_addr", r.RemoteAddr, "payload", string(t.Payload))
+	return t
 }
 
 // idempotencyFromHeader takes the Idempotency-Key header as the body's key;
@@ -164,140 +122,9 @@ func (s *Server) submitted(t *domain.Task, dup bool) api.SubmitTaskResponse {
 	return resp
 }
 
-// taskSpec validates a submit request and turns it into a task spec.
-func (s *Server) taskSpec(req *api.SubmitTaskRequest) (*domain.Task, error) {
-	bad := func(field, format string, args ...any) error {
-		return domain.Errorf(domain.CodeValidation, format, args...).With("field", field)
-	}
-	t := &domain.Task{Type: req.TaskType, Queue: req.Queue, DeviceID: req.DeviceID, IdempotencyKey: req.IdempotencyKey, MaxRetries: -1}
-	if req.TaskType == "" {
-		return nil, bad("task_type", "task_type is required")
-	}
-	if !domain.ValidTypeName(req.TaskType) {
-		return nil, domain.Errorf(domain.CodeInvalidTaskType, "task type '%s' is not a valid name (letters, digits, _.:/-; at most 128)", req.TaskType).With("task_type", req.TaskType)
-	}
-	payload, err := compactPayload(req.Payload)
-	if err != nil {
-		return nil, err
-	}
-	if err := domain.ValidateBuiltinPayload(req.TaskType, payload); err != nil {
-		return nil, bad("payload", "%v", err)
-	}
-	t.Payload = payload
-	if t.Priority, err = domain.ParsePriority(req.Priority); err != nil {
-		return nil, bad("priority", "%v", err)
-	}
-	if t.Queue != "" && !queueNameRE.MatchString(t.Queue) {
-		return nil, bad("queue", "queue must be 1 to 128 letters, digits or _.:@/-")
-	}
-	if t.Queue, err = domain.QueueForHost(t.Queue, req.Host); err != nil {
-		return nil, err
-	}
-	if len(t.DeviceID) > 255 {
-		return nil, bad("device_id", "device_id is too long")
-	}
-	if req.Requirements != nil {
-		if t.Requirements, err = requirements(req.Requirements); err != nil {
-			return nil, err
-		}
-	}
-	if req.Timeout != nil {
-		if *req.Timeout < 1 || *req.Timeout > maxTimeout {
-			return nil, bad("timeout", "timeout must be between 1 and %d seconds", maxTimeout)
-		}
-		t.TimeoutSeconds = *req.Timeout
-	}
-	if req.MaxRetries != nil {
-		if *req.MaxRetries < 0 || *req.MaxRetries > maxRetries {
-			return nil, bad("max_retries", "max_retries must be between 0 and %d", maxRetries)
-		}
-		t.MaxRetries = *req.MaxRetries
-	}
-	if req.RetryBackoffSeconds != nil {
-		if b := *req.RetryBackoffSeconds; b < 0 || b > 86400 {
-			return nil, bad("retry_backoff_seconds", "retry_backoff_seconds must be between 0 and 86400")
-		}
-		t.RetryBackoff = time.Duration(*req.RetryBackoffSeconds * float64(time.Second))
-	}
-	switch {
-	case req.DelaySeconds != nil && req.RunAt != nil:
-		return nil, bad("run_at", "give delay_seconds or run_at, not both")
-	case req.DelaySeconds != nil:
-		if d := *req.DelaySeconds; d < 0 || d > maxDelaySeconds {
-			return nil, bad("delay_seconds", "delay_seconds must be between 0 and %d", maxDelaySeconds)
-		}
-		t.AvailableAt = s.engine.Now().Add(time.Duration(*req.DelaySeconds * float64(time.Second)))
-	case req.RunAt != nil:
-		if req.RunAt.After(s.engine.Now().Add(maxDelaySeconds * time.Second)) {
-			return nil, bad("run_at", "run_at is more than %d days ahead", maxDelaySeconds/86400)
-		}
-		t.AvailableAt = *req.RunAt
-	}
-	if len(req.IdempotencyKey) > maxKeyLen {
-		return nil, bad("idempotency_key", "idempotency_key is longer than %d characters", maxKeyLen)
-	}
-	if len(req.Labels) > maxLabels {
-		return nil, bad("labels", "at most %d labels", maxLabels)
-	}
-	t.Labels = req.Labels
-	if t.IdempotencyKey != "" {
-		t.RequestHash = requestHash(req)
-	}
-	return t, nil
-}
-
-func requirements(r *api.Requirements) (domain.Requirements, error) {
-	bad := func(field, format string, args ...any) error {
-		return domain.Errorf(domain.CodeValidation, format, args...).With("field", "requirements."+field)
-	}
-	switch {
-	case r.MinCPUCores < 0 || r.MinCPUCores > 4096:
-		return domain.Requirements{}, bad("min_cpu_cores", "min_cpu_cores must be between 0 and 4096")
-	case r.MinMemoryGB < 0 || r.MinMemoryGB > 1<<20:
-		return domain.Requirements{}, bad("min_memory_gb", "min_memory_gb must be between 0 and %d", 1<<20)
-	case len(r.Platform) > 64:
-		return domain.Requirements{}, bad("platform", "platform is too long")
-	case len(r.Role) > 64:
-		return domain.Requirements{}, bad("role", "role is too long")
-	case len(r.Labels) > maxLabels:
-		return domain.Requirements{}, bad("labels", "at most %d labels", maxLabels)
-	}
-	return domain.Requirements{
-		MinCPUCores: r.MinCPUCores, MinMemoryGB: r.MinMemoryGB,
-		Platform: strings.ToLower(r.Platform), Role: r.Role, Labels: r.Labels,
-	}, nil
-}
-
-// compactPayload checks the payload's size and stores it compact; absent
-// means an empty object.
-func compactPayload(raw json.RawMessage) (json.RawMessage, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return json.RawMessage("{}"), nil
-	}
-	if len(raw) > maxPayloadBytes {
-		return nil, domain.Errorf(domain.CodeValidation, "payload is over %d bytes", maxPayloadBytes).With("field", "payload")
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return nil, domain.Errorf(domain.CodeInvalidJSON, "payload is not valid JSON").With("field", "payload")
-	}
-	return b.Bytes(), nil
-}
-
-// requestHash fingerprints a submit, to tell a replay (same key, same
-// request) from a key reused for something else.
-func requestHash(req *api.SubmitTaskRequest) string {
-	c := *req
-	c.IdempotencyKey = ""
-	c.Payload, _ = compactPayload(req.Payload)
-	raw, _ := json.Marshal(c)
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:16])
-}
-
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	p := store.TaskListParams{
+	p := dispatch.TaskFilter{
 		Type: q.Get("task_type"), Queue: q.Get("queue"), DeviceID: q.Get("device_id"),
 	}
 	var err error
@@ -316,14 +143,11 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 			return domain.Errorf(domain.CodeValidation, "status must be one of pending, running, completed, failed, cancelled, all").With("field", "status")
 		}
 	}
-	tasks, err := s.store.TaskList(r.Context(), &p)
+	page, err := s.engine.Tasks(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.TaskCount(r.Context(), &p)
-	if err != nil {
-		return err
-	}
+	tasks, counts := page.Tasks, page.Counts
 	out := api.TaskList{Tasks: make([]api.Task, len(tasks))}
 	for i, t := range tasks {
 		out.Tasks[i] = taskView(t)
@@ -351,11 +175,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 const detailedLogLines = 200
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.engine.Task(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	lines, err := s.store.LogList(r.Context(), &store.LogListParams{TaskID: t.ID})
+	t, lines, err := s.engine.TaskLog(r.Context(), r.PathValue("id"), 0, 0)
 	if err != nil {
 		return err
 	}
@@ -396,23 +216,15 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 		}
 		prio = &p
 	}
-	if err := s.requireShellRetry(r); err != nil {
-		return err
-	}
-	t, err := s.engine.Retry(r.Context(), r.PathValue("id"), prio)
+	t, err := s.engine.Retry(r.Context(), auth.ActorOf(r), r.PathValue("id"), prio)
 	if err != nil {
 		return err
 	}
-	s.auditShell(r, t, false)
 	envelope.OK(w, r, api.RetryTaskResponse{NewTaskID: t.ID, OriginalTaskID: t.OriginalTaskID}, "task resubmitted")
 	return nil
 }
 
 func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.engine.Task(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	cursor, err := httpapi.IntParam(q.Get("cursor"), "cursor", 0, 0, 1<<62)
 	if err != nil {
@@ -422,7 +234,7 @@ func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lines, err := s.store.LogList(r.Context(), &store.LogListParams{TaskID: t.ID, AfterSeq: int64(cursor), Limit: limit})
+	t, lines, err := s.engine.TaskLog(r.Context(), r.PathValue("id"), int64(cursor), limit)
 	if err != nil {
 		return err
 	}

@@ -38,8 +38,10 @@ type Settings struct {
 type Server struct {
 	Host string `json:"host"`
 	Port int    `json:"port"`
-	// MaxConnections caps concurrent connections to the API port; 0 for no
-	// cap. Taken at start: changing it needs a restart. Default 1000.
+	// MaxConnections caps concurrent connections to the API port, 64 to
+	// 1,000,000; a quarter of it (at least 8) from one address. Idle
+	// connections make room for new ones, so the cap never locks clients
+	// out. Taken at start: changing it needs a restart. Default 1000.
 	MaxConnections int `json:"max_connections"`
 	// MaxStreams caps concurrent GET /api/v1/monitor/stream connections
 	// per server (document 001: 10). Applied at once.
@@ -194,7 +196,7 @@ func strictDecode(raw json.RawMessage, v any) error {
 var fields = map[string]field{
 	"server.host":                {readOnly: "it is set with --host when the server starts"},
 	"server.port":                {readOnly: "it is set with --port when the server starts"},
-	"server.max_connections":     {restart: true, set: integer(func(s *Settings) *int { return &s.Server.MaxConnections }, 0, 1_000_000)},
+	"server.max_connections":     {restart: true, set: integer(func(s *Settings) *int { return &s.Server.MaxConnections }, 64, 1_000_000)},
 	"server.max_streams":         {set: integer(func(s *Settings) *int { return &s.Server.MaxStreams }, 1, 10_000)},
 	"cluster.heartbeat_interval": {set: number(func(s *Settings) *float64 { return &s.Cluster.HeartbeatInterval }, 0.05, 3600)},
 	"cluster.offline_threshold":  {set: number(func(s *Settings) *float64 { return &s.Cluster.OfflineThreshold }, 0.1, 7*86400)},

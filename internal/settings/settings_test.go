@@ -18,8 +18,8 @@ func TestUpdate(t *testing.T) {
 		{`{"cluster": {"heartbeat_interval": 30, "offline_threshold": 180}}`,
 			[]string{"cluster.heartbeat_interval", "cluster.offline_threshold"}, false,
 			func(s Settings) bool { return s.Cluster.HeartbeatInterval == 30 && s.Cluster.OfflineThreshold == 180 }},
-		{`{"server": {"max_connections": 10}}`, []string{"server.max_connections"}, true,
-			func(s Settings) bool { return s.Server.MaxConnections == 10 }},
+		{`{"server": {"max_connections": 100}}`, []string{"server.max_connections"}, true,
+			func(s Settings) bool { return s.Server.MaxConnections == 100 }},
 		{`{"logging": {"level": "warn", "max_size": "10MB", "retention": "7d"}, "metrics": {"retention": "90d"}}`,
 			[]string{"logging.level", "logging.max_size", "logging.retention", "metrics.retention"}, false,
 			func(s Settings) bool {
@@ -41,6 +41,7 @@ func TestUpdate(t *testing.T) {
 		`[]`, `{"cluster": {"heartbeat_interval": null}}`, `{"cluster": {"task_timeout": 1.5}}`,
 		`{"cluster": {"heartbeat_interval": 0.01}}`, `{"metrics": {"retention": "1h"}}`, `{}`,
 		`{"logging": {"max_size": "512KB"}}`,
+		`{"server": {"max_connections": 1}}`, `{"server": {"max_connections": 0}}`, // one open stream would lock the API out
 	} {
 		if _, err := Update(cur, []byte(bad)); err == nil {
 			t.Errorf("Update(%s) succeeded, want an error", bad)

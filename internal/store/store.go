@@ -64,8 +64,11 @@ type TaskStore interface {
 	// TaskGet returns one task, or domain.ErrNotFound.
 	TaskGet(ctx context.Context, id string) (*domain.Task, error)
 	// TaskInsertMany inserts tasks in one transaction. A task whose
-	// IdempotencyKey is already taken is not inserted: its outcome carries
-	// the existing task and Existing=true. Outcomes are in input order.
+	// IdempotencyKey is already taken by the same request (RequestHash) is
+	// not inserted: its outcome carries the existing task and
+	// Existing=true. A key taken by a different request (both hashes set,
+	// unequal) stores nothing of the batch and is KeyConflict's error.
+	// Outcomes are in input order.
 	TaskInsertMany(ctx context.Context, p *TaskInsertManyParams) ([]TaskInsertOutcome, error)
 	// TaskLease leases up to Max pending tasks that Worker may run, highest
 	// priority first, then earliest available, then oldest. Each leased task
@@ -275,21 +278,11 @@ type TaskFinishManyParams struct {
 	Now      time.Time
 }
 
-// TaskFinish is one attempt's result.
-type TaskFinish struct {
-	Ref           domain.TaskRef
-	Succeeded     bool
-	Result        *domain.Result
-	ResourceUsage *domain.ResourceUsage
-}
+// TaskFinish is one attempt's result (domain.AttemptResult).
+type TaskFinish = domain.AttemptResult
 
-// TaskFinishOutcome says what a result did.
-type TaskFinishOutcome struct {
-	Ref        domain.TaskRef
-	StaleLease bool             // refused: the lease was no longer held
-	State      domain.TaskState // the task's state after the result (when not stale)
-	Task       *domain.Task     // the task after the result (when not stale)
-}
+// TaskFinishOutcome says what a result did (domain.AttemptOutcome).
+type TaskFinishOutcome = domain.AttemptOutcome
 
 // TaskReleaseWorkerParams ends one worker's leases.
 type TaskReleaseWorkerParams struct {
@@ -355,4 +348,16 @@ type LogListParams struct {
 	TaskID   string
 	AfterSeq int64
 	Limit    int // 0 means no limit
+}
+
+// KeyConflict is the error of task i of a batch whose idempotency key is
+// held by holder, or nil when holder was made by the same request (or a
+// fingerprint is missing, so none can be compared).
+func KeyConflict(i int, t, holder *domain.Task) error {
+	if t.RequestHash == "" || holder.RequestHash == "" || t.RequestHash == holder.RequestHash {
+		return nil
+	}
+	return domain.Errorf(domain.CodeIdempotencyConflict,
+		"idempotency key '%s' was used by an earlier, different request (task %s)", t.IdempotencyKey, holder.ID).
+		With("idempotency_key", t.IdempotencyKey).With("task_id", holder.ID).With("index", i)
 }

@@ -119,7 +119,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		} else if _, path, ok := strings.Cut(route, " "); ok {
 			route = path
 		}
-		m.httpRequests.WithLabelValues(route, r.Method, strconv.Itoa(rec.code)).Inc()
+		m.httpRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rec.code)).Inc()
 		if !rec.stream {
 			m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}
@@ -303,4 +303,15 @@ func boundQueues(qs []store.QueueStat) []store.QueueStat {
 		}
 	}
 	return out
+}
+
+// methodLabel bounds the method label: any method name is a valid request
+// line, and each would otherwise make a series of its own.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }

@@ -63,6 +63,10 @@ func translatePgError(e *pgconn.PgError) error {
 	case strings.HasPrefix(e.Code, "22"), // data exception: a value out of range, bad JSON
 		strings.HasPrefix(e.Code, "23"): // other integrity violations: a check failed
 		return &domain.Error{Code: domain.CodeValidation, Message: msg}
+	case e.Code == "25006", // read_only_sql_transaction: a standby, or default_transaction_read_only
+		e.Code == "53100",               // disk_full
+		strings.HasPrefix(e.Code, "58"): // system error: I/O
+		return &domain.Error{Code: domain.CodeStoreUnavailable, Message: msg}
 	case strings.HasPrefix(e.Code, "08"), // connection exception
 		strings.HasPrefix(e.Code, "40"), // serialization failure, deadlock: retry
 		strings.HasPrefix(e.Code, "53"), // insufficient resources

@@ -14,7 +14,7 @@
 //     task is running with the same lease_epoch and lease_owner.
 //   - A zero Now in the params means the database clock: coalesce($n, now()).
 //     Deadlines are then computed by the one clock all servers share
-//     (RELIABILITY rule 3), never by a server's own.
+//     (docs/guarantees.md, G9), never by a server's own.
 //   - Batches are one statement over unnest() arrays, so one call is one round
 //     trip on the hot paths (insert, lease, finish, heartbeat).
 //   - Times are timestamptz, so they carry microsecond precision; durations

@@ -61,6 +61,9 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeValidation, Message: err.Error()}
 	}
+	if keyed(p.Tasks) {
+		return s.insertKeyed(ctx, p.Tasks, args.args())
+	}
 	inserted, err := s.insertTasks(ctx, args.args())
 	if err != nil {
 		return nil, err
@@ -69,13 +72,60 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 	for _, t := range inserted {
 		byID[t.ID] = t
 	}
-	existing, err := s.tasksHoldingKeys(ctx, p.Tasks, byID)
+	existing, err := tasksHoldingKeys(ctx, s.pool, p.Tasks, byID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.TaskInsertOutcome, len(p.Tasks))
-	for i, t := range p.Tasks {
-		if got, ok := byID[t.ID]; ok && got.IdempotencyKey == t.IdempotencyKey {
+	return insertOutcomes(p.Tasks, byID, existing)
+}
+
+// keyed reports whether any task carries an idempotency key with a request
+// fingerprint: then a key taken by a different request must refuse the
+// whole batch, which needs a transaction of its own.
+func keyed(tasks []*domain.Task) bool {
+	return slices.ContainsFunc(tasks, func(t *domain.Task) bool { return t.IdempotencyKey != "" && t.RequestHash != "" })
+}
+
+// insertKeyed inserts tasks in a transaction that it rolls back, storing
+// nothing, when a key is held by a different request.
+func (s *Store) insertKeyed(ctx context.Context, tasks []*domain.Task, args []any) ([]store.TaskInsertOutcome, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it does nothing
+	rows, err := tx.Query(ctx, insertTasksSQL, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	inserted, err := pgx.CollectRows(rows, scanTask)
+	if err != nil {
+		return nil, translate(err)
+	}
+	byID := make(map[string]*domain.Task, len(inserted))
+	for _, t := range inserted {
+		byID[t.ID] = t
+	}
+	existing, err := tasksHoldingKeys(ctx, tx, tasks, byID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := insertOutcomes(tasks, byID, existing)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, notifySQL, s.channel, s.origin); err != nil {
+		return nil, translate(err)
+	}
+	return out, translate(tx.Commit(ctx))
+}
+
+// insertOutcomes pairs each task with what became of it; a key held by a
+// different request is a conflict.
+func insertOutcomes(tasks []*domain.Task, inserted, existing map[string]*domain.Task) ([]store.TaskInsertOutcome, error) {
+	out := make([]store.TaskInsertOutcome, len(tasks))
+	for i, t := range tasks {
+		if got, ok := inserted[t.ID]; ok && got.IdempotencyKey == t.IdempotencyKey {
 			out[i] = store.TaskInsertOutcome{Task: got}
 			continue
 		}
@@ -84,6 +134,9 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 			// Only a taken key skips a row, and a key holder cannot vanish:
 			// tasks are never deleted while their key is kept.
 			return nil, &domain.Error{Code: domain.CodeInternal, Message: "postgres: task " + t.ID + " was neither inserted nor found by its idempotency key"}
+		}
+		if err := store.KeyConflict(i, t, holder); err != nil {
+			return nil, err
 		}
 		out[i] = store.TaskInsertOutcome{Task: holder, Existing: true}
 	}
@@ -117,7 +170,7 @@ func (s *Store) insertTasks(ctx context.Context, args []any) ([]*domain.Task, er
 
 // tasksHoldingKeys returns, by key, the tasks that hold the idempotency keys
 // of the tasks that were not inserted.
-func (s *Store) tasksHoldingKeys(ctx context.Context, tasks []*domain.Task, inserted map[string]*domain.Task) (map[string]*domain.Task, error) {
+func tasksHoldingKeys(ctx context.Context, q querier, tasks []*domain.Task, inserted map[string]*domain.Task) (map[string]*domain.Task, error) {
 	var keys []string
 	for _, t := range tasks {
 		if _, ok := inserted[t.ID]; !ok && t.IdempotencyKey != "" {
@@ -127,9 +180,13 @@ func (s *Store) tasksHoldingKeys(ctx context.Context, tasks []*domain.Task, inse
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	holders, err := s.queryTasks(ctx, `SELECT `+taskColumns+` FROM tasks t WHERE t.idempotency_key = ANY($1)`, keys)
+	rows, err := q.Query(ctx, `SELECT `+taskColumns+` FROM tasks t WHERE t.idempotency_key = ANY($1)`, keys)
 	if err != nil {
-		return nil, err
+		return nil, translate(err)
+	}
+	holders, err := pgx.CollectRows(rows, scanTask)
+	if err != nil {
+		return nil, translate(err)
 	}
 	byKey := make(map[string]*domain.Task, len(holders))
 	for _, t := range holders {

@@ -37,6 +37,9 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %s", domain.ErrNotFound, sqlErr.Error())
 		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 			return domain.Errorf(domain.CodeUnavailable, "the database is busy: %s", sqlErr.Error())
+		case code&0xff == sqlite3.SQLITE_READONLY, code&0xff == sqlite3.SQLITE_FULL, code&0xff == sqlite3.SQLITE_IOERR,
+			code&0xff == sqlite3.SQLITE_CANTOPEN, code&0xff == sqlite3.SQLITE_CORRUPT, code&0xff == sqlite3.SQLITE_NOTADB:
+			return domain.Errorf(domain.CodeStoreUnavailable, "the database cannot be written: %s", sqlErr.Error())
 		}
 		return errors.New("sqlite: " + sqlErr.Error()) // the message, without the driver type
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -201,5 +202,48 @@ func TestCloseWaitsForQueuedWrites(t *testing.T) {
 	}
 	if _, err := openPath(t, path).KVGet(t.Context(), "queued"); err != nil {
 		t.Errorf("KVGet(queued) after reopen error = %v", err)
+	}
+}
+
+// TestExclusiveRefusesASecondServer: two servers on one SQLite file would
+// share one leadership row; the second is told why it cannot start, and
+// may start once the first has closed.
+func TestExclusiveRefusesASecondServer(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "one.db")
+	first, err := Open(context.Background(), path, Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), path, Options{Exclusive: true}); err == nil || !strings.Contains(err.Error(), "in use by another drover server") {
+		t.Fatalf("second exclusive open: %v, want it refused", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(context.Background(), path, Options{Exclusive: true})
+	if err != nil {
+		t.Fatalf("open after the first closed: %v", err)
+	}
+	second.Close()
+}
+
+// TestUnwritableIsStoreUnavailable: a database that can no longer be
+// written (read-only, full, failing I/O) is STORE_UNAVAILABLE to the
+// layers above, which answer 503 with Retry-After, not a bare 500.
+func TestUnwritableIsStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ro.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.write.Exec("PRAGMA query_only = 1"); err != nil { // what a read-only file does to every write
+		t.Fatal(err)
+	}
+	err = s.KVPut(context.Background(), "k", []byte(`1`))
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeStoreUnavailable {
+		t.Fatalf("KVPut on a read-only database: %v, want STORE_UNAVAILABLE", err)
 	}
 }

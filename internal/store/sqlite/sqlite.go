@@ -73,6 +73,9 @@ type Options struct {
 	// MaxBatch is the most write calls the committer runs in one transaction
 	// (default 256). 1 turns group commit off: one transaction per call.
 	MaxBatch int
+	// Exclusive holds a lock on the database for as long as the store is
+	// open, refusing a second Exclusive opener: what a server asks for.
+	Exclusive bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -108,6 +111,7 @@ type Store struct {
 	write     *sql.DB // one connection, used only by the committer
 	read      *sql.DB // query-only pool
 	committer *committer
+	lock      *os.File // Options.Exclusive
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -130,6 +134,24 @@ func Open(ctx context.Context, dsnOrPath string, opts Options) (*Store, error) {
 		}
 	}
 
+	var lock *os.File
+	if opts.Exclusive {
+		if lock, err = lockFile(path); err != nil {
+			return nil, err
+		}
+	}
+	s, err := open(ctx, path, opts)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(ctx context.Context, path string, opts Options) (*Store, error) {
 	write, err := openDB(path, opts, true)
 	if err != nil {
 		return nil, err
@@ -220,6 +242,9 @@ func (s *Store) Close() error {
 		// A last checkpoint leaves the WAL empty, so the file alone is the database.
 		_, _ = s.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		if s.lock != nil {
+			s.lock.Close() // after the last write: the next server may start
+		}
 	})
 	return s.closeErr
 }

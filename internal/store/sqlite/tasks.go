@@ -160,6 +160,11 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 			if out[i], err = insertTask(ctx, tx, ins, t); err != nil {
 				return err
 			}
+			if out[i].Existing {
+				if err := store.KeyConflict(i, t, out[i].Task); err != nil {
+					return err // rolls the whole batch back
+				}
+			}
 		}
 		return nil
 	})

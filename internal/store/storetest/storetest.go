@@ -15,7 +15,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -299,9 +298,4 @@ func requires(r domain.Requirements) func(*domain.Task) {
 
 func idempotencyKey(k string) func(*domain.Task) {
 	return func(t *domain.Task) { t.IdempotencyKey = k; t.RequestHash = "h-" + k }
-}
-
-// describe names a task for failure messages.
-func describe(t *domain.Task) string {
-	return fmt.Sprintf("%s(prio %s, available %s)", t.ID, t.Priority, t.AvailableAt.Sub(start))
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ var taskTests = []test{
 	{"InsertDuplicateID", testTaskInsertDuplicateID},
 	{"IdempotencyKey", testTaskIdempotencyKey},
 	{"IdempotencyKeyWithinBatch", testTaskIdempotencyKeyWithinBatch},
+	{"IdempotencyConflictStoresNothing", testTaskIdempotencyConflictStoresNothing},
 	{"ListFilters", testTaskListFilters},
 	{"ListLimitOffset", testTaskListLimitOffset},
 	{"Count", testTaskCount},
@@ -82,6 +84,22 @@ func testTaskIdempotencyKey(t *testing.T, b *bundle) {
 	}
 	if _, err := b.s.TaskGet(b.ctx, second.ID); err == nil {
 		t.Errorf("TaskGet(%s) found the task whose key was taken; it should not be stored", second.ID)
+	}
+}
+
+// A key reused by a different request refuses the whole batch: nothing of
+// it is stored (a refused batch must not run in part).
+func testTaskIdempotencyConflictStoresNothing(t *testing.T, b *bundle) {
+	first := b.insert(t, b.newTask(idempotencyKey("k")))[0]
+	plain := b.newTask()
+	other := b.newTask(idempotencyKey("k"), func(t *domain.Task) { t.RequestHash = "h-different" })
+	_, err := b.s.TaskInsertMany(b.ctx, &store.TaskInsertManyParams{Tasks: []*domain.Task{plain, other}})
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeIdempotencyConflict || de.Details["task_id"] != first.ID || de.Details["index"] != 1 {
+		t.Fatalf("TaskInsertMany(key of a different request) error = %v, want IDEMPOTENCY_CONFLICT naming %s at index 1", err, first.ID)
+	}
+	if _, err := b.s.TaskGet(b.ctx, plain.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("TaskGet(%s) = %v; the refused batch's other task was stored", plain.ID, err)
 	}
 }
 
