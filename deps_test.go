@@ -25,11 +25,11 @@ var layers = [][]string{
 	// The store's backends and its conformance suite.
 	{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"},
 	// The engine: every rule and every query, over the store.
-	{"internal/dispatch", "internal/insight", "internal/event", "internal/leader", "internal/auth", "internal/telemetry"},
+	{"internal/dispatch", "internal/insight", "internal/event", "internal/leader", "internal/auth", "internal/telemetry", "internal/queue"},
 	// Leader duties over the engine.
 	{"internal/maintenance"},
 	// HTTP: dialects that translate requests into engine calls.
-	{"internal/envelope", "internal/server", "internal/agentserver"},
+	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/netpulse"},
 	// The public SDK: a client of the API, never of the server's insides.
 	{"client", "worker"},
 	// The composition root, and what starts processes.
@@ -40,9 +40,11 @@ var layers = [][]string{
 
 // sameLayer lists imports allowed within a layer.
 var sameLayer = map[string][]string{
-	"internal/telemetry":   {"internal/dispatch", "internal/event"},
-	"internal/server":      {"internal/envelope"},
-	"internal/agentserver": {"internal/envelope"},
+	"internal/telemetry":        {"internal/dispatch", "internal/event"},
+	"internal/server":           {"internal/envelope"},
+	"internal/agentserver":      {"internal/envelope"},
+	"internal/queue":            {"internal/dispatch"},
+	"internal/dialect/netpulse": {"internal/envelope"},
 }
 
 // Only these may import a store backend; the rest of the tree sees the
@@ -51,7 +53,7 @@ var backendImporters = []string{"internal/app"}
 
 var (
 	backends  = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"}
-	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver"}
+	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/netpulse"}
 	// stdlibOnly packages import nothing outside the standard library, so
 	// that anyone can vendor the wire types, and the vocabulary stays plain.
 	stdlibOnly = []string{"api", "internal/domain", "internal/version", "client"}
