@@ -33,3 +33,14 @@ func TestQueuesPauseResume(t *testing.T) {
 		}
 	}
 }
+
+func TestDevicesSuspendResume(t *testing.T) {
+	t.Parallel()
+	for verb, status := range map[string]string{"suspend": "suspended", "resume": "idle"} {
+		api := newFakeAPI(t)
+		api.reply("POST /api/v1/devices/android-001/"+verb, `{"device_id":"android-001","status":"`+status+`","suspended":`+map[bool]string{true: "true", false: "false"}[verb == "suspend"]+`}`)
+		if out := mustRun(t, testEnv(t, api), "devices", verb, "android-001"); out != "Device android-001 is "+status+".\n" {
+			t.Errorf("devices %s = %q", verb, out)
+		}
+	}
+}

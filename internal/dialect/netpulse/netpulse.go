@@ -108,7 +108,7 @@ func Routes(deps Deps) []httpapi.Route {
 			ID: "netpulseDeleteJobs", Params: jobParams[:3:3], Response: CancelledJobs{}, Handler: h.deleteJobs},
 		{Method: "GET", Path: "/worker", Tag: "netpulse", Summary: "List workers with their status and job counts",
 			ID: "netpulseGetWorkers", Params: workerParams, Response: []Worker{}, Handler: h.getWorkers},
-		{Method: "DELETE", Path: "/worker", Tag: "netpulse", Summary: "Stop workers; their running jobs go back to their queues",
+		{Method: "DELETE", Path: "/worker", Access: httpapi.Admin, Tag: "netpulse", Summary: "Stop workers; their running jobs go back to their queues",
 			ID: "netpulseDeleteWorkers", Params: append([]httpapi.Param{httpapi.Query("name", "string", "one worker by name; every other filter is ignored")}, workerParams...),
 			Response: DeletedWorker{}, Handler: h.deleteWorkers},
 		{Method: "GET", Path: "/health", Access: httpapi.Public, Tag: "netpulse", Summary: "Health of the API, the store, the workers and the queues",
