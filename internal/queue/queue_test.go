@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/drover-run/drover/internal/dispatch"
@@ -231,5 +233,40 @@ func TestWorkerStatesSuspendAndStop(t *testing.T) {
 	}
 	if _, err := b.q.SuspendWorker(b.ctx, "nobody"); domain.CodeOf(err) != domain.CodeDeviceNotFound {
 		t.Errorf("SuspendWorker(nobody) error = %v", err)
+	}
+}
+
+// TestWorkersSnapshotConcurrent reads the fleet from many goroutines while
+// suspensions change it (run with -race).
+func TestWorkersSnapshotConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range 5 {
+		b.worker(t, "w"+strconv.Itoa(i), "node", "FifoQ")
+	}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range 30 {
+				vs, err := b.q.Workers(b.ctx, queue.WorkerQuery{Queue: "FifoQ"})
+				if err != nil || len(vs) != 5 {
+					t.Errorf("Workers() = %d views, %v", len(vs), err)
+					return
+				}
+			}
+		})
+	}
+	for range 10 {
+		if _, err := b.q.SuspendWorker(b.ctx, "w1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.q.ResumeWorker(b.ctx, "w1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	vs, _ := b.q.Workers(b.ctx, queue.WorkerQuery{Name: "w1"})
+	if len(vs) != 1 || vs[0].Status != domain.WorkerIdle {
+		t.Errorf("w1 after resume = %+v, want idle", vs)
 	}
 }
