@@ -62,15 +62,13 @@ func (s *Service) Jobs(ctx context.Context, q JobQuery) ([]*domain.Task, error) 
 
 // workersOn lists the ids of the workers (any state but removed) on machine node.
 func (s *Service) workersOn(ctx context.Context, node string) ([]string, error) {
-	all, err := s.store.WorkerList(ctx, &store.WorkerListParams{})
+	ws, err := s.store.WorkerStatusList(ctx, &store.WorkerStatusListParams{Hostname: node})
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for _, w := range all {
-		if w.Hostname == node {
-			ids = append(ids, w.ID)
-		}
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		ids[i] = w.Worker.ID
 	}
 	return ids, nil
 }

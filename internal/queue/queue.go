@@ -76,7 +76,7 @@ func (s *Service) List(ctx context.Context) ([]*domain.Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	workers, err := s.store.WorkerList(ctx, &store.WorkerListParams{})
+	workers, err := s.store.WorkerStatusList(ctx, &store.WorkerStatusListParams{})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,8 @@ func (s *Service) List(ctx context.Context) ([]*domain.Queue, error) {
 		q := get(p.Queue)
 		q.Paused, q.PausedAt = true, p.PausedAt
 	}
-	for _, w := range workers {
+	for _, ws := range workers {
+		w := ws.Worker
 		for _, name := range uniq(w.Queues) {
 			q := get(name)
 			q.Workers++
