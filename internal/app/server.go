@@ -182,7 +182,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
 	)
 
-	queues := queue.New(st, engine, queue.Options{})
+	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Queues: queues})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,

@@ -84,7 +84,7 @@ type CancelQuery struct {
 // delayed or waiting for a retry) and returns their ids. Started tasks are
 // never cancelled here (document 003): by ID, a task that is running or
 // has ended is TASK_NOT_CANCELLABLE; by queue or host, they are left alone.
-func (s *Service) CancelQueued(ctx context.Context, q CancelQuery) ([]string, error) {
+func (s *Service) CancelQueued(ctx context.Context, actor domain.Actor, q CancelQuery) ([]string, error) {
 	const reason = "cancelled before it started"
 	if q.ID != "" {
 		// One conditional write: a task leased a moment ago stays running.
@@ -93,6 +93,7 @@ func (s *Service) CancelQueued(ctx context.Context, q CancelQuery) ([]string, er
 			return nil, err
 		}
 		if len(ids) == 1 {
+			s.audit(actor, "queued tasks cancelled", "task_id", q.ID, "count", 1)
 			return ids, nil
 		}
 		t, err := s.engine.Task(ctx, q.ID)
@@ -115,6 +116,7 @@ func (s *Service) CancelQueued(ctx context.Context, q CancelQuery) ([]string, er
 	if ids == nil {
 		ids = []string{}
 	}
+	s.audit(actor, "queued tasks cancelled", "queue", queue, "count", len(ids))
 	return ids, nil
 }
 

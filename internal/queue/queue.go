@@ -29,6 +29,7 @@ package queue
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 
 // Service is the queue engine. It is safe for concurrent use.
 type Service struct {
+	log    *slog.Logger
 	store  store.Store
 	engine *dispatch.Service
 	clock  func() time.Time
@@ -50,11 +52,18 @@ type Options struct {
 	// Clock replaces the real clock, for tests; store calls then get
 	// explicit times from it.
 	Clock func() time.Time
+	// Logger receives the audit trail of pauses, suspensions, stops and
+	// cancels (component=audit); nil discards it.
+	Logger *slog.Logger
 }
 
 // New makes the queue engine over st and the task engine.
 func New(st store.Store, engine *dispatch.Service, opts Options) *Service {
-	return &Service{store: st, engine: engine, clock: opts.Clock}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{log: log, store: st, engine: engine, clock: opts.Clock}
 }
 
 // storeNow is zero (the store's own clock) unless a test clock is set.
@@ -138,26 +147,32 @@ func (s *Service) Get(ctx context.Context, name string) (*domain.Queue, error) {
 
 // Pause stops the queue's tasks from being leased until Resume. Pausing a
 // queue nothing names yet is allowed: its first tasks will wait.
-func (s *Service) Pause(ctx context.Context, name string) (*domain.Queue, error) {
-	return s.setPaused(ctx, name, true)
+func (s *Service) Pause(ctx context.Context, actor domain.Actor, name string) (*domain.Queue, error) {
+	return s.setPaused(ctx, actor, name, true)
 }
 
 // Resume lets a paused queue's tasks be leased again.
-func (s *Service) Resume(ctx context.Context, name string) (*domain.Queue, error) {
-	return s.setPaused(ctx, name, false)
+func (s *Service) Resume(ctx context.Context, actor domain.Actor, name string) (*domain.Queue, error) {
+	return s.setPaused(ctx, actor, name, false)
 }
 
-func (s *Service) setPaused(ctx context.Context, name string, paused bool) (*domain.Queue, error) {
+func (s *Service) setPaused(ctx context.Context, actor domain.Actor, name string, paused bool) (*domain.Queue, error) {
 	if !domain.ValidQueueName(name) {
 		return nil, domain.Errorf(domain.CodeValidation, "queue must be 1 to 128 letters, digits or _.:@/-").With("field", "queue")
 	}
 	if err := s.store.QueueSetPaused(ctx, &store.QueueSetPausedParams{Name: name, Paused: paused, Now: s.storeNow()}); err != nil {
 		return nil, err
 	}
+	s.audit(actor, map[bool]string{true: "queue paused", false: "queue resumed"}[paused], "queue", name)
 	if !paused {
 		s.engine.Wake() // its waiting tasks are leasable again
 	}
 	return s.Get(ctx, name)
+}
+
+// audit records who changed what, as the engine's other audit lines do.
+func (s *Service) audit(actor domain.Actor, msg string, attrs ...any) {
+	s.log.Info(msg, append([]any{"component", "audit", "by", actor.String(), "remote_addr", actor.Addr}, attrs...)...)
 }
 
 func uniq(qs []string) []string {

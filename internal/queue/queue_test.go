@@ -72,7 +72,7 @@ func TestPauseAndList(t *testing.T) {
 	w := b.worker(t, "w1", "node-a", "FifoQ")
 	task := b.submit(t, "FifoQ")
 	b.submit(t, domain.PinnedQueue("10.0.0.5")) // no worker serves it: admitted, waits
-	q, err := b.q.Pause(b.ctx, "FifoQ")
+	q, err := b.q.Pause(b.ctx, domain.System, "FifoQ")
 	if err != nil || !q.Paused {
 		t.Fatalf("Pause(FifoQ) = %+v, %v; want paused", q, err)
 	}
@@ -96,7 +96,7 @@ func TestPauseAndList(t *testing.T) {
 	if p := qs[1]; p.Host != "10.0.0.5" || p.Workers != 0 || p.Counts[domain.TaskPending] != 1 {
 		t.Errorf("List() pinned = %+v", p)
 	}
-	if _, err := b.q.Resume(b.ctx, "FifoQ"); err != nil {
+	if _, err := b.q.Resume(b.ctx, domain.System, "FifoQ"); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.lease(t, w); !slices.Equal(got, []string{task.ID}) {
@@ -105,7 +105,7 @@ func TestPauseAndList(t *testing.T) {
 	if _, err := b.q.Get(b.ctx, "nowhere"); domain.CodeOf(err) != domain.CodeNotFound {
 		t.Errorf("Get(nowhere) error = %v, want NOT_FOUND", err)
 	}
-	if _, err := b.q.Pause(b.ctx, "bad queue"); domain.CodeOf(err) != domain.CodeValidation {
+	if _, err := b.q.Pause(b.ctx, domain.System, "bad queue"); domain.CodeOf(err) != domain.CodeValidation {
 		t.Errorf("Pause(bad name) error = %v, want VALIDATION_ERROR", err)
 	}
 }
@@ -155,19 +155,19 @@ func TestJobsAndCancel(t *testing.T) {
 		t.Errorf("Jobs(unknown id) error = %v", err)
 	}
 
-	if _, err := b.q.CancelQueued(b.ctx, queue.CancelQuery{ID: started.ID}); domain.CodeOf(err) != domain.CodeTaskNotCancellable {
+	if _, err := b.q.CancelQueued(b.ctx, domain.System, queue.CancelQuery{ID: started.ID}); domain.CodeOf(err) != domain.CodeTaskNotCancellable {
 		t.Errorf("CancelQueued(started) error = %v, want TASK_NOT_CANCELLABLE", err)
 	}
-	if got, err := b.q.CancelQueued(b.ctx, queue.CancelQuery{ID: queued.ID}); err != nil || !slices.Equal(got, []string{queued.ID}) {
+	if got, err := b.q.CancelQueued(b.ctx, domain.System, queue.CancelQuery{ID: queued.ID}); err != nil || !slices.Equal(got, []string{queued.ID}) {
 		t.Errorf("CancelQueued(queued) = %v, %v", got, err)
 	}
-	if got, err := b.q.CancelQueued(b.ctx, queue.CancelQuery{Host: "h1"}); err != nil || !slices.Equal(got, []string{pinned.ID}) {
+	if got, err := b.q.CancelQueued(b.ctx, domain.System, queue.CancelQuery{Host: "h1"}); err != nil || !slices.Equal(got, []string{pinned.ID}) {
 		t.Errorf("CancelQueued(host) = %v, %v", got, err)
 	}
-	if got, err := b.q.CancelQueued(b.ctx, queue.CancelQuery{Queue: "FifoQ"}); err != nil || len(got) != 0 {
+	if got, err := b.q.CancelQueued(b.ctx, domain.System, queue.CancelQuery{Queue: "FifoQ"}); err != nil || len(got) != 0 {
 		t.Errorf("CancelQueued(queue with only a started task) = %v, %v; want none", got, err)
 	}
-	if _, err := b.q.CancelQueued(b.ctx, queue.CancelQuery{}); domain.CodeOf(err) != domain.CodeValidation {
+	if _, err := b.q.CancelQueued(b.ctx, domain.System, queue.CancelQuery{}); domain.CodeOf(err) != domain.CodeValidation {
 		t.Errorf("CancelQueued(nothing) error = %v", err)
 	}
 	if tk, _ := b.engine.Task(b.ctx, started.ID); tk.State != domain.TaskRunning {
@@ -206,10 +206,10 @@ func TestWorkerStatesSuspendAndStop(t *testing.T) {
 		t.Errorf("Workers(node-a) = %v, want w1", got)
 	}
 
-	if v, err := b.q.SuspendWorker(b.ctx, "w2"); err != nil || v.Status != domain.WorkerSuspended {
+	if v, err := b.q.SuspendWorker(b.ctx, domain.System, "w2"); err != nil || v.Status != domain.WorkerSuspended {
 		t.Fatalf("SuspendWorker(w2) = %+v, %v", v, err)
 	}
-	stopped, err := b.q.StopWorkers(b.ctx, queue.WorkerQuery{Name: "w1"})
+	stopped, err := b.q.StopWorkers(b.ctx, domain.System, queue.WorkerQuery{Name: "w1"})
 	if err != nil || len(stopped) != 1 || !slices.Equal(stopped[0].Interrupted, []string{task.ID}) {
 		t.Fatalf("StopWorkers(w1) = %+v, %v; want its task handed back", stopped, err)
 	}
@@ -222,16 +222,16 @@ func TestWorkerStatesSuspendAndStop(t *testing.T) {
 	if got := b.lease(t, w2); len(got) != 0 {
 		t.Errorf("a suspended worker leased %v", got)
 	}
-	if _, err := b.q.ResumeWorker(b.ctx, "w2"); err != nil {
+	if _, err := b.q.ResumeWorker(b.ctx, domain.System, "w2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.lease(t, w2); !slices.Equal(got, []string{task.ID}) {
 		t.Errorf("resumed worker leased %v, want %s", got, task.ID)
 	}
-	if _, err := b.q.StopWorkers(b.ctx, queue.WorkerQuery{}); domain.CodeOf(err) != domain.CodeValidation {
+	if _, err := b.q.StopWorkers(b.ctx, domain.System, queue.WorkerQuery{}); domain.CodeOf(err) != domain.CodeValidation {
 		t.Errorf("StopWorkers(nothing) error = %v", err)
 	}
-	if _, err := b.q.SuspendWorker(b.ctx, "nobody"); domain.CodeOf(err) != domain.CodeDeviceNotFound {
+	if _, err := b.q.SuspendWorker(b.ctx, domain.System, "nobody"); domain.CodeOf(err) != domain.CodeDeviceNotFound {
 		t.Errorf("SuspendWorker(nobody) error = %v", err)
 	}
 }
@@ -257,10 +257,10 @@ func TestWorkersSnapshotConcurrent(t *testing.T) {
 		})
 	}
 	for range 10 {
-		if _, err := b.q.SuspendWorker(b.ctx, "w1"); err != nil {
+		if _, err := b.q.SuspendWorker(b.ctx, domain.System, "w1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.q.ResumeWorker(b.ctx, "w1"); err != nil {
+		if _, err := b.q.ResumeWorker(b.ctx, domain.System, "w1"); err != nil {
 			t.Fatal(err)
 		}
 	}

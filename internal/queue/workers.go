@@ -139,16 +139,16 @@ func (s *Service) forgetFleet() {
 // SuspendWorker stops a worker from leasing until ResumeWorker; it finishes what it
 // runs. The suspension is stored: it holds on every server, across server
 // restarts and across the worker's own re-registration.
-func (s *Service) SuspendWorker(ctx context.Context, id string) (WorkerView, error) {
-	return s.setSuspended(ctx, id, true)
+func (s *Service) SuspendWorker(ctx context.Context, actor domain.Actor, id string) (WorkerView, error) {
+	return s.setSuspended(ctx, actor, id, true)
 }
 
 // ResumeWorker lets a suspended worker lease again.
-func (s *Service) ResumeWorker(ctx context.Context, id string) (WorkerView, error) {
-	return s.setSuspended(ctx, id, false)
+func (s *Service) ResumeWorker(ctx context.Context, actor domain.Actor, id string) (WorkerView, error) {
+	return s.setSuspended(ctx, actor, id, false)
 }
 
-func (s *Service) setSuspended(ctx context.Context, id string, suspended bool) (WorkerView, error) {
+func (s *Service) setSuspended(ctx context.Context, actor domain.Actor, id string, suspended bool) (WorkerView, error) {
 	if _, err := s.engine.Worker(ctx, id); err != nil {
 		return WorkerView{}, err
 	}
@@ -156,6 +156,7 @@ func (s *Service) setSuspended(ctx context.Context, id string, suspended bool) (
 		return WorkerView{}, err
 	}
 	s.forgetFleet()
+	s.audit(actor, map[bool]string{true: "worker suspended", false: "worker resumed"}[suspended], "worker_id", id)
 	if !suspended {
 		s.engine.Wake()
 	}
@@ -180,7 +181,7 @@ type Stopped struct {
 // was running go back to their queues at once, to run elsewhere. Workers
 // already dead are not listed. A query that names nothing is refused: it
 // would stop the whole fleet.
-func (s *Service) StopWorkers(ctx context.Context, q WorkerQuery) ([]Stopped, error) {
+func (s *Service) StopWorkers(ctx context.Context, actor domain.Actor, q WorkerQuery) ([]Stopped, error) {
 	if q == (WorkerQuery{}) {
 		return nil, domain.Errorf(domain.CodeValidation, "name the workers to stop: name, queue, node or host")
 	}
@@ -201,6 +202,7 @@ func (s *Service) StopWorkers(ctx context.Context, q WorkerQuery) ([]Stopped, er
 		if err != nil {
 			return out, err
 		}
+		s.audit(actor, "worker stopped", "worker_id", v.ID, "handed_back", len(ids))
 		out = append(out, Stopped{Worker: v.ID, Interrupted: nonNil(ids)})
 	}
 	slices.SortFunc(out, func(a, b Stopped) int {
@@ -225,7 +227,7 @@ func nonNil(s []string) []string {
 // StopWorker stops one worker by name (see StopWorkers). An unknown or
 // removed worker is DEVICE_NOT_FOUND; a dead one is reported stopped with
 // nothing interrupted.
-func (s *Service) StopWorker(ctx context.Context, name string) (Stopped, error) {
+func (s *Service) StopWorker(ctx context.Context, actor domain.Actor, name string) (Stopped, error) {
 	w, err := s.engine.Worker(ctx, name)
 	if err != nil {
 		return Stopped{}, err
@@ -239,6 +241,7 @@ func (s *Service) StopWorker(ctx context.Context, name string) (Stopped, error) 
 	if err != nil {
 		return Stopped{}, err
 	}
+	s.audit(actor, "worker stopped", "worker_id", w.ID, "handed_back", len(ids))
 	out.Interrupted = nonNil(ids)
 	return out, nil
 }

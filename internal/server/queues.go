@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
@@ -57,7 +58,7 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) pauseQueue(w http.ResponseWriter, r *http.Request) error {
-	q, err := s.queues.Pause(r.Context(), r.PathValue("name"))
+	q, err := s.queues.Pause(r.Context(), auth.ActorOf(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (s *Server) pauseQueue(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resumeQueue(w http.ResponseWriter, r *http.Request) error {
-	q, err := s.queues.Resume(r.Context(), r.PathValue("name"))
+	q, err := s.queues.Resume(r.Context(), auth.ActorOf(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func (s *Server) resumeQueue(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) suspendDevice(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.queues.SuspendWorker(r.Context(), r.PathValue("id"))
+	v, err := s.queues.SuspendWorker(r.Context(), auth.ActorOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func (s *Server) suspendDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resumeDevice(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.queues.ResumeWorker(r.Context(), r.PathValue("id"))
+	v, err := s.queues.ResumeWorker(r.Context(), auth.ActorOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/queue"
@@ -117,7 +118,7 @@ func (h *handlers) deleteJobs(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return domain.Errorf(domain.CodeValidation, "name the jobs to cancel: id, queue or host")
 	}
-	ids, err := h.q.CancelQueued(r.Context(), q)
+	ids, err := h.q.CancelQueued(r.Context(), auth.ActorOf(r), q)
 	if err != nil {
 		return err
 	}

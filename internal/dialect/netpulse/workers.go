@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/queue"
@@ -77,13 +78,13 @@ func (h *handlers) deleteWorkers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if name, given := p["name"]; given {
-		return h.deleteWorker(r.Context(), w, r, name)
+		return h.deleteWorker(w, r, name)
 	}
 	q := workerQuery(p)
 	if q == (queue.WorkerQuery{}) {
 		return domain.Errorf(domain.CodeValidation, "name the workers to stop: name, queue, node or host")
 	}
-	stopped, err := h.q.StopWorkers(r.Context(), q)
+	stopped, err := h.q.StopWorkers(r.Context(), auth.ActorOf(r), q)
 	if err != nil {
 		return err
 	}
@@ -97,8 +98,8 @@ func (h *handlers) deleteWorkers(w http.ResponseWriter, r *http.Request) error {
 
 // deleteWorker stops one worker by name: an unknown name is a 404; a
 // worker already dead is reported stopped with nothing interrupted.
-func (h *handlers) deleteWorker(ctx context.Context, w http.ResponseWriter, r *http.Request, name string) error {
-	st, err := h.q.StopWorker(ctx, name)
+func (h *handlers) deleteWorker(w http.ResponseWriter, r *http.Request, name string) error {
+	st, err := h.q.StopWorker(r.Context(), auth.ActorOf(r), name)
 	if err != nil {
 		return err
 	}
