@@ -9,11 +9,9 @@
 package agentserver
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -26,13 +24,11 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
-	"github.com/drover-run/drover/internal/store"
 )
 
 // Options configure a Server.
 type Options struct {
 	Engine *dispatch.Service
-	Store  store.Store
 	Logger *slog.Logger
 	// AuthorizeRegister decides whether a registration may proceed (a join
 	// token or agent key check); nil admits every registration. It sees the
@@ -50,12 +46,10 @@ type Options struct {
 // Server serves the worker protocol.
 type Server struct {
 	engine   *dispatch.Service
-	store    store.Store
 	log      *slog.Logger
 	authReg  func(r *http.Request, req *api.RegisterRequest) error
 	cache    *credentialCache
 	handler  http.Handler
-	regMu    sync.Mutex // serialises id choice, so two workers never get the same id
 	maxLease int
 	ctl      *Control
 }
@@ -71,7 +65,7 @@ func New(opts Options) *Server {
 		ttl = time.Second
 	}
 	s := &Server{
-		engine: opts.Engine, store: opts.Store, log: log, authReg: opts.AuthorizeRegister,
+		engine: opts.Engine, log: log, authReg: opts.AuthorizeRegister,
 		cache: newCredentialCache(ttl), maxLease: 1000, ctl: opts.Control,
 	}
 	if s.ctl == nil {
@@ -148,19 +142,20 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.regMu.Lock()
-	defer s.regMu.Unlock()
-	id, err := s.chooseID(r.Context(), &req)
-	if err != nil {
-		return err
-	}
+	// The store picks the id (the one the worker proves it had, else the
+	// first free of name, name-2, …) in the transaction that registers it.
 	cred := domain.NewSecret(32)
-	wk := workerFromRequest(id, &req)
+	wk := workerFromRequest("", &req)
 	wk.CredentialHash = hashCredential(cred)
-	wk, err = s.engine.Register(r.Context(), wk)
+	var returningHash string
+	if req.WorkerID != "" && req.Credential != "" {
+		returningHash = hashCredential(req.Credential)
+	}
+	wk, err := s.engine.Register(r.Context(), wk, req.WorkerID, returningHash)
 	if err != nil {
 		return err
 	}
+	id := wk.ID
 	s.cache.forget(id)
 	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
 	cfg := s.engine.Config()
@@ -169,39 +164,6 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval), LeaseTTL: api.MillisOf(cfg.LeaseTTL),
 	}, "")
 	return nil
-}
-
-// chooseID keeps the requested name when it is free, when it belongs to a
-// worker that is offline (a device coming back after a restart), or when
-// the caller proves with the old credential that it is that worker.
-// Otherwise it picks the first free name-2, name-3, ….
-func (s *Server) chooseID(ctx context.Context, req *api.RegisterRequest) (string, error) {
-	if req.WorkerID != "" && req.Credential != "" {
-		prev, err := s.store.WorkerGet(ctx, req.WorkerID)
-		if err == nil && prev.State != domain.WorkerRemoved && prev.CredentialHash == hashCredential(req.Credential) {
-			return prev.ID, nil
-		}
-	}
-	for n := 1; n < 10000; n++ {
-		id := req.Name
-		if n > 1 {
-			id = fmt.Sprintf("%s-%d", req.Name, n)
-		}
-		prev, err := s.store.WorkerGet(ctx, id)
-		if errors.Is(err, domain.ErrNotFound) {
-			return id, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		// A device coming back after a restart (offline) keeps its id; a
-		// removed one does not: its id stays retired, so nothing it held
-		// before (credential, history) carries over to whoever joins next.
-		if prev.State == domain.WorkerOffline {
-			return id, nil
-		}
-	}
-	return "", domain.Errorf(domain.CodeValidation, "no free device id for name '%s'", req.Name)
 }
 
 func validateRegister(req *api.RegisterRequest) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -49,7 +50,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{h: agentserver.New(agentserver.Options{Engine: eng, Store: st}).Handler(), engine: eng, clock: clock}
+	return &bundle{h: agentserver.New(agentserver.Options{Engine: eng}).Handler(), engine: eng, clock: clock}
 }
 
 // call posts body to path as the worker holding cred and decodes data into out.
@@ -219,7 +220,7 @@ func FuzzAgentProtocol(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	b.h = agentserver.New(agentserver.Options{Engine: eng, Store: st}).Handler()
+	b.h = agentserver.New(agentserver.Options{Engine: eng}).Handler()
 	reg := httptest.NewRecorder()
 	b.h.ServeHTTP(reg, httptest.NewRequest("POST", api.AgentRegisterPath, bytes.NewReader([]byte(seeds[0]))))
 	var env api.Envelope
@@ -268,5 +269,38 @@ func TestRemovedIDIsRetired(t *testing.T) {
 	}
 	if code := b.call(t, api.AgentLeasePath, first.Credential, api.LeaseRequest{Max: 1}, nil); code != http.StatusUnauthorized {
 		t.Errorf("the removed worker's credential = %d, want 401", code)
+	}
+}
+
+// TestWildResourcesAreRefused: a worker reporting numbers no machine has is
+// refused on register and on heartbeat, and nothing it sent is kept — one
+// such worker once turned the cluster summaries into 500s for everyone.
+func TestWildResourcesAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	wild := []api.Resources{
+		{CPUCores: 2, MemoryTotalGB: 1.7e308},
+		{CPUCores: 2, StorageTotalGB: 1.7e308},
+		{CPUCores: -4},
+		{CPUCores: 2, CPUUsage: 1e300},
+		{CPUCores: 2, MemoryTotalGB: 4, MemoryUsedGB: -1},
+	}
+	for i, res := range wild {
+		code := b.call(t, api.AgentRegisterPath, "", api.RegisterRequest{
+			Name: fmt.Sprintf("wild-%d", i), Hostname: "h", Resources: res, TaskTypes: []string{"sleep"}, Concurrency: 1,
+		}, nil)
+		if code != 400 {
+			t.Errorf("register with %+v = %d, want 400", res, code)
+		}
+	}
+	reg := b.register(t, "sane")
+	for _, res := range wild {
+		if code := b.call(t, api.AgentHeartbeatPath, reg.Credential, api.HeartbeatRequest{Resources: res}, nil); code != 400 {
+			t.Errorf("heartbeat with %+v = %d, want 400", res, code)
+		}
+	}
+	w, err := b.engine.Worker(t.Context(), reg.WorkerID)
+	if err != nil || w.Resources.MemoryTotalGB != 4 {
+		t.Errorf("after refused heartbeats the worker is %+v (%v); want its registered resources", w, err)
 	}
 }

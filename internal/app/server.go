@@ -185,7 +185,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Queues: queues})
-	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
+	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},

@@ -84,7 +84,7 @@ type Service struct {
 	store  store.Store
 	log    *slog.Logger
 	clock  func() time.Time // nil: real time, and the store's own clock for store writes
-	wake   *notifier
+	wake   *waker
 	fleet  *fleetCache
 	hooks  Hooks
 	cfgMu  sync.RWMutex
@@ -135,7 +135,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		store:     st,
 		log:       log,
 		clock:     opts.Clock,
-		wake:      newNotifier(),
+		wake:      newWaker(),
 		hooks:     opts.Hooks,
 		cfg:       opts.Config.withDefaults(),
 		random:    rand.Int64N,
@@ -185,9 +185,22 @@ func (s *Service) SetDefaultTimeout(d time.Duration) error {
 // StartedAt is when the engine was made: the server's start, for uptime.
 func (s *Service) StartedAt() time.Time { return s.start }
 
-// Wake tells waiting workers that work may have appeared. Other servers'
-// submits reach this one through it (PostgreSQL LISTEN/NOTIFY).
-func (s *Service) Wake() { s.wake.notify() }
+// Wake tells the workers waiting on queues that work may have appeared
+// there; nil means every waiting worker. Other servers' writes reach this
+// one through it (store.WorkNotifier, PostgreSQL LISTEN/NOTIFY). It wakes
+// every waiter of those queues: a notification names the queues, not the
+// tasks, so it cannot pick one waiter per task as local writes do.
+func (s *Service) Wake(queues []string) {
+	if queues == nil {
+		s.wake.all()
+		return
+	}
+	keys := make([]string, len(queues))
+	for i, q := range queues {
+		keys[i] = queueKey(q)
+	}
+	s.wake.keys(keys...)
+}
 
 // now is the engine's clock.
 func (s *Service) now() time.Time {

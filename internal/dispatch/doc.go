@@ -29,5 +29,12 @@
 //     LostRetries attempts beyond MaxRetries, so a task that takes down every
 //     worker it runs on still ends.
 //   - Waiting workers are woken when work may have appeared (a submit, a
-//     retry, a rescue) and when delayed work comes due, not by polling.
+//     retry, a rescue) and when delayed work comes due, not by polling. Each
+//     task that becomes available wakes at most one waiter, of its queue (or
+//     the worker it is pinned to) and able to run it; no wake-up is lost
+//     (wake.go says why). Another server's writes wake the waiters of the
+//     queues its notification names.
+//   - A heartbeat is one store transaction: it renews every lease of the
+//     worker and names the leases it lost, and why. A log line is kept only
+//     if its lease holds, checked in the append's own transaction.
 package dispatch

@@ -2,47 +2,30 @@ package dispatch
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 )
 
-// notifier wakes every goroutine waiting for work. A waiter takes the
-// channel before it looks for work and waits on it after finding none, so a
-// notify that lands in between is never lost.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) notify() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
-}
-
-// Register admits a worker: a new one, or one coming back (same id, its
-// state and counters kept by the store).
-func (s *Service) Register(ctx context.Context, w *domain.Worker) (*domain.Worker, error) {
+// Register admits a worker under an id the store picks (see
+// store.WorkerJoin): the one it proves it had with returningID and the hash
+// of that registration's credential, else the first free one of w.Name,
+// w.Name-2, …. Servers sharing a store never hand out one id twice.
+func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, returningCredentialHash string) (*domain.Worker, error) {
+	if err := validResources(w.Resources); err != nil {
+		return nil, err
+	}
 	w.State = domain.WorkerOnline
-	out, err := s.store.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: w, Now: s.storeNow()})
+	out, err := s.store.WorkerJoin(ctx, &store.WorkerJoinParams{
+		Worker: w, ReturningID: returningID, ReturningCredentialHash: returningCredentialHash, Now: s.storeNow(),
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.fleet.invalidate()
 	call(s.hooks.WorkerChanged, out)
-	s.wake.notify() // its pinned tasks may now be leasable
+	s.wake.keys(pinKey(out.ID)) // a poll of its earlier session may wait for its pinned tasks
 	return out, nil
 }
 
@@ -58,27 +41,23 @@ type Stop struct {
 	Reason string // "cancelled" or "lease_lost"
 }
 
-// Heartbeat records a worker's resources, renews all its leases, and returns
-// the leases it believes it holds but no longer does.
+// Heartbeat records a worker's resources, renews all its leases, and
+// returns the leases it believes it holds but no longer does: one store
+// transaction.
 func (s *Service) Heartbeat(ctx context.Context, workerID string, res domain.Resources, held []domain.TaskRef) (*HeartbeatResult, error) {
-	w, err := s.store.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: workerID, Resources: res, Now: s.storeNow()})
-	if err != nil {
+	if err := validResources(res); err != nil {
 		return nil, err
 	}
-	lost, err := s.store.TaskLeaseExtend(ctx, &store.TaskLeaseExtendParams{
-		WorkerID: workerID, Held: held, TTL: s.Config().LeaseTTL, Now: s.storeNow(),
+	hb, err := s.store.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{
+		ID: workerID, Resources: res, Held: held, TTL: s.Config().LeaseTTL, Now: s.storeNow(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	call(s.hooks.WorkerHeartbeat, w)
-	out := &HeartbeatResult{Worker: w}
-	for _, ref := range lost {
-		reason := "lease_lost"
-		if t, err := s.store.TaskGet(ctx, ref.TaskID); err == nil && t.State == domain.TaskCancelled {
-			reason = "cancelled"
-		}
-		out.Stop = append(out.Stop, Stop{Ref: ref, Reason: reason})
+	call(s.hooks.WorkerHeartbeat, hb.Worker)
+	out := &HeartbeatResult{Worker: hb.Worker}
+	for _, l := range hb.Lost {
+		out.Stop = append(out.Stop, Stop{Ref: l.Ref, Reason: string(l.Reason)})
 	}
 	return out, nil
 }
@@ -98,8 +77,9 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 			timer.Stop()
 		}
 	}()
+	wt := s.wake.add(w)
+	defer s.wake.remove(wt)
 	for {
-		woken := s.wake.wait()
 		tasks, err := s.store.TaskLease(ctx, &store.TaskLeaseParams{Worker: w, Max: limit, TTL: cfg.LeaseTTL, Now: s.storeNow()})
 		if err != nil || len(tasks) > 0 {
 			for _, t := range tasks {
@@ -110,6 +90,9 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 		left := time.Until(deadline)
 		if left <= 0 || ctxDone(ctx) {
 			return nil, nil
+		}
+		if gated, err := s.store.WorkerLeaseGate(ctx, w.ID); err != nil || gated {
+			return nil, s.sitOut(ctx, wt, left, err)
 		}
 		// Sleep until woken, until delayed work comes due, or until the wait ends.
 		next, err := s.store.TaskNextAvailable(ctx, &store.TaskNextAvailableParams{Queues: w.Queues, Now: s.storeNow()})
@@ -125,7 +108,8 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 			timer.Reset(left)
 		}
 		select {
-		case <-woken:
+		case <-wt.ch:
+			s.wake.rearm(wt) // before looking again, so no wake-up falls between
 		case <-timer.C:
 		case <-ctx.Done():
 			return nil, nil
@@ -143,43 +127,30 @@ func (s *Service) Finish(ctx context.Context, workerID string, results []domain.
 	if err != nil {
 		return nil, err
 	}
-	requeued := false
+	var requeued []*domain.Task
 	for _, o := range outs {
 		if o.StaleLease || o.Task == nil {
 			continue
 		}
-		requeued = requeued || o.State == domain.TaskPending
+		if o.State == domain.TaskPending {
+			requeued = append(requeued, o.Task)
+		}
 		s.observeDuration(o.Task)
 		call(s.hooks.TaskFinished, o.Task)
 	}
-	if requeued {
-		s.wake.notify()
+	if len(requeued) > 0 {
+		s.wake.tasks(requeued)
 	}
 	return outs, nil
 }
 
-// AppendLogs stores log lines from worker workerID. Lines for leases the
-// worker no longer holds are dropped: a zombie must not write into its
-// successor's log.
+// AppendLogs stores log lines from worker workerID, lines[i] written under
+// the lease epoch epochs[i]. Lines for leases the worker no longer holds are
+// dropped by the store, in the append's own transaction: a zombie must not
+// write into its successor's log.
 func (s *Service) AppendLogs(ctx context.Context, workerID string, lines []domain.LogLine, epochs []int64) error {
-	kept := lines[:0]
-	valid := map[string]bool{}
-	for i, l := range lines {
-		key := l.TaskID
-		ok, seen := valid[key]
-		if !seen {
-			t, err := s.store.TaskGet(ctx, l.TaskID)
-			ok = err == nil && t.State == domain.TaskRunning && t.LeaseOwner == workerID && t.LeaseEpoch == epochs[i]
-			valid[key] = ok
-		}
-		if ok {
-			kept = append(kept, l)
-		}
-	}
-	if len(kept) == 0 {
-		return nil
-	}
-	return s.store.LogAppend(ctx, kept)
+	_, err := s.store.LogAppend(ctx, &store.LogAppendParams{WorkerID: workerID, Lines: lines, Epochs: epochs})
+	return err
 }
 
 // Deregister ends a worker's session cleanly: its leases go back to their
@@ -194,7 +165,7 @@ func (s *Service) Deregister(ctx context.Context, workerID string) error {
 	}
 	if len(ids) > 0 {
 		s.log.Info("worker left; its tasks were handed back", "worker_id", workerID, "tasks", len(ids))
-		s.wake.notify()
+		s.wake.all() // rare; the store returns only the ids
 	}
 	if w, err := s.store.WorkerGet(ctx, workerID); err == nil {
 		call(s.hooks.WorkerChanged, w)

@@ -29,9 +29,7 @@ func (s *Service) RescueExpired(ctx context.Context) error {
 			s.log.Warn("lease expired", "task_id", t.ID, "state", t.State, "attempt", t.Attempt)
 			call(s.hooks.TaskFinished, t)
 		}
-		if len(rescued) > 0 {
-			s.wake.notify()
-		}
+		s.wake.tasks(rescued)
 		if len(rescued) < 1000 {
 			return nil
 		}

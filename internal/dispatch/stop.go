@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"time"
 
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
@@ -38,8 +39,41 @@ func (s *Service) StopWorker(ctx context.Context, id string) ([]string, error) {
 	s.fleet.invalidate()
 	if len(ids) > 0 {
 		s.log.Info("worker stopped; its tasks were handed back", "worker_id", id, "tasks", len(ids))
-		s.wake.notify()
+		s.wake.all() // rare; the store returns only the ids
 	}
 	call(s.hooks.WorkerChanged, w)
 	return ids, nil
+}
+
+// sitOut ends the long poll of a worker that may lease nothing now
+// (suspended, or stopped and draining: store.WorkerLeaseGate). Waiting as a
+// waiter it would take wake-ups meant for workers that can lease, and a
+// task handed to it would wait for another worker's next poll; so it
+// leaves the waiters at once, passing on any wake-up it holds, and sits
+// out the rest of its poll (so its worker does not poll in a loop),
+// looking at the gate every second so that a resume takes effect within
+// one, whichever server it was made on.
+func (s *Service) sitOut(ctx context.Context, wt *waiter, left time.Duration, err error) error {
+	s.wake.remove(wt)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(left)
+	t := time.NewTimer(min(left, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		if gated, err := s.store.WorkerLeaseGate(ctx, wt.worker.ID); err != nil || !gated {
+			return err // resumed: the worker polls again at once
+		}
+		t.Reset(min(left, time.Second))
+	}
 }

@@ -35,13 +35,15 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 		return nil, err
 	}
 	res := make([]Submitted, len(outs))
+	fresh := make([]*domain.Task, 0, len(outs))
 	for i, o := range outs {
 		res[i] = Submitted{Task: o.Task, Duplicate: o.Existing}
 		if !o.Existing {
+			fresh = append(fresh, o.Task)
 			call(s.hooks.TaskSubmitted, o.Task)
 		}
 	}
-	s.wake.notify()
+	s.wake.tasks(fresh)
 	return res, nil
 }
 
@@ -156,6 +158,23 @@ func (s *Service) Task(ctx context.Context, id string) (*domain.Task, error) {
 		return nil, notFound(err, domain.CodeTaskNotFound, "task", id)
 	}
 	return t, nil
+}
+
+// DetailLogLines is how many of a task's last log lines TaskDetail returns.
+const DetailLogLines = 200
+
+// TaskDetail returns one task and the last DetailLogLines lines of its log,
+// oldest first, read by a bounded query however long the log.
+func (s *Service) TaskDetail(ctx context.Context, id string) (*domain.Task, []domain.LogLine, error) {
+	t, err := s.Task(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines, err := s.store.LogList(ctx, &store.LogListParams{TaskID: id, Tail: DetailLogLines})
+	if err != nil {
+		return nil, nil, notFound(err, domain.CodeTaskNotFound, "task", id)
+	}
+	return t, lines, nil
 }
 
 // Worker returns one registered worker (not a removed one).

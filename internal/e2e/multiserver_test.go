@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -292,4 +295,88 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	}
 	t.Logf("%d tasks acknowledged (%d before the kill), %d completed; worker-a's %d in-flight tasks: %d rescued by server-b, which led %s after the kill",
 		len(acked), ackedAtKill, completed, len(orphans), rescued, tookOver.Round(100*time.Millisecond))
+}
+
+// TestTwoServersJoinOneName: workers with one hostname registering at the
+// same moment through two servers on one PostgreSQL database each get an id
+// of their own (name, name-2, …): the database picks them, not a lock in one
+// server's memory.
+func TestTwoServersJoinOneName(t *testing.T) {
+	t.Parallel()
+	cl := newPGCluster(t)
+	a := cl.startServer(t, "server-a")
+	b := cl.startServer(t, "server-b")
+
+	const perServer = 12
+	var (
+		mu  sync.Mutex
+		ids []string
+		wg  sync.WaitGroup
+	)
+	startLine := make(chan struct{})
+	for i := range 2 * perServer {
+		s := []*pgServer{a, b}[i%2]
+		wg.Go(func() {
+			<-startLine
+			id, err := registerRaw(s.agent, "twin")
+			if err != nil {
+				t.Errorf("register through %s: %v", s.name, err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, id)
+			mu.Unlock()
+		})
+	}
+	close(startLine)
+	wg.Wait()
+	want := map[string]bool{"twin": true}
+	for n := 2; n <= 2*perServer; n++ {
+		want["twin-"+strconv.Itoa(n)] = true
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("id %s handed out twice", id)
+		}
+		seen[id] = true
+		if !want[id] {
+			t.Errorf("id %s, want one of twin, twin-2 … twin-%d", id, 2*perServer)
+		}
+	}
+	devices, err := b.c.Devices.List(context.Background(), client.DeviceListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devices.Devices) != 2*perServer {
+		t.Errorf("%d devices registered, want %d", len(devices.Devices), 2*perServer)
+	}
+}
+
+// registerRaw registers a worker named name through the worker protocol at
+// agent and returns the id it got.
+func registerRaw(agent, name string) (string, error) {
+	body, err := json.Marshal(api.RegisterRequest{
+		Name: name, Hostname: name, Platform: api.Platform{OS: "linux", Arch: "amd64"},
+		Queues: []string{"default"}, TaskTypes: []string{"echo"}, Concurrency: 1,
+	})
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.Post(agent+api.AgentRegisterPath, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Data  api.RegisterResponse `json:"data"`
+		Error *api.Error           `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK || env.Data.WorkerID == "" {
+		return "", fmt.Errorf("status %d, error %+v", resp.StatusCode, env.Error)
+	}
+	return env.Data.WorkerID, nil
 }

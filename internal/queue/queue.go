@@ -165,7 +165,7 @@ func (s *Service) setPaused(ctx context.Context, actor domain.Actor, name string
 	}
 	s.audit(actor, map[bool]string{true: "queue paused", false: "queue resumed"}[paused], "queue", name)
 	if !paused {
-		s.engine.Wake() // its waiting tasks are leasable again
+		s.engine.Wake([]string{name}) // its waiting tasks are leasable again
 	}
 	return s.Get(ctx, name)
 }

@@ -37,7 +37,7 @@ func setup(t *testing.T) *bundle {
 func (b *bundle) worker(t *testing.T, id, host string, queues ...string) *domain.Worker {
 	t.Helper()
 	w, err := b.engine.Register(b.ctx, &domain.Worker{ID: id, Name: id, Hostname: host, Queues: queues,
-		TaskTypes: []string{"echo"}, Concurrency: 4, CredentialHash: "h-" + id})
+		TaskTypes: []string{"echo"}, Concurrency: 4, CredentialHash: "h-" + id}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

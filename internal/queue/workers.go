@@ -152,14 +152,14 @@ func (s *Service) setSuspended(ctx context.Context, actor domain.Actor, id strin
 	if _, err := s.engine.Worker(ctx, id); err != nil {
 		return WorkerView{}, err
 	}
+	// A suspended worker's polls sit out, checking the gate every second
+	// (dispatch.Service.sitOut): a resume reaches it within a second, on
+	// whichever server it polls.
 	if err := s.store.WorkerSetSuspended(ctx, &store.WorkerSetSuspendedParams{ID: id, Suspended: suspended, Now: s.storeNow()}); err != nil {
 		return WorkerView{}, err
 	}
 	s.forgetFleet()
 	s.audit(actor, map[bool]string{true: "worker suspended", false: "worker resumed"}[suspended], "worker_id", id)
-	if !suspended {
-		s.engine.Wake()
-	}
 	vs, err := s.workers(ctx, WorkerQuery{Name: id}, true)
 	if err != nil {
 		return WorkerView{}, err

@@ -171,16 +171,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// detailedLogLines is how many of a task's last log lines its detail shows.
-const detailedLogLines = 200
-
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
-	t, lines, err := s.engine.TaskLog(r.Context(), r.PathValue("id"), 0, 0)
+	t, lines, err := s.engine.TaskDetail(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
-	}
-	if len(lines) > detailedLogLines {
-		lines = lines[len(lines)-detailedLogLines:]
 	}
 	v := taskView(t)
 	v.DetailedLog = detailedLog(t, lines)

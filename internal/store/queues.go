@@ -31,6 +31,10 @@ type QueueStore interface {
 	// descriptions): the worker views of document 003, read often and for
 	// the whole fleet.
 	WorkerStatusList(ctx context.Context, p *WorkerStatusListParams) ([]WorkerStatus, error)
+	// WorkerLeaseGate reports whether worker ID may lease nothing now: it is
+	// suspended or draining (the gate TaskLease applies). An unknown or
+	// removed worker is not gated here (TaskLease finds nothing for it).
+	WorkerLeaseGate(ctx context.Context, id string) (bool, error)
 	// WorkerSuspendedList returns the suspended non-removed workers' ids with
 	// when each was suspended.
 	WorkerSuspendedList(ctx context.Context) (map[string]time.Time, error)

@@ -18,6 +18,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/drover-run/drover/internal/domain"
@@ -76,10 +77,6 @@ type TaskStore interface {
 	// LeaseExpiresAt=Now+TTL and StartedAt=Now. Two concurrent calls never
 	// lease the same task.
 	TaskLease(ctx context.Context, p *TaskLeaseParams) ([]*domain.Task, error)
-	// TaskLeaseExtend renews every lease WorkerID holds to Now+TTL (one
-	// heartbeat renews them all) and returns those of Held that are no longer
-	// its valid leases (cancelled, expired and re-leased, finished).
-	TaskLeaseExtend(ctx context.Context, p *TaskLeaseExtendParams) (lost []domain.TaskRef, err error)
 	// TaskList lists tasks matching the filter, newest first.
 	TaskList(ctx context.Context, p *TaskListParams) ([]*domain.Task, error)
 	// TaskReleaseWorker ends every lease WorkerID holds, as if each had
@@ -107,9 +104,24 @@ type WorkerStore interface {
 	// WorkerGetByCredential returns the non-removed worker whose credential
 	// hashes to hash, or domain.ErrNotFound.
 	WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error)
-	// WorkerHeartbeat records a heartbeat: last seen, resources, and state
-	// online unless the worker is draining. Unknown or removed: ErrNotFound.
-	WorkerHeartbeat(ctx context.Context, p *WorkerHeartbeatParams) (*domain.Worker, error)
+	// WorkerHeartbeat records a heartbeat, in one transaction: last seen,
+	// resources, and state online unless the worker is draining; it renews
+	// every lease the worker holds to Now+TTL (one heartbeat renews them
+	// all), and returns, in the order given, those of Held that are no
+	// longer its valid leases (cancelled, expired and re-leased, finished,
+	// unknown), each with the reason: ReasonCancelled when the task is
+	// cancelled, ReasonLeaseLost otherwise. Unknown or removed worker: ErrNotFound,
+	// and nothing changes.
+	WorkerHeartbeat(ctx context.Context, p *WorkerHeartbeatParams) (*WorkerHeartbeatResult, error)
+	// WorkerJoin registers a worker under an id the store chooses, in one
+	// transaction, so that servers sharing the store never hand out one id
+	// twice. A worker proving who it was (ReturningID and the hash of the
+	// credential it was issued, of a worker not removed) keeps that id.
+	// Otherwise it gets the first of Name, Name-2, Name-3, … that no worker
+	// has, or that an offline worker has (a device coming back after a
+	// restart); a removed worker's id stays retired. Taking over an id
+	// replaces the description, credential and state, as WorkerRegister does.
+	WorkerJoin(ctx context.Context, p *WorkerJoinParams) (*domain.Worker, error)
 	// WorkerList lists non-removed workers matching the filter, by id.
 	WorkerList(ctx context.Context, p *WorkerListParams) ([]*domain.Worker, error)
 	// WorkerMarkOffline moves every online or draining worker not seen since
@@ -125,11 +137,16 @@ type WorkerStore interface {
 
 // LogStore persists tasks' log lines.
 type LogStore interface {
-	// LogAppend stores lines (several tasks at once), assigning each its Seq.
-	// A line for an unknown task fails the call with domain.ErrNotFound.
-	LogAppend(ctx context.Context, lines []domain.LogLine) error
-	// LogList returns a task's lines with Seq > AfterSeq, oldest first; an
-	// unknown task is domain.ErrNotFound.
+	// LogAppend stores one worker's lines (several tasks at once), assigning
+	// each its Seq. Each line is fenced by its lease, in the same
+	// transaction: it is kept only if its task is running under WorkerID
+	// and the line's epoch, so a zombie cannot write into its successor's
+	// log. Dropped lines (stale lease, finished or unknown task) are not an
+	// error; it returns how many lines it kept.
+	LogAppend(ctx context.Context, p *LogAppendParams) (kept int, err error)
+	// LogList returns a task's lines with Seq > AfterSeq, oldest first: the
+	// first Limit of them, or with Tail the last Tail of them (a bounded
+	// read of a long log's end). An unknown task is domain.ErrNotFound.
 	LogList(ctx context.Context, p *LogListParams) ([]domain.LogLine, error)
 }
 
@@ -182,11 +199,12 @@ type ControlRelay interface {
 // one server learn at once of work submitted through another.
 type WorkNotifier interface {
 	// ListenWork calls wake whenever another server sharing the store may
-	// have made work available, until ctx ends; then it returns nil. It
-	// keeps its own connection, reconnects with backoff when it is lost,
-	// and calls wake after each reconnect, since notifications sent
-	// meanwhile were missed. wake must not block.
-	ListenWork(ctx context.Context, wake func()) error
+	// have made work available, with the queues that got it (nil: any
+	// queue, e.g. for a task pinned to a worker), until ctx ends; then it
+	// returns nil. It keeps its own connection, reconnects with backoff
+	// when it is lost, and calls wake(nil) after each reconnect, since
+	// notifications sent meanwhile were missed. wake must not block.
+	ListenWork(ctx context.Context, wake func(queues []string)) error
 }
 
 // LeaderAttemptParams names the leadership and who wants it.
@@ -262,14 +280,6 @@ type TaskLeaseParams struct {
 	Now    time.Time
 }
 
-// TaskLeaseExtendParams renews one worker's leases.
-type TaskLeaseExtendParams struct {
-	WorkerID string
-	Held     []domain.TaskRef // what the worker believes it runs
-	TTL      time.Duration
-	Now      time.Time
-}
-
 // TaskFinishManyParams carries attempt results.
 type TaskFinishManyParams struct {
 	WorkerID string
@@ -313,7 +323,54 @@ type TaskNextAvailableParams struct {
 type WorkerHeartbeatParams struct {
 	ID        string
 	Resources domain.Resources
+	Held      []domain.TaskRef // the leases the worker believes it holds
+	TTL       time.Duration    // every lease it holds is renewed to Now+TTL
 	Now       time.Time
+}
+
+// WorkerHeartbeatResult is the worker after a heartbeat and the leases it
+// named but no longer holds.
+type WorkerHeartbeatResult struct {
+	Worker *domain.Worker
+	Lost   []LostLease
+}
+
+// LostLease is a lease a worker believes it holds but does not.
+type LostLease struct {
+	Ref    domain.TaskRef
+	Reason LostReason
+}
+
+// LostReason says why a lease is lost; the worker protocol sends it as is.
+type LostReason string
+
+const (
+	ReasonCancelled LostReason = "cancelled"  // the task was cancelled
+	ReasonLeaseLost LostReason = "lease_lost" // expired, finished, re-leased or unknown
+)
+
+// JoinIDs is how many ids WorkerJoin tries for one name before giving up.
+const JoinIDs = 9999
+
+// JoinID is the nth id (from 1) WorkerJoin tries for name: name, name-2,
+// name-3, ….
+func JoinID(name string, n int) string {
+	if n <= 1 {
+		return name
+	}
+	return name + "-" + strconv.Itoa(n)
+}
+
+// WorkerJoinParams carries a worker joining under a name; the store picks
+// its id.
+type WorkerJoinParams struct {
+	Worker *domain.Worker // Worker.ID is ignored; Worker.Name is the id's base
+	// ReturningID and ReturningCredentialHash, both set, claim an earlier
+	// registration: the claim holds if that worker is not removed and its
+	// credential hash matches.
+	ReturningID             string
+	ReturningCredentialHash string
+	Now                     time.Time
 }
 
 // WorkerListParams filters workers. Empty fields do not filter.
@@ -347,7 +404,15 @@ type WorkerSetStateParams struct {
 type LogListParams struct {
 	TaskID   string
 	AfterSeq int64
-	Limit    int // 0 means no limit
+	Limit    int // the first Limit lines; 0 means no limit
+	Tail     int // when > 0, the last Tail lines instead (Limit is ignored)
+}
+
+// LogAppendParams carries one worker's lines, each written under a lease.
+type LogAppendParams struct {
+	WorkerID string
+	Lines    []domain.LogLine
+	Epochs   []int64 // Lines[i] was written under the lease epoch Epochs[i]
 }
 
 // KeyConflict is the error of task i of a batch whose idempotency key is

@@ -40,11 +40,6 @@ func (s *instrumentedStore) TaskFinishMany(ctx context.Context, p *store.TaskFin
 	return s.Store.TaskFinishMany(ctx, p)
 }
 
-func (s *instrumentedStore) TaskLeaseExtend(ctx context.Context, p *store.TaskLeaseExtendParams) ([]domain.TaskRef, error) {
-	defer s.observe("TaskLeaseExtend", time.Now())
-	return s.Store.TaskLeaseExtend(ctx, p)
-}
-
 func (s *instrumentedStore) TaskCancel(ctx context.Context, p *store.TaskCancelParams) (*domain.Task, bool, error) {
 	defer s.observe("TaskCancel", time.Now())
 	return s.Store.TaskCancel(ctx, p)
@@ -55,12 +50,12 @@ func (s *instrumentedStore) TaskRescueExpired(ctx context.Context, p *store.Task
 	return s.Store.TaskRescueExpired(ctx, p)
 }
 
-func (s *instrumentedStore) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*domain.Worker, error) {
+func (s *instrumentedStore) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
 	defer s.observe("WorkerHeartbeat", time.Now())
 	return s.Store.WorkerHeartbeat(ctx, p)
 }
 
-func (s *instrumentedStore) LogAppend(ctx context.Context, lines []domain.LogLine) error {
+func (s *instrumentedStore) LogAppend(ctx context.Context, p *store.LogAppendParams) (int, error) {
 	defer s.observe("LogAppend", time.Now())
-	return s.Store.LogAppend(ctx, lines)
+	return s.Store.LogAppend(ctx, p)
 }

@@ -71,8 +71,8 @@ func TestJobMapping(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	w, err := b.engine.Register(ctx, &domain.Worker{ID: "worker_001", Hostname: "node-1", Queues: []string{"FifoQ"},
-		TaskTypes: []string{"echo"}, Concurrency: 1, CredentialHash: "h"})
+	w, err := b.engine.Register(ctx, &domain.Worker{ID: "worker_001", Name: "worker_001", Hostname: "node-1", Queues: []string{"FifoQ"},
+		TaskTypes: []string{"echo"}, Concurrency: 1, CredentialHash: "h"}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

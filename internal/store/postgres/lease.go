@@ -134,50 +134,6 @@ func uniqueQueues(qs []string) []string {
 	return slices.Compact(out)
 }
 
-// extendSQL renews all of a worker's leases and answers, of the leases the
-// worker named, those it no longer holds. A lease that expired but was not
-// yet rescued is still held: until the reaper moves the task, no one else can
-// have it, so renewing it is safe.
-const extendSQL = `
-WITH owned AS (
-	-- SKIP LOCKED: a lease that a result is finishing right now needs no
-	-- renewal, and waiting for that transaction would stall the heartbeat
-	-- behind it (and the next finishes behind the heartbeat).
-	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' FOR UPDATE SKIP LOCKED
-),
-renewed AS (
-	UPDATE tasks t SET lease_expires_at = coalesce($1::timestamptz, now()) + $3::interval
-	FROM owned WHERE t.id = owned.id
-)
--- What the worker holds is judged on the statement's snapshot, by primary
--- key: a lease being finished concurrently is still held, not lost.
-SELECT h.id, h.epoch
-FROM unnest($4::text[], $5::bigint[]) WITH ORDINALITY AS h(id, epoch, ord)
-WHERE NOT EXISTS (
-	SELECT 1 FROM (SELECT lease_epoch, lease_owner, state FROM tasks t WHERE t.id = h.id OFFSET 0) t
-	WHERE t.lease_epoch = h.epoch AND t.lease_owner = $2 AND t.state = 'running'
-)
-ORDER BY h.ord`
-
-// TaskLeaseExtend renews every lease the worker holds, in one statement.
-func (s *Store) TaskLeaseExtend(ctx context.Context, p *store.TaskLeaseExtendParams) ([]domain.TaskRef, error) {
-	ids := make([]string, len(p.Held))
-	epochs := make([]int64, len(p.Held))
-	for i, r := range p.Held {
-		ids[i], epochs[i] = r.TaskID, r.Epoch
-	}
-	rows, err := s.pool.Query(ctx, extendSQL, timeArg(p.Now), p.WorkerID, p.TTL, ids, epochs)
-	if err != nil {
-		return nil, translate(err)
-	}
-	lost, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.TaskRef, error) {
-		var r domain.TaskRef
-		err := row.Scan(&r.TaskID, &r.Epoch)
-		return r, err
-	})
-	return lost, translate(err)
-}
-
 // finishSQL applies a batch of results. $1 is Now, $2 the reporting worker;
 // the arrays hold one result each. retry_us is set for a failed attempt that
 // goes back to pending (its backoff, in microseconds) and NULL otherwise.
@@ -260,7 +216,7 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 				return err
 			}
 			if anyPending(maps.Values(done)) {
-				return s.notifyWork(ctx, tx)
+				return s.notifyWork(ctx, tx, maps.Values(done))
 			}
 			return nil
 		})
@@ -459,7 +415,7 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(ids) == 0 || p.Cancel {
 			return err
 		}
-		return s.notifyWork(ctx, tx)
+		return s.notifyWork(ctx, tx, nil) // any queue: rare, and only the ids are at hand
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -522,7 +478,7 @@ FOR UPDATE SKIP LOCKED`, timeArg(p.Now), limitArg(p.Limit))
 		if err != nil || !anyPending(slices.Values(rescued)) {
 			return err
 		}
-		return s.notifyWork(ctx, tx)
+		return s.notifyWork(ctx, tx, slices.Values(rescued))
 	})
 	if err != nil {
 		return nil, translate(err)

@@ -4,14 +4,18 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
 )
 
@@ -26,9 +30,56 @@ import (
 
 var _ store.WorkNotifier = (*Store)(nil)
 
-// notifySQL announces work on the channel; the payload is the sending
-// store's origin, so that it can ignore its own notifications.
+// notifySQL announces work on the channel. The payload (workPayload) names
+// the sending store's origin, so that it can ignore its own notifications,
+// and the queues that got work, so that listeners wake only their waiters.
 const notifySQL = `SELECT pg_notify($1, $2)`
+
+// workNote is a work notification's payload. Queues nil means any queue:
+// the writer did not know them (a released worker's tasks), a task was
+// pinned (its worker may not listen on its queue), or they did not fit.
+type workNote struct {
+	Origin string   `json:"o"`
+	Queues []string `json:"q,omitempty"`
+}
+
+// maxNotePayload keeps a payload under PostgreSQL's limit of 8000 bytes.
+const maxNotePayload = 7000
+
+// workPayload is the payload announcing tasks (the pending ones among
+// them), or any queue when tasks is nil.
+func (s *Store) workPayload(tasks iter.Seq[*domain.Task]) string {
+	note := workNote{Origin: s.origin}
+	if tasks != nil {
+		for t := range tasks {
+			if t.State != domain.TaskPending {
+				continue
+			}
+			if t.DeviceID != "" {
+				note.Queues = nil
+				break
+			}
+			if !slices.Contains(note.Queues, t.Queue) {
+				note.Queues = append(note.Queues, t.Queue)
+			}
+		}
+	}
+	b, err := json.Marshal(note)
+	if err != nil || len(b) > maxNotePayload {
+		b, _ = json.Marshal(workNote{Origin: s.origin})
+	}
+	return string(b)
+}
+
+// parseWorkNote reads a payload; a bare origin (a server before queues
+// were named) means any queue.
+func parseWorkNote(payload string) workNote {
+	var note workNote
+	if !strings.HasPrefix(payload, "{") || json.Unmarshal([]byte(payload), &note) != nil {
+		return workNote{Origin: payload}
+	}
+	return note
+}
 
 // workChannel is the notification channel of a schema. Channels are
 // database-wide, so stores in different schemas of one database (separate
@@ -53,9 +104,10 @@ func newOrigin() string {
 	return hex.EncodeToString(b[:])
 }
 
-// notifyWork queues the channel's notification in the transaction q runs.
-func (s *Store) notifyWork(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, notifySQL, s.channel, s.origin)
+// notifyWork queues the channel's notification of tasks (nil: any queue)
+// in the transaction tx runs.
+func (s *Store) notifyWork(ctx context.Context, tx pgx.Tx, tasks iter.Seq[*domain.Task]) error {
+	_, err := tx.Exec(ctx, notifySQL, s.channel, s.workPayload(tasks))
 	return err
 }
 
@@ -65,16 +117,16 @@ const (
 	listenBackoffMax = 5 * time.Second
 )
 
-// ListenWork calls wake for every notification another store sends on the
-// work channel, until ctx ends. wake is also called each time the listener
-// is listening again after a lost connection, since notifications sent
-// meanwhile were lost.
-func (s *Store) ListenWork(ctx context.Context, wake func()) error {
+// ListenWork calls wake with the queues of every notification another
+// store sends on the work channel, until ctx ends. wake is also called,
+// with nil (any queue), each time the listener is listening again after a
+// lost connection, since notifications sent meanwhile were lost.
+func (s *Store) ListenWork(ctx context.Context, wake func(queues []string)) error {
 	return s.subscribe(ctx, s.channel, "work", func(payload string) {
-		if payload != s.origin { // its own engine woke itself already
-			wake()
+		if note := parseWorkNote(payload); note.Origin != s.origin { // its own engine woke itself already
+			wake(note.Queues)
 		}
-	}, wake)
+	}, func() { wake(nil) })
 }
 
 // subscribe LISTENs on channel over a connection of its own (a pooled

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +29,12 @@ func twoServers(t *testing.T) (a, b *Store) {
 	return open(), open()
 }
 
-// wakes counts a listener's wake calls.
-type wakes chan struct{}
+// wakes records a listener's wake calls: the queues of each.
+type wakes chan []string
 
-func (w wakes) wake() {
+func (w wakes) wake(queues []string) {
 	select {
-	case w <- struct{}{}:
+	case w <- queues:
 	default:
 		panic("wake buffer full")
 	}
@@ -57,15 +59,28 @@ func listen(t *testing.T, s *Store) wakes {
 
 // expect waits for n more wakes; then, if the caller is sure every
 // notification has arrived, it may call none to assert no more came.
-func (w wakes) expect(t *testing.T, after string, n int) {
+func (w wakes) expect(t *testing.T, after string, n int) [][]string {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
+	var got [][]string
 	for i := range n {
 		select {
-		case <-w:
+		case q := <-w:
+			got = append(got, q)
 		case <-timeout:
 			t.Fatalf("after %s: %d of %d wakes came", after, i, n)
 		}
+	}
+	return got
+}
+
+// expectQueues waits for one wake and checks the queues it names (nil: any).
+func (w wakes) expectQueues(t *testing.T, after string, want []string) {
+	t.Helper()
+	got := w.expect(t, after, 1)[0]
+	slices.Sort(got)
+	if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+		t.Errorf("after %s: woken for queues %q, want %q", after, got, want)
 	}
 }
 
@@ -130,6 +145,48 @@ func TestListenWorkAcrossStores(t *testing.T) {
 	insert(t, a, newTask("fence"))
 	wb.expect(t, "releasing a worker that held nothing, then an insert", 1) // the release had nothing to hand back
 	wb.none(t, "the fence")
+
+	// The notification names the queues that got work, or none (any queue)
+	// for a task pinned to a worker, which may not listen on its queue.
+	inQueue := func(q string) func(*domain.Task) { return func(t *domain.Task) { t.Queue = q } }
+	insert(t, a, newTask("q1", inQueue("gpu")), newTask("q2", inQueue("cpu")), newTask("q3", inQueue("gpu")))
+	wb.expectQueues(t, "inserting into gpu and cpu", []string{"cpu", "gpu"})
+	insert(t, a, newTask("pinned", inQueue("gpu"), func(t *domain.Task) { t.DeviceID = w.ID }))
+	wb.expectQueues(t, "inserting a pinned task", nil)
+	leased = lease(t, a, w, 1000, t0.Add(time.Hour))
+	if _, err := a.TaskReleaseWorker(ctx, &store.TaskReleaseWorkerParams{WorkerID: w.ID, Now: t0.Add(time.Hour)}); err != nil || len(leased) == 0 {
+		t.Fatalf("releasing %d leases: %v", len(leased), err)
+	}
+	wb.expectQueues(t, "releasing a worker's leases", nil)
+}
+
+func TestWorkNotePayload(t *testing.T) {
+	t.Parallel()
+	s := &Store{origin: "me"}
+	for _, tc := range []struct {
+		name  string
+		tasks []*domain.Task
+		want  []string
+	}{
+		{"any", nil, nil},
+		{"queues once each, pending only", []*domain.Task{
+			{Queue: "a", State: domain.TaskPending}, {Queue: "b", State: domain.TaskPending},
+			{Queue: "a", State: domain.TaskPending}, {Queue: "c", State: domain.TaskFailed}}, []string{"a", "b"}},
+		{"pinned", []*domain.Task{{Queue: "a", State: domain.TaskPending}, {Queue: "b", DeviceID: "w", State: domain.TaskPending}}, nil},
+		{"too long", []*domain.Task{{Queue: strings.Repeat("q", maxNotePayload), State: domain.TaskPending}}, nil},
+	} {
+		var seq iter.Seq[*domain.Task]
+		if tc.tasks != nil {
+			seq = slices.Values(tc.tasks)
+		}
+		got := parseWorkNote(s.workPayload(seq))
+		if got.Origin != "me" || !slices.Equal(got.Queues, tc.want) || (got.Queues == nil) != (tc.want == nil) {
+			t.Errorf("%s: payload read back as %+v, want origin me, queues %q", tc.name, got, tc.want)
+		}
+	}
+	if got := parseWorkNote("0123abcd"); got.Origin != "0123abcd" || got.Queues != nil {
+		t.Errorf("parseWorkNote(bare origin) = %+v, want that origin, any queue", got)
+	}
 }
 
 // TestListenWorkReconnects: when the listener's connection dies, it

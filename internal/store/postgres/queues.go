@@ -144,3 +144,11 @@ func (s *Store) WorkerStatusList(ctx context.Context, p *store.WorkerStatusListP
 	})
 	return out, translate(err)
 }
+
+// WorkerLeaseGate reports whether the worker is suspended or draining.
+func (s *Store) WorkerLeaseGate(ctx context.Context, id string) (bool, error) {
+	var gated bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workers
+		WHERE id = $1 AND (suspended_at IS NOT NULL OR state = 'draining'))`, id).Scan(&gated)
+	return gated, translate(err)
+}

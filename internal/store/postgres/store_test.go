@@ -321,7 +321,7 @@ func TestTaskFinishOtherOwnerIsStale(t *testing.T) {
 	}
 }
 
-func TestTaskLeaseExtendReleaseRescue(t *testing.T) {
+func TestWorkerHeartbeatReleaseRescue(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
 	ctx := context.Background()
@@ -329,13 +329,20 @@ func TestTaskLeaseExtendReleaseRescue(t *testing.T) {
 	w := newWorker("w1")
 	lease(t, s, w, 3, t0)
 
-	lost, err := s.TaskLeaseExtend(ctx, &store.TaskLeaseExtendParams{WorkerID: "w1", TTL: time.Minute, Now: t0.Add(30 * time.Second),
+	if _, err := s.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: w, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", TTL: time.Minute, Now: t0.Add(30 * time.Second),
 		Held: []domain.TaskRef{{TaskID: "task-a", Epoch: 1}, {TaskID: "task-b", Epoch: 7}, {TaskID: "task-x", Epoch: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []domain.TaskRef{{TaskID: "task-b", Epoch: 7}, {TaskID: "task-x", Epoch: 1}}; !slices.Equal(lost, want) {
-		t.Errorf("TaskLeaseExtend lost = %v, want %v", lost, want)
+	want := []store.LostLease{
+		{Ref: domain.TaskRef{TaskID: "task-b", Epoch: 7}, Reason: store.ReasonLeaseLost},
+		{Ref: domain.TaskRef{TaskID: "task-x", Epoch: 1}, Reason: store.ReasonLeaseLost},
+	}
+	if !slices.Equal(hb.Lost, want) {
+		t.Errorf("WorkerHeartbeat lost = %v, want %v", hb.Lost, want)
 	}
 	// Every lease of w1 now runs to t0+90s: none has expired at t0+60s.
 	rescued, err := s.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Now: t0.Add(60 * time.Second)})
@@ -442,8 +449,8 @@ func TestWorkers(t *testing.T) {
 	if diff := cmp.Diff(w, got); diff != "" {
 		t.Errorf("WorkerRegister (-want +got):\n%s", diff)
 	}
-	if err := s.LogAppend(ctx, []domain.LogLine{{TaskID: "task-none", Message: "x"}}); !errors.Is(err, domain.ErrNotFound) {
-		t.Errorf("LogAppend(unknown task) error = %v, want ErrNotFound", err)
+	if kept, err := s.LogAppend(ctx, &store.LogAppendParams{WorkerID: "w1", Lines: []domain.LogLine{{TaskID: "task-none", Message: "x"}}, Epochs: []int64{1}}); kept != 0 || err != nil {
+		t.Errorf("LogAppend(unknown task) = %d, %v; want 0 kept, no error", kept, err)
 	}
 	if _, err := s.WorkerGetByCredential(ctx, "hash1"); err != nil {
 		t.Errorf("WorkerGetByCredential: %v", err)
@@ -451,7 +458,11 @@ func TestWorkers(t *testing.T) {
 	if err := s.WorkerSetState(ctx, &store.WorkerSetStateParams{ID: "w1", State: domain.WorkerDraining, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: domain.Resources{CPUCores: 8}, Now: t0.Add(time.Minute)})
+	res, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: domain.Resources{CPUCores: 8}, Now: t0.Add(time.Minute)})
+	var hb *domain.Worker
+	if err == nil {
+		hb = res.Worker
+	}
 	if err != nil || hb.State != domain.WorkerDraining || hb.Resources.CPUCores != 8 || !hb.LastSeen.Equal(t0.Add(time.Minute)) {
 		t.Errorf("WorkerHeartbeat = %+v, %v; want draining, 8 cores, seen t0+1m", hb, err)
 	}
@@ -478,6 +489,7 @@ func TestLogAppendNumbersPerTask(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	insert(t, s, newTask("a"), newTask("b"))
+	lease(t, s, newWorker("w1"), 2, t0)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -487,7 +499,7 @@ func TestLogAppendNumbersPerTask(t *testing.T) {
 					{TaskID: "task-a", Time: t0, Stream: "stdout", Message: fmt.Sprintf("a %d.%d", g, i)},
 					{TaskID: "task-b", Time: t0, Stream: "stderr", Message: fmt.Sprintf("b' %d.%d", g, i)},
 				}
-				if err := s.LogAppend(ctx, lines); err != nil {
+				if _, err := s.LogAppend(ctx, &store.LogAppendParams{WorkerID: "w1", Lines: lines, Epochs: []int64{1, 1, 1}}); err != nil {
 					t.Errorf("LogAppend: %v", err)
 					return
 				}

@@ -61,10 +61,11 @@ func (s *Store) TaskInsertMany(ctx context.Context, p *store.TaskInsertManyParam
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeValidation, Message: err.Error()}
 	}
+	note := s.workPayload(slices.Values(p.Tasks))
 	if keyed(p.Tasks) {
-		return s.insertKeyed(ctx, p.Tasks, args.args())
+		return s.insertKeyed(ctx, p.Tasks, args.args(), note)
 	}
-	inserted, err := s.insertTasks(ctx, args.args())
+	inserted, err := s.insertTasks(ctx, args.args(), note)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func keyed(tasks []*domain.Task) bool {
 
 // insertKeyed inserts tasks in a transaction that it rolls back, storing
 // nothing, when a key is held by a different request.
-func (s *Store) insertKeyed(ctx context.Context, tasks []*domain.Task, args []any) ([]store.TaskInsertOutcome, error) {
+func (s *Store) insertKeyed(ctx context.Context, tasks []*domain.Task, args []any, note string) ([]store.TaskInsertOutcome, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, translate(err)
@@ -114,7 +115,7 @@ func (s *Store) insertKeyed(ctx context.Context, tasks []*domain.Task, args []an
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, notifySQL, s.channel, s.origin); err != nil {
+	if _, err := tx.Exec(ctx, notifySQL, s.channel, note); err != nil {
 		return nil, translate(err)
 	}
 	return out, translate(tx.Commit(ctx))
@@ -148,10 +149,10 @@ func insertOutcomes(tasks []*domain.Task, inserted, existing map[string]*domain.
 // before a Sync commit together), so other servers hear of the tasks
 // exactly when they are committed. A batch whose every key was taken
 // notifies in vain; waiters then just look and find nothing new.
-func (s *Store) insertTasks(ctx context.Context, args []any) ([]*domain.Task, error) {
+func (s *Store) insertTasks(ctx context.Context, args []any, note string) ([]*domain.Task, error) {
 	b := &pgx.Batch{}
 	b.Queue(insertTasksSQL, args...)
-	b.Queue(notifySQL, s.channel, s.origin)
+	b.Queue(notifySQL, s.channel, note)
 	br := s.pool.SendBatch(ctx, b)
 	rows, err := br.Query()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -49,6 +50,9 @@ func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
 	return &w, nil
 }
 
+// registerWorkerSQL inserts a worker, or replaces the description,
+// credential and state of the one with its id ($2); a WHERE on w (the row
+// there) may follow, to take over only some rows, then a RETURNING.
 const registerWorkerSQL = `
 INSERT INTO workers AS w (id, name, hostname, role, platform, resources, info,
 	queues, labels, task_types, concurrency, pid, version, credential_hash,
@@ -61,7 +65,17 @@ ON CONFLICT (id) DO UPDATE SET
 	platform = excluded.platform, resources = excluded.resources, info = excluded.info,
 	queues = excluded.queues, labels = excluded.labels, task_types = excluded.task_types,
 	concurrency = excluded.concurrency, pid = excluded.pid, version = excluded.version,
-	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen
+	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen`
+
+// claimWorkerSQL re-registers worker $2 if it is not removed and its
+// credential hash is $19; the other arguments are registerWorkerSQL's.
+const claimWorkerSQL = `
+UPDATE workers w SET name = $3, hostname = $4, role = $5, platform = $6::jsonb,
+	resources = $7::jsonb, info = $8::jsonb, queues = $9, labels = $10::jsonb,
+	task_types = $11, concurrency = $12, pid = $13, version = $14, credential_hash = $15,
+	state = $16, registered_at = coalesce(w.registered_at, $17::timestamptz),
+	last_seen = coalesce($1::timestamptz, $18::timestamptz, now())
+WHERE w.id = $2 AND w.credential_hash = $19 AND w.state <> 'removed'
 RETURNING ` + workerColumns
 
 // WorkerRegister inserts or re-registers a worker in one statement. A
@@ -71,6 +85,15 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 	if w == nil || w.ID == "" {
 		return nil, domain.Errorf(domain.CodeValidation, "registering needs a worker with an id")
 	}
+	args, err := registerArgs(p.Worker, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryWorker(ctx, registerWorkerSQL+` RETURNING `+workerColumns, args...)
+}
+
+// registerArgs are registerWorkerSQL's arguments for w at now.
+func registerArgs(w *domain.Worker, now time.Time) ([]any, error) {
 	docs, err := marshalAll(w.Platform, w.Resources, w.Info)
 	if err != nil {
 		return nil, translate(err)
@@ -80,10 +103,43 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 		return nil, translate(err)
 	}
 	state := cmp.Or(w.State, domain.WorkerOnline)
-	return s.queryWorker(ctx, registerWorkerSQL, timeArg(p.Now),
+	return []any{timeArg(now),
 		w.ID, w.Name, w.Hostname, w.Role, docs[0], docs[1], docs[2],
 		w.Queues, labels, w.TaskTypes, w.Concurrency, w.PID, w.Version, w.CredentialHash,
-		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen))
+		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen)}, nil
+}
+
+// WorkerJoin registers a worker under the id it proves it had, or the first
+// of Name, Name-2, … that is free or offline. Each candidate is one
+// INSERT … ON CONFLICT DO UPDATE … WHERE state = 'offline': the database
+// decides atomically whether the id is taken, so two servers joining the
+// same name at once get different ids (the second waits on the first's row
+// and then sees it online).
+func (s *Store) WorkerJoin(ctx context.Context, p *store.WorkerJoinParams) (*domain.Worker, error) {
+	w := p.Worker
+	if w == nil || w.Name == "" {
+		return nil, domain.Errorf(domain.CodeValidation, "joining needs a worker with a name")
+	}
+	args, err := registerArgs(w, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	if p.ReturningID != "" && p.ReturningCredentialHash != "" {
+		args[1] = p.ReturningID
+		got, err := s.queryWorker(ctx, claimWorkerSQL, append(slices.Clip(args), p.ReturningCredentialHash)...)
+		if !errors.Is(err, domain.ErrNotFound) {
+			return got, err
+		}
+	}
+	join := registerWorkerSQL + ` WHERE w.state = 'offline' RETURNING ` + workerColumns
+	for n := 1; n <= store.JoinIDs; n++ {
+		args[1] = store.JoinID(w.Name, n)
+		got, err := s.queryWorker(ctx, join, args...)
+		if !errors.Is(err, domain.ErrNotFound) {
+			return got, err
+		}
+	}
+	return nil, domain.Errorf(domain.CodeValidation, "no free device id for name '%s'", w.Name)
 }
 
 // marshalAll encodes each value as JSON text.
@@ -99,17 +155,86 @@ func marshalAll(vs ...any) ([]string, error) {
 	return out, nil
 }
 
-// WorkerHeartbeat records a heartbeat in one statement.
-func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*domain.Worker, error) {
+// heartbeatSQL records a heartbeat, renews all of the worker's leases and
+// answers, of the leases it named ($5, $6), those it no longer holds, in
+// one statement. It returns no row for an unknown or removed worker: then
+// no lease is renewed either. A lease that expired but was not yet rescued
+// is still held: until the reaper moves the task, no one else can have it,
+// so renewing it is safe.
+const heartbeatSQL = `
+WITH hb AS (
+	UPDATE workers w SET last_seen = coalesce($1::timestamptz, now()), resources = $3::jsonb,
+		state = CASE WHEN w.state = 'draining' THEN 'draining' ELSE 'online' END
+	WHERE w.id = $2 AND w.state <> 'removed'
+	RETURNING ` + workerColumns + `
+),
+owned AS (
+	-- SKIP LOCKED: a lease that a result is finishing right now needs no
+	-- renewal, and waiting for that transaction would stall the heartbeat
+	-- behind it (and the next finishes behind the heartbeat).
+	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' AND EXISTS (SELECT 1 FROM hb)
+	FOR UPDATE SKIP LOCKED
+),
+renewed AS (
+	UPDATE tasks t SET lease_expires_at = coalesce($1::timestamptz, now()) + $4::interval
+	FROM owned WHERE t.id = owned.id
+),
+-- What the worker holds is judged on the statement's snapshot, by primary
+-- key: a lease being finished concurrently is still held, not lost.
+lost AS (
+	SELECT h.id, h.epoch, h.ord, coalesce(t.state = 'cancelled', false) AS cancelled
+	FROM unnest($5::text[], $6::bigint[]) WITH ORDINALITY AS h(id, epoch, ord)
+	LEFT JOIN LATERAL (SELECT lease_epoch, lease_owner, state FROM tasks t WHERE t.id = h.id OFFSET 0) t ON true
+	WHERE t.state IS NULL OR NOT (t.lease_epoch = h.epoch AND t.lease_owner = $2 AND t.state = 'running')
+)
+SELECT l.id, l.epoch, l.cancelled, hb.* FROM hb LEFT JOIN lost l ON true ORDER BY l.ord`
+
+// WorkerHeartbeat records a heartbeat, renews the worker's leases and
+// reports the lost ones, in one statement.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
 	resources, err := json.Marshal(p.Resources)
 	if err != nil {
 		return nil, translate(err)
 	}
-	return s.queryWorker(ctx, `
-UPDATE workers w SET last_seen = coalesce($1::timestamptz, now()), resources = $3::jsonb,
-	state = CASE WHEN w.state = 'draining' THEN 'draining' ELSE 'online' END
-WHERE w.id = $2 AND w.state <> 'removed'
-RETURNING `+workerColumns, timeArg(p.Now), p.ID, string(resources))
+	ids := make([]string, len(p.Held))
+	epochs := make([]int64, len(p.Held))
+	for i, r := range p.Held {
+		ids[i], epochs[i] = r.TaskID, r.Epoch
+	}
+	rows, err := s.pool.Query(ctx, heartbeatSQL, timeArg(p.Now), p.ID, string(resources), p.TTL, ids, epochs)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var (
+		out       *store.WorkerHeartbeatResult
+		id        *string
+		epoch     *int64
+		cancelled *bool
+	)
+	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+		w, err := scanWorker(prefixedRow{row, []any{&id, &epoch, &cancelled}})
+		if err != nil {
+			return struct{}{}, err
+		}
+		if out == nil {
+			out = &store.WorkerHeartbeatResult{Worker: w}
+		}
+		if id != nil {
+			reason := store.ReasonLeaseLost
+			if *cancelled {
+				reason = store.ReasonCancelled
+			}
+			out.Lost = append(out.Lost, store.LostLease{Ref: domain.TaskRef{TaskID: *id, Epoch: *epoch}, Reason: reason})
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	if out == nil {
+		return nil, domain.ErrNotFound
+	}
+	return out, nil
 }
 
 // WorkerGet returns one worker, removed or not.

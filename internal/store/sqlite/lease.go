@@ -121,41 +121,6 @@ func uniqueQueues(qs []string) []string {
 	return slices.Compact(out)
 }
 
-// TaskLeaseExtend renews every lease the worker holds and reports which of
-// Held it no longer holds.
-func (s *Store) TaskLeaseExtend(ctx context.Context, p *store.TaskLeaseExtendParams) ([]domain.TaskRef, error) {
-	expires := now(p.Now).Add(p.TTL)
-	var held map[string]int64 // task id -> epoch, of the leases the worker really holds
-	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE tasks SET lease_expires_at = $1
-			WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`, micros(expires), p.WorkerID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		held = map[string]int64{}
-		for rows.Next() {
-			var id string
-			var epoch int64
-			if err := rows.Scan(&id, &epoch); err != nil {
-				return err
-			}
-			held[id] = epoch
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	var lost []domain.TaskRef
-	for _, ref := range p.Held {
-		if epoch, ok := held[ref.TaskID]; !ok || epoch != ref.Epoch {
-			lost = append(lost, ref)
-		}
-	}
-	return lost, nil
-}
-
 // TaskFinishMany records attempt results, each fenced by epoch and owner, and
 // counts them on the worker: TasksCompleted for a success, TasksFailed for a
 // failure (retried or not).

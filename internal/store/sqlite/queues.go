@@ -159,3 +159,11 @@ func (s *Store) WorkerStatusList(ctx context.Context, p *store.WorkerStatusListP
 	}
 	return out, interpretError(rows.Err())
 }
+
+// WorkerLeaseGate reports whether the worker is suspended or draining.
+func (s *Store) WorkerLeaseGate(ctx context.Context, id string) (bool, error) {
+	var gated bool
+	err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workers
+		WHERE id = $1 AND (suspended_at <> 0 OR state = 'draining'))`, id).Scan(&gated)
+	return gated, interpretError(err)
+}

@@ -111,7 +111,8 @@ type Store struct {
 	write     *sql.DB // one connection, used only by the committer
 	read      *sql.DB // query-only pool
 	committer *committer
-	lock      *os.File // Options.Exclusive
+	hot       map[string]*sql.Stmt // prepared on write (stmt.go)
+	lock      *os.File             // Options.Exclusive
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -170,9 +171,16 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
 	}
+	hot, err := prepareHot(ctx, write)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	return &Store{
 		write:     write,
 		read:      read,
+		hot:       hot,
 		committer: startCommitter(write, opts.MaxBatch),
 	}, nil
 }
@@ -241,7 +249,7 @@ func (s *Store) Close() error {
 		s.committer.stop()
 		// A last checkpoint leaves the WAL empty, so the file alone is the database.
 		_, _ = s.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(closeStmts(s.hot), s.read.Close(), s.write.Close())
 		if s.lock != nil {
 			s.lock.Close() // after the last write: the next server may start
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
@@ -74,7 +75,45 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 	if w == nil || w.ID == "" {
 		return nil, domain.Errorf(domain.CodeValidation, "registering needs a worker id")
 	}
-	at := now(p.Now)
+	args, err := registerArgs(w, now(p.Now))
+	if err != nil {
+		return nil, err
+	}
+	var out *domain.Worker
+	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = scanWorker(tx.QueryRowContext(ctx, registerSQL+` RETURNING `+workerReturning, args...))
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// registerSQL inserts a worker or replaces the description, credential and
+// state of the one with its id ($1); a WHERE may follow, to take over only
+// some rows. Its arguments are registerArgs's.
+const registerSQL = `INSERT INTO workers (id, name, hostname, role,
+		platform, resources, info, queues, labels, task_types, concurrency, pid, version,
+		credential_hash, state, registered_at, last_seen)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
+		role = excluded.role, platform = excluded.platform, resources = excluded.resources,
+		info = excluded.info, queues = excluded.queues, labels = excluded.labels,
+		task_types = excluded.task_types, concurrency = excluded.concurrency, pid = excluded.pid,
+		version = excluded.version, credential_hash = excluded.credential_hash,
+		state = excluded.state, last_seen = excluded.last_seen`
+
+// claimSQL re-registers the worker $1 if it is not removed and its
+// credential hash is $18; its other arguments are registerArgs's.
+const claimSQL = `UPDATE workers SET name = $2, hostname = $3, role = $4, platform = $5,
+		resources = $6, info = $7, queues = $8, labels = $9, task_types = $10, concurrency = $11,
+		pid = $12, version = $13, credential_hash = $14, state = $15,
+		registered_at = coalesce(registered_at, $16), last_seen = $17
+	WHERE id = $1 AND credential_hash = $18 AND state <> 'removed'`
+
+// registerArgs are the arguments of registerSQL for w at time at.
+func registerArgs(w *domain.Worker, at time.Time) (sqlArgs, error) {
 	state, registered := w.State, w.RegisteredAt
 	if state == "" {
 		state = domain.WorkerOnline
@@ -90,27 +129,7 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 		}
 		args = append(args, text)
 	}
-	args = append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at))
-
-	var out *domain.Worker
-	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		out, err = scanWorker(tx.QueryRowContext(ctx, `INSERT INTO workers (id, name, hostname, role,
-				platform, resources, info, queues, labels, task_types, concurrency, pid, version,
-				credential_hash, state, registered_at, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
-				role = excluded.role, platform = excluded.platform, resources = excluded.resources,
-				info = excluded.info, queues = excluded.queues, labels = excluded.labels,
-				task_types = excluded.task_types, concurrency = excluded.concurrency, pid = excluded.pid,
-				version = excluded.version, credential_hash = excluded.credential_hash,
-				state = excluded.state, last_seen = excluded.last_seen
-			RETURNING `+workerReturning, args...))
-		return err
-	})
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	return out, nil
+	return append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at)), nil
 }
 
 // nonNil makes a nil list encode as [] rather than null.
@@ -145,21 +164,145 @@ func (s *Store) WorkerGetByCredential(ctx context.Context, hash string) (*domain
 	return w, interpretError(err)
 }
 
-// WorkerHeartbeat records a heartbeat; a draining worker stays draining.
-func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*domain.Worker, error) {
+// WorkerHeartbeat records a heartbeat, renews the worker's leases and
+// reports the leases of Held it lost, in one transaction.
+func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
 	resources, err := jsonText(p.Resources)
+	if err != nil {
+		return nil, err
+	}
+	at := now(p.Now)
+	var out *store.WorkerHeartbeatResult
+	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		hb, err := s.stmt(ctx, tx, heartbeatWorkerSQL)
+		if err != nil {
+			return err
+		}
+		w, err := scanWorker(hb.QueryRowContext(ctx, micros(at), resources, p.ID))
+		if err != nil {
+			return err
+		}
+		renew, err := s.stmt(ctx, tx, renewLeasesSQL)
+		if err != nil {
+			return err
+		}
+		lost, err := renewLeases(ctx, tx, renew, p, at)
+		if err != nil {
+			return err
+		}
+		out = &store.WorkerHeartbeatResult{Worker: w, Lost: lost}
+		return nil
+	})
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
+}
+
+// heartbeatWorkerSQL records a heartbeat of worker $3 at $1 with resources $2.
+var heartbeatWorkerSQL = `UPDATE workers SET last_seen = $1, resources = $2,
+		state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
+	WHERE id = $3 AND state <> 'removed' RETURNING ` + workerReturning
+
+// renewLeasesSQL renews every lease worker $2 holds to $1.
+const renewLeasesSQL = `UPDATE tasks SET lease_expires_at = $1
+	WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`
+
+// renewLeases renews every lease the worker holds with renew
+// (renewLeasesSQL) and returns those of Held it no longer holds, with their
+// reasons.
+func renewLeases(ctx context.Context, tx *sql.Tx, renew *sql.Stmt, p *store.WorkerHeartbeatParams, at time.Time) ([]store.LostLease, error) {
+	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	held := map[string]int64{} // task id -> epoch, of the leases the worker really holds
+	for rows.Next() {
+		var id string
+		var epoch int64
+		if err := rows.Scan(&id, &epoch); err != nil {
+			return nil, err
+		}
+		held[id] = epoch
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var lost []store.LostLease
+	var gone []string
+	for _, ref := range p.Held {
+		if epoch, ok := held[ref.TaskID]; !ok || epoch != ref.Epoch {
+			lost = append(lost, store.LostLease{Ref: ref, Reason: store.ReasonLeaseLost})
+			gone = append(gone, ref.TaskID)
+		}
+	}
+	if len(gone) == 0 {
+		return lost, nil
+	}
+	// Tell a cancelled task from one otherwise lost, by one read in the same transaction.
+	list, err := jsonText(gone)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT id FROM tasks WHERE state = 'cancelled'
+		AND id IN (SELECT value FROM json_each($1))`, list)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cancelled := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		cancelled[id] = true
+	}
+	for i := range lost {
+		if cancelled[lost[i].Ref.TaskID] {
+			lost[i].Reason = store.ReasonCancelled
+		}
+	}
+	return lost, rows.Err()
+}
+
+// WorkerJoin registers a worker under the id it proves it had, or the first
+// free (or offline) one of Name, Name-2, …; the write transaction makes the
+// choice and the insert one step.
+func (s *Store) WorkerJoin(ctx context.Context, p *store.WorkerJoinParams) (*domain.Worker, error) {
+	w := p.Worker
+	if w == nil || w.Name == "" {
+		return nil, domain.Errorf(domain.CodeValidation, "joining needs a worker with a name")
+	}
+	args, err := registerArgs(w, now(p.Now))
 	if err != nil {
 		return nil, err
 	}
 	var out *domain.Worker
 	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		out, err = scanWorker(tx.QueryRowContext(ctx, `UPDATE workers SET last_seen = $1, resources = $2,
-				state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
-			WHERE id = $3 AND state <> 'removed' RETURNING `+workerReturning,
-			micros(now(p.Now)), resources, p.ID))
-		return err
+		if p.ReturningID != "" && p.ReturningCredentialHash != "" {
+			args[0] = p.ReturningID
+			out, err = scanWorker(tx.QueryRowContext(ctx, claimSQL+` RETURNING `+workerReturning,
+				append(slices.Clip(args), p.ReturningCredentialHash)...))
+			if err != sql.ErrNoRows {
+				return err
+			}
+		}
+		for n := 1; n <= store.JoinIDs; n++ {
+			args[0] = store.JoinID(w.Name, n)
+			out, err = scanWorker(tx.QueryRowContext(ctx, registerSQL+`
+				WHERE workers.state = 'offline' RETURNING `+workerReturning, args...))
+			if err != sql.ErrNoRows {
+				return err
+			}
+		}
+		return domain.Errorf(domain.CodeValidation, "no free device id for name '%s'", w.Name)
 	})
-	return out, interpretError(err)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return out, nil
 }
 
 // WorkerList lists non-removed workers matching the filter, by id.

@@ -19,8 +19,9 @@ var leaseTests = []test{
 	{"Placement", testLeasePlacement},
 	{"PinnedOnlyToItsWorker", testLeasePinnedOnlyToItsWorker},
 	{"ConcurrentExclusive", testLeaseConcurrentExclusive},
-	{"ExtendRenewsAll", testLeaseExtendRenewsAll},
-	{"ExtendReportsLost", testLeaseExtendReportsLost},
+	{"HeartbeatRenewsAll", testLeaseHeartbeatRenewsAll},
+	{"HeartbeatReportsLost", testLeaseHeartbeatReportsLost},
+	{"HeartbeatRemovedRenewsNothing", testLeaseHeartbeatRemovedRenewsNothing},
 	{"RescueExpiredRetries", testLeaseRescueExpiredRetries},
 	{"RescueExpiredFails", testLeaseRescueExpiredFails},
 	{"RescueExpiredLostRetries", testLeaseRescueExpiredLostRetries},
@@ -231,19 +232,29 @@ func testLeaseConcurrentExclusive(t *testing.T, b *bundle) {
 	}
 }
 
-func testLeaseExtendRenewsAll(t *testing.T, b *bundle) {
+// heartbeat sends one heartbeat of worker id naming held.
+func (b *bundle) heartbeat(t *testing.T, id string, held ...domain.TaskRef) *store.WorkerHeartbeatResult {
+	t.Helper()
+	got, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: id, Held: held, TTL: ttl, Now: b.now})
+	if err != nil {
+		t.Fatalf("WorkerHeartbeat(%s) error = %v", id, err)
+	}
+	return got
+}
+
+func testLeaseHeartbeatRenewsAll(t *testing.T, b *bundle) {
 	b.insertN(t, 3)
 	w := b.register(t, "w1")
 	held := b.lease(t, w, 3)
 	b.step(20 * time.Second)
 	// One heartbeat renews every lease, even those the worker does not list.
-	lost, err := b.s.TaskLeaseExtend(b.ctx, &store.TaskLeaseExtendParams{
-		WorkerID: w.ID, Held: []domain.TaskRef{refOf(held[0])}, TTL: ttl, Now: b.now})
-	if err != nil {
-		t.Fatalf("TaskLeaseExtend() error = %v", err)
+	got := b.heartbeat(t, w.ID, refOf(held[0]))
+	if len(got.Lost) != 0 {
+		t.Errorf("WorkerHeartbeat() lost = %v, want none", got.Lost)
 	}
-	if len(lost) != 0 {
-		t.Errorf("TaskLeaseExtend() lost = %v, want none", lost)
+	if got.Worker.ID != w.ID || got.Worker.TasksActive != 3 || !got.Worker.LastSeen.Equal(b.now) {
+		t.Errorf("WorkerHeartbeat().Worker = (%s, active %d, last seen %v), want (%s, 3, %v)",
+			got.Worker.ID, got.Worker.TasksActive, got.Worker.LastSeen, w.ID, b.now)
 	}
 	for _, task := range held {
 		if got := b.get(t, task.ID); !got.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
@@ -261,7 +272,7 @@ func testLeaseExtendRenewsAll(t *testing.T, b *bundle) {
 	}
 }
 
-func testLeaseExtendReportsLost(t *testing.T, b *bundle) {
+func testLeaseHeartbeatReportsLost(t *testing.T, b *bundle) {
 	w1, w2 := b.register(t, "w1"), b.register(t, "w2")
 	// reLeased is leased first, so its lease expires first.
 	b.insert(t, b.newTask(priority(domain.PriorityHigh), retries(1)))
@@ -287,18 +298,18 @@ func testLeaseExtendReportsLost(t *testing.T, b *bundle) {
 	b.step(time.Second)
 
 	unknown := domain.TaskRef{TaskID: "task-unknown", Epoch: 1}
-	lost, err := b.s.TaskLeaseExtend(b.ctx, &store.TaskLeaseExtendParams{
-		WorkerID: w1.ID,
-		Held:     []domain.TaskRef{refOf(kept), refOf(cancelled), refOf(finished), refOf(reLeased), unknown},
-		TTL:      ttl,
-		Now:      b.now,
-	})
-	if err != nil {
-		t.Fatalf("TaskLeaseExtend() error = %v", err)
+	got := b.heartbeat(t, w1.ID, refOf(kept), refOf(cancelled), refOf(finished), refOf(reLeased), unknown)
+	want := []store.LostLease{
+		{Ref: refOf(cancelled), Reason: store.ReasonCancelled},
+		{Ref: refOf(finished), Reason: store.ReasonLeaseLost},
+		{Ref: refOf(reLeased), Reason: store.ReasonLeaseLost},
+		{Ref: unknown, Reason: store.ReasonLeaseLost},
 	}
-	want := []domain.TaskRef{refOf(cancelled), refOf(finished), refOf(reLeased), unknown}
-	if diff := cmp.Diff(want, lost, cmpEmpty); diff != "" {
-		t.Errorf("TaskLeaseExtend() lost mismatch (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, got.Lost, cmpEmpty); diff != "" {
+		t.Errorf("WorkerHeartbeat() lost mismatch (-want +got):\n%s", diff)
+	}
+	if k := b.get(t, kept.ID); !k.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
+		t.Errorf("TaskGet(kept).LeaseExpiresAt = %v, want %v", k.LeaseExpiresAt, b.now.Add(ttl))
 	}
 	// w1's heartbeat renewed only its own lease, not w2's on the same task.
 	if got := b.get(t, reLeased.ID); got.LeaseOwner != w2.ID || !got.LeaseExpiresAt.Equal(w2Lease.LeaseExpiresAt) {
@@ -392,6 +403,21 @@ func testLeaseRescueExpiredLimit(t *testing.T, b *bundle) {
 	}
 	if got := b.rescue(t, 0); len(got) != 3 {
 		t.Errorf("TaskRescueExpired(no limit) rescued %d, want the other 3", len(got))
+	}
+}
+
+func testLeaseHeartbeatRemovedRenewsNothing(t *testing.T, b *bundle) {
+	b.insert(t, b.newTask())
+	w := b.register(t, "w1")
+	task := b.leaseOne(t, w)
+	if err := b.s.WorkerDelete(b.ctx, w.ID); err != nil {
+		t.Fatalf("WorkerDelete() error = %v", err)
+	}
+	b.step(10 * time.Second)
+	_, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: w.ID, Held: []domain.TaskRef{refOf(task)}, TTL: ttl, Now: b.now})
+	wantErr(t, "WorkerHeartbeat(removed)", err, domain.ErrNotFound)
+	if got := b.get(t, task.ID); !got.LeaseExpiresAt.Equal(task.LeaseExpiresAt) {
+		t.Errorf("TaskGet().LeaseExpiresAt after a removed worker's heartbeat = %v, want %v (not renewed)", got.LeaseExpiresAt, task.LeaseExpiresAt)
 	}
 }
 

@@ -85,10 +85,25 @@ func testQueuePausedPinnedTask(t *testing.T, b *bundle) {
 	}
 }
 
+func (b *bundle) gated(t *testing.T, id string) bool {
+	t.Helper()
+	g, err := b.s.WorkerLeaseGate(b.ctx, id)
+	if err != nil {
+		t.Fatalf("WorkerLeaseGate(%s) error = %v", id, err)
+	}
+	return g
+}
+
 func testQueueSuspendedWorker(t *testing.T, b *bundle) {
 	task := b.insert(t, b.newTask())[0]
 	w := b.register(t, "w1")
+	if b.gated(t, "w1") || b.gated(t, "nobody") {
+		t.Error("WorkerLeaseGate() of an online worker or an unknown one = true")
+	}
 	b.setSuspended(t, "w1", true)
+	if !b.gated(t, "w1") {
+		t.Error("WorkerLeaseGate() of a suspended worker = false")
+	}
 	if got := b.lease(t, w, 10); len(got) != 0 {
 		t.Fatalf("TaskLease() by a suspended worker = %v, want nothing", ids(got))
 	}
@@ -100,6 +115,9 @@ func testQueueSuspendedWorker(t *testing.T, b *bundle) {
 		t.Errorf("WorkerSuspendedList() = %v, want w1 at %v", sus, b.now)
 	}
 	b.setSuspended(t, "w1", false)
+	if b.gated(t, "w1") {
+		t.Error("WorkerLeaseGate() of a resumed worker = true")
+	}
 	if got := b.lease(t, w, 10); !slices.Equal(ids(got), []string{task.ID}) {
 		t.Errorf("TaskLease() after resume = %v, want %s", ids(got), task.ID)
 	}
@@ -138,6 +156,9 @@ func testQueueDrainingWorker(t *testing.T, b *bundle) {
 	w := b.register(t, "w1")
 	if err := b.s.WorkerSetState(b.ctx, &store.WorkerSetStateParams{ID: "w1", State: domain.WorkerDraining, Now: b.now}); err != nil {
 		t.Fatal(err)
+	}
+	if !b.gated(t, "w1") {
+		t.Error("WorkerLeaseGate() of a draining worker = false")
 	}
 	// w is the worker as it was before draining: the store decides, not the caller's copy.
 	if got := b.lease(t, w, 10); len(got) != 0 {

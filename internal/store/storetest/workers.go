@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +25,10 @@ var workerTests = []test{
 	{"SetState", testWorkerSetState},
 	{"Delete", testWorkerDelete},
 	{"TasksActive", testWorkerTasksActive},
+	{"JoinPicksID", testWorkerJoinPicksID},
+	{"JoinKeepsCounters", testWorkerJoinKeepsCounters},
+	{"JoinReturning", testWorkerJoinReturning},
+	{"JoinConcurrent", testWorkerJoinConcurrent},
 }
 
 func (b *bundle) workerGet(t *testing.T, id string) *domain.Worker {
@@ -111,10 +117,11 @@ func testWorkerHeartbeat(t *testing.T, b *bundle) {
 	}
 	b.step(time.Second)
 	res := domain.Resources{CPUCores: 4, CPUUsage: 75, MemoryTotalGB: 8, MemoryUsedGB: 7}
-	got, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: res, Now: b.now})
+	hb, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: res, Now: b.now})
 	if err != nil {
 		t.Fatalf("WorkerHeartbeat() error = %v", err)
 	}
+	got := hb.Worker
 	if got.State != domain.WorkerOnline || !got.LastSeen.Equal(b.now) || !cmp.Equal(got.Resources, res) {
 		t.Errorf("WorkerHeartbeat() = (state %s, last seen %v, resources %+v), want (online, %v, %+v)",
 			got.State, got.LastSeen, got.Resources, b.now, res)
@@ -133,8 +140,8 @@ func testWorkerHeartbeatKeepsDraining(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatalf("WorkerHeartbeat() error = %v", err)
 	}
-	if got.State != domain.WorkerDraining {
-		t.Errorf("WorkerHeartbeat(draining worker).State = %s, want draining", got.State)
+	if got.Worker.State != domain.WorkerDraining {
+		t.Errorf("WorkerHeartbeat(draining worker).State = %s, want draining", got.Worker.State)
 	}
 }
 
@@ -262,5 +269,145 @@ func testWorkerTasksActive(t *testing.T, b *bundle) {
 	}
 	if len(list) != 1 || list[0].TasksActive != 2 {
 		t.Errorf("WorkerList() = %d workers, want 1 with TasksActive 2", len(list))
+	}
+}
+
+// join joins a worker named name with credential hash cred, claiming the
+// registration (id, hash) in returning if given.
+func (b *bundle) join(t *testing.T, name, cred string, returning ...string) *domain.Worker {
+	t.Helper()
+	p := &store.WorkerJoinParams{Worker: newWorker("", func(w *domain.Worker) { w.Name, w.CredentialHash = name, cred }), Now: b.now}
+	if len(returning) == 2 {
+		p.ReturningID, p.ReturningCredentialHash = returning[0], returning[1]
+	}
+	w, err := b.s.WorkerJoin(b.ctx, p)
+	if err != nil {
+		t.Fatalf("WorkerJoin(%s) error = %v", name, err)
+	}
+	return w
+}
+
+func testWorkerJoinPicksID(t *testing.T, b *bundle) {
+	steps := []struct {
+		do     func()
+		cred   string
+		wantID string
+	}{
+		{nil, "h1", "dev"},   // free
+		{nil, "h2", "dev-2"}, // dev is online
+		{func() { b.setState(t, "dev", domain.WorkerOffline) }, "h3", "dev"},    // offline: a device back after a restart
+		{func() { b.delete(t, "dev-2") }, "h4", "dev-3"},                        // removed: dev-2 stays retired
+		{func() { b.setState(t, "dev", domain.WorkerDraining) }, "h5", "dev-4"}, // draining is taken too
+	}
+	for i, st := range steps {
+		if st.do != nil {
+			st.do()
+		}
+		b.step(time.Second)
+		got := b.join(t, "dev", st.cred)
+		if got.ID != st.wantID || got.Name != "dev" || got.CredentialHash != st.cred || got.State != domain.WorkerOnline {
+			t.Errorf("step %d: WorkerJoin(dev) = (id %s, name %s, cred %s, %s), want (%s, dev, %s, online)",
+				i, got.ID, got.Name, got.CredentialHash, got.State, st.wantID, st.cred)
+		}
+	}
+	if _, err := b.s.WorkerGetByCredential(b.ctx, "h1"); err == nil {
+		t.Errorf("WorkerGetByCredential(h1) found a worker; taking over dev replaces its credential")
+	}
+}
+
+func testWorkerJoinKeepsCounters(t *testing.T, b *bundle) {
+	first := b.join(t, "dev", "h1")
+	b.insert(t, b.newTask())
+	b.finish(t, first, refOf(b.leaseOne(t, first)), true)
+	b.setState(t, "dev", domain.WorkerOffline)
+	b.step(time.Minute)
+	again := b.join(t, "dev", "h2")
+	if again.ID != "dev" || again.TasksCompleted != 1 || !again.RegisteredAt.Equal(first.RegisteredAt) || !again.LastSeen.Equal(b.now) {
+		t.Errorf("WorkerJoin(dev, back) = (id %s, completed %d, registered %v, last seen %v), want (dev, 1, %v, %v)",
+			again.ID, again.TasksCompleted, again.RegisteredAt, again.LastSeen, first.RegisteredAt, b.now)
+	}
+}
+
+func testWorkerJoinReturning(t *testing.T, b *bundle) {
+	b.join(t, "dev", "h1")
+	b.join(t, "dev", "h2") // dev-2
+	tests := []struct {
+		name            string
+		returnID, rcred string
+		cred, wantID    string
+		removeFirst     string
+	}{
+		{name: "proved, online", returnID: "dev", rcred: "h1", cred: "h1b", wantID: "dev"},
+		{name: "wrong credential", returnID: "dev-2", rcred: "nope", cred: "h3", wantID: "dev-3"},
+		{name: "unknown id", returnID: "ghost", rcred: "h1b", cred: "h4", wantID: "dev-4"},
+		{name: "removed", returnID: "dev-2", rcred: "h2", cred: "h5", wantID: "dev-5", removeFirst: "dev-2"},
+	}
+	for _, tt := range tests {
+		if tt.removeFirst != "" {
+			b.delete(t, tt.removeFirst)
+		}
+		got := b.join(t, "dev", tt.cred, tt.returnID, tt.rcred)
+		if got.ID != tt.wantID || got.CredentialHash != tt.cred {
+			t.Errorf("WorkerJoin(%s) = (id %s, cred %s), want (%s, %s)", tt.name, got.ID, got.CredentialHash, tt.wantID, tt.cred)
+		}
+	}
+	if _, err := b.s.WorkerGet(b.ctx, "ghost"); err == nil {
+		t.Errorf("WorkerGet(ghost) found a worker; claiming an unknown id must not create it")
+	}
+}
+
+// testWorkerJoinConcurrent: joins of one name racing each other get
+// distinct ids, the first free ones.
+func testWorkerJoinConcurrent(t *testing.T, b *bundle) {
+	const n = 16
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			w, err := b.s.WorkerJoin(b.ctx, &store.WorkerJoinParams{
+				Worker: newWorker("", func(w *domain.Worker) { w.Name, w.CredentialHash = "dev", fmt.Sprintf("h%d", i) }), Now: b.now})
+			if err == nil {
+				ids[i] = w.ID
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("WorkerJoin() error = %v", err)
+		}
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		want = append(want, store.JoinID("dev", i))
+	}
+	if diff := cmp.Diff(sorted(want), sorted(ids)); diff != "" {
+		t.Errorf("concurrent WorkerJoin() ids mismatch (-want +got):\n%s", diff)
+	}
+	list, err := b.s.WorkerList(b.ctx, &store.WorkerListParams{})
+	if err != nil || len(list) != n {
+		t.Fatalf("WorkerList() = %d workers, %v; want %d", len(list), err, n)
+	}
+	for _, w := range list {
+		got, err := b.s.WorkerGetByCredential(b.ctx, w.CredentialHash)
+		if err != nil || got.ID != w.ID {
+			t.Errorf("WorkerGetByCredential(%s) = %v, %v; want %s (each join kept its own credential)", w.CredentialHash, got, err, w.ID)
+		}
+	}
+}
+
+func (b *bundle) setState(t *testing.T, id string, st domain.WorkerState) {
+	t.Helper()
+	if err := b.s.WorkerSetState(b.ctx, &store.WorkerSetStateParams{ID: id, State: st, Now: b.now}); err != nil {
+		t.Fatalf("WorkerSetState(%s, %s) error = %v", id, st, err)
+	}
+}
+
+func (b *bundle) delete(t *testing.T, id string) {
+	t.Helper()
+	if err := b.s.WorkerDelete(b.ctx, id); err != nil {
+		t.Fatalf("WorkerDelete(%s) error = %v", id, err)
 	}
 }

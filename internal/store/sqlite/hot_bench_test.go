@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store"
+)
+
+// Benchmarks of the worker's other hot calls: a heartbeat and a log batch,
+// as dispatch makes them.
+//
+//	go test -run '^$' -bench 'Heartbeat|LogAppend' -benchtime 2s ./internal/store/sqlite/
+
+// holdLeases registers benchWorker and leases it n tasks.
+func holdLeases(b *testing.B, s *Store, n int) []domain.TaskRef {
+	ctx := context.Background()
+	w := *benchWorker
+	w.Name, w.State = w.ID, domain.WorkerOnline
+	if _, err := s.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: &w}); err != nil {
+		b.Fatal(err)
+	}
+	insertOrFail(b, s, benchTasks(n))
+	leased, err := s.TaskLease(ctx, &store.TaskLeaseParams{Worker: benchWorker, Max: n, TTL: time.Minute})
+	if err != nil || len(leased) != n {
+		b.Fatalf("TaskLease() = %d tasks, %v; want %d", len(leased), err, n)
+	}
+	refs := make([]domain.TaskRef, n)
+	for i, t := range leased {
+		refs[i] = domain.TaskRef{TaskID: t.ID, Epoch: t.LeaseEpoch}
+	}
+	return refs
+}
+
+// BenchmarkHeartbeat50 is one heartbeat of a worker naming its 50 leases:
+// record it, renew them, report the lost ones (none).
+func BenchmarkHeartbeat50(b *testing.B) {
+	s := openTemp(b, Options{})
+	held := holdLeases(b, s, 50)
+	ctx := context.Background()
+	for b.Loop() {
+		hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: benchWorker.ID, Held: held, TTL: time.Minute})
+		if err != nil || len(hb.Lost) != 0 {
+			b.Fatalf("WorkerHeartbeat() = %v, %v", hb, err)
+		}
+	}
+}
+
+// BenchmarkLogAppend100 is one log batch of 100 lines over 10 running
+// tasks, fenced by their leases.
+func BenchmarkLogAppend100(b *testing.B) {
+	s := openTemp(b, Options{})
+	held := holdLeases(b, s, 10)
+	ctx := context.Background()
+	lines := make([]domain.LogLine, 100)
+	epochs := make([]int64, 100)
+	for i := range lines {
+		ref := held[i%10]
+		lines[i] = domain.LogLine{TaskID: ref.TaskID, Time: time.Now(), Stream: "stdout", Level: "info", Message: "a line of output"}
+		epochs[i] = ref.Epoch
+	}
+	for b.Loop() {
+		kept, err := s.LogAppend(ctx, &store.LogAppendParams{WorkerID: benchWorker.ID, Lines: lines, Epochs: epochs})
+		if err != nil || kept != 100 {
+			b.Fatalf("LogAppend() = %d, %v", kept, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "lines/s")
+}
