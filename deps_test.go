@@ -25,11 +25,12 @@ var layers = [][]string{
 	// The store's backends and its conformance suite.
 	{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"},
 	// The engine: every rule and every query, over the store.
-	{"internal/dispatch", "internal/insight", "internal/event", "internal/leader", "internal/auth", "internal/telemetry", "internal/queue"},
+	{"internal/dispatch", "internal/insight", "internal/event", "internal/leader", "internal/auth", "internal/telemetry",
+		"internal/scale", "internal/scale/local", "internal/scale/command", "internal/workflow", "internal/queue"},
 	// Leader duties over the engine.
 	{"internal/maintenance"},
 	// HTTP: dialects that translate requests into engine calls.
-	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/netpulse"},
+	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dialect/netpulse"},
 	// The public SDK: a client of the API, never of the server's insides.
 	{"client", "worker"},
 	// The composition root, and what starts processes.
@@ -43,6 +44,10 @@ var sameLayer = map[string][]string{
 	"internal/telemetry":        {"internal/dispatch", "internal/event"},
 	"internal/server":           {"internal/envelope"},
 	"internal/agentserver":      {"internal/envelope"},
+	"internal/scale/local":      {"internal/scale"},
+	"internal/scale/command":    {"internal/scale"},
+	"internal/workflow":         {"internal/dispatch"},
+	"internal/dialect/keeper":   {"internal/envelope"},
 	"internal/queue":            {"internal/dispatch"},
 	"internal/dialect/netpulse": {"internal/envelope"},
 }
@@ -53,7 +58,7 @@ var backendImporters = []string{"internal/app"}
 
 var (
 	backends  = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"}
-	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/netpulse"}
+	httpLayer = []string{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dialect/netpulse"}
 	// stdlibOnly packages import nothing outside the standard library, so
 	// that anyone can vendor the wire types, and the vocabulary stays plain.
 	stdlibOnly = []string{"api", "internal/domain", "internal/version", "client"}

@@ -38,6 +38,7 @@ type RegisterRequest struct {
 	Concurrency  int               `json:"concurrency"`
 	PID          int               `json:"pid"`
 	Version      string            `json:"version,omitempty"`
+	PoolID       int64             `json:"pool_id,omitempty"` // the pool that started it (issue 10)
 }
 
 // RegisterResponse gives the worker its id, credential and timing.

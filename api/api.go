@@ -221,6 +221,7 @@ type Device struct {
 	TaskTypes     []string          `json:"task_types"`
 	Concurrency   int               `json:"concurrency"`
 	Version       string            `json:"version,omitempty"`
+	PoolID        int64             `json:"pool_id,omitempty"` // the pool that started it (issue 10)
 }
 
 // DeviceList is data of GET /api/v1/devices.

@@ -32,7 +32,11 @@ type Client struct {
 	Queues  *QueuesService
 	Cluster *ClusterService
 	Keys    *KeysService
+	Pools   *PoolsService
 	Monitor *MonitorService
+	// Workflows and Runs are the workflow API (issue 9).
+	Workflows *WorkflowsService
+	Runs      *RunsService
 
 	root         string // the server root as given to New, without a trailing slash or /api/v1
 	httpClient   *http.Client
@@ -106,7 +110,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Queues = &QueuesService{c: c}
 	c.Cluster = &ClusterService{c: c}
 	c.Keys = &KeysService{c: c}
+	c.Pools = &PoolsService{c: c}
 	c.Monitor = &MonitorService{c: c}
+	c.Workflows, c.Runs = &WorkflowsService{c: c}, &RunsService{c: c}
 	return c, nil
 }
 

@@ -6,47 +6,46 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net/http"
-	"net/http/httptest"
-	"strings"
+	"os"
+	"slices"
+	"testing"
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
 )
 
-// fakeDrover stands in for a Drover server so that the examples run; a
-// program passes the address of a real one, such as http://127.0.0.1:8081.
-func fakeDrover() *httptest.Server {
-	answers := map[string]string{
-		"POST /api/v1/tasks":                   `{"task_id":"task-abc123","status":"pending","assigned_device":null,"estimated_completion":null}`,
-		"GET /api/v1/tasks/task-abc123":        `{"task":{"task_id":"task-abc123","task_type":"echo","status":"completed","result":{"output":"hello\nhello\n","exit_code":0}}}`,
-		"GET /api/v1/tasks/task-abc123/logs":   `{"task_id":"task-abc123","status":"completed","cursor":2,"logs":[{"seq":1,"message":"hello"},{"seq":2,"message":"hello"}]}`,
-		"GET /api/v1/tasks/task-abc123/logs?2": `{"task_id":"task-abc123","status":"completed","cursor":2,"logs":[]}`,
-		"GET /api/v1/devices":                  `{"devices":[{"id":"android-001","status":"online","role":"mobile"},{"id":"rpi-002","status":"online","role":"compute"}],"total":2,"online":2,"offline":0}`,
+// startDrover runs a test server with two workers, android-001 (mobile)
+// and rpi-002 (compute), so that the examples run; a program passes the
+// address of a real server, such as http://127.0.0.1:8081.
+func startDrover() (url string, stop func()) {
+	t := &exampleTB{}
+	dir, err := os.MkdirTemp("", "drover-example")
+	if err != nil {
+		log.Fatal(err)
 	}
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Method + " " + r.URL.Path
-		if cursor := r.URL.Query().Get("cursor"); cursor != "" {
-			key += "?" + cursor
+	t.dir = dir
+	opts := drovertest.Options{}
+	lenient(&opts)
+	srv := drovertest.NewServer(t, opts)
+	srv.StartWorker(t, worker.Config{Name: "android-001", Role: "mobile"})
+	srv.StartWorker(t, worker.Config{Name: "rpi-002", Role: "compute"})
+	return srv.APIURL(), func() {
+		for _, f := range slices.Backward(t.cleanups) {
+			f()
 		}
-		data, ok := answers[key]
-		if !ok {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintf(w, `{"status":"error","error":{"code":"TASK_NOT_FOUND","message":"task %s does not exist"},"request_id":"req-42"}`,
-				strings.TrimPrefix(r.URL.Path, "/api/v1/tasks/"))
-			return
-		}
-		fmt.Fprintf(w, `{"status":"success","data":%s,"request_id":"req-42"}`, data)
-	}))
+		os.RemoveAll(dir)
+	}
 }
 
 // Submit a task, wait for it to end and print what it wrote.
 func Example() {
-	srv := fakeDrover()
-	defer srv.Close()
+	url, stop := startDrover()
+	defer stop()
 	ctx := context.Background()
 
-	c, err := client.New(srv.URL, client.WithAPIKey("your-key"))
+	c, err := client.New(url) // client.WithAPIKey(key) when the server runs with --auth
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,37 +60,42 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(task.TaskID, task.Status)
-	fmt.Print(task.Result.Output)
+	fmt.Println(task.Status)
+	fmt.Println(task.Result.Output)
 	// Output:
-	// task-abc123 completed
+	// completed
 	// hello
 	// hello
 }
 
 func ExampleTasksService_FollowLogs() {
-	srv := fakeDrover()
-	defer srv.Close()
-	c, err := client.New(srv.URL)
+	url, stop := startDrover()
+	defer stop()
+	ctx := context.Background()
+	c, err := client.New(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sub, err := c.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"hello","repeat":2}`)})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	err = c.Tasks.FollowLogs(context.Background(), "task-abc123", func(l api.LogLine) {
-		fmt.Println(l.Seq, l.Message)
+	err = c.Tasks.FollowLogs(ctx, sub.TaskID, func(l api.LogLine) {
+		fmt.Println(l.Stream, l.Message)
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// Output:
-	// 1 hello
-	// 2 hello
+	// stdout hello
+	// stdout hello
 }
 
 func ExampleDevicesService_List() {
-	srv := fakeDrover()
-	defer srv.Close()
-	c, err := client.New(srv.URL)
+	url, stop := startDrover()
+	defer stop()
+	c, err := client.New(url)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -111,9 +115,9 @@ func ExampleDevicesService_List() {
 // An error answer unwraps to the server's *api.Error; *client.Error adds
 // the HTTP status and the request id.
 func ExampleError() {
-	srv := fakeDrover()
-	defer srv.Close()
-	c, err := client.New(srv.URL)
+	url, stop := startDrover()
+	defer stop()
+	c, err := client.New(url)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,13 +126,28 @@ func ExampleError() {
 
 	var apiErr *api.Error
 	if errors.As(err, &apiErr) && apiErr.Code == "TASK_NOT_FOUND" {
-		fmt.Println("no such task:", apiErr.Message)
+		fmt.Println("no such task:", apiErr.Details["task_id"])
 	}
 	var e *client.Error
 	if errors.As(err, &e) {
-		fmt.Println(e.StatusCode, e.RequestID)
+		fmt.Println(e.StatusCode, e.RequestID != "")
 	}
 	// Output:
-	// no such task: task task-nope does not exist
-	// 404 req-42
+	// no such task: task-nope
+	// 404 true
 }
+
+// exampleTB stands in for the *testing.T an Example lacks: the cleanups
+// run when the example stops the server, and failures panic.
+type exampleTB struct {
+	testing.TB // never called: the methods drovertest uses are below
+	dir        string
+	cleanups   []func()
+}
+
+func (t *exampleTB) Helper()                         {}
+func (t *exampleTB) Cleanup(f func())                { t.cleanups = append(t.cleanups, f) }
+func (t *exampleTB) TempDir() string                 { return t.dir }
+func (t *exampleTB) Fatalf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
+func (t *exampleTB) Errorf(format string, a ...any)  { panic(fmt.Sprintf(format, a...)) }
+func (t *exampleTB) Logf(format string, args ...any) {}

@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
-	"sync/atomic"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,13 +13,13 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
 )
 
 func TestTasksSubmit(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	want := &api.SubmitTaskResponse{TaskID: "task-abc123", Status: "pending"}
-	f.reply("POST /api/v1/tasks", want)
+	b := setup(t, drovertest.Options{})
 	req := api.SubmitTaskRequest{
 		TaskType:     "echo",
 		Payload:      json.RawMessage(`{"message":"hi","repeat":2}`),
@@ -29,14 +28,15 @@ func TestTasksSubmit(t *testing.T) {
 		Timeout:      new(300),
 	}
 
-	got, err := c.Tasks.Submit(t.Context(), req)
+	got, err := b.c.Tasks.Submit(t.Context(), req)
+
 	if err != nil {
 		t.Fatalf("Submit = %v", err)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Submit (-want +got):\n%s", diff)
+	if got.TaskID == "" || got.Status != "pending" || got.Duplicate {
+		t.Errorf("Submit = %+v, want a new pending task", got)
 	}
-	sent := f.last(t)
+	sent := b.rec.last(t)
 	const wantBody = `{"task_type":"echo","payload":{"message":"hi","repeat":2},"priority":"high","requirements":{"min_cpu_cores":2,"platform":"android"},"timeout":300}`
 	if sent.Body != wantBody {
 		t.Errorf("body\n got %s\nwant %s", sent.Body, wantBody)
@@ -44,28 +44,93 @@ func TestTasksSubmit(t *testing.T) {
 	if h := sent.Header.Get("Idempotency-Key"); h != "" {
 		t.Errorf("Idempotency-Key = %q without a key in the request", h)
 	}
+	// The server kept what was sent.
+	task, err := b.c.Tasks.Get(t.Context(), got.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Priority != "high" || task.Timeout != 300 || task.Requirements == nil || task.Requirements.Platform != "android" ||
+		string(task.Payload) != `{"message":"hi","repeat":2}` {
+		t.Errorf("Get after Submit = %+v", task)
+	}
 }
 
 func TestTasksSubmitBatch(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	want := &api.SubmitBatchResponse{Count: 2, Tasks: []api.SubmitTaskResponse{{TaskID: "task-1"}, {TaskID: "task-2"}}}
-	f.reply("POST /api/v1/tasks/batch", want)
+	b := setup(t, drovertest.Options{})
+	second := echo("two", 1)
+	second.IdempotencyKey = "k2"
 
-	got, err := c.Tasks.SubmitBatch(t.Context(), []api.SubmitTaskRequest{{TaskType: "echo"}, {TaskType: "sleep", IdempotencyKey: "k2"}})
+	got, err := b.c.Tasks.SubmitBatch(t.Context(), []api.SubmitTaskRequest{echo("one", 1), second})
+
 	if err != nil {
 		t.Fatalf("SubmitBatch = %v", err)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("SubmitBatch (-want +got):\n%s", diff)
+	if want := `{"tasks":[{"task_type":"echo","payload":{"message":"one","repeat":1}},{"task_type":"echo","payload":{"message":"two","repeat":1},"idempotency_key":"k2"}]}`; b.rec.last(t).Body != want {
+		t.Errorf("body %s, want %s", b.rec.last(t).Body, want)
 	}
-	if want := `{"tasks":[{"task_type":"echo"},{"task_type":"sleep","idempotency_key":"k2"}]}`; f.last(t).Body != want {
-		t.Errorf("body %s, want %s", f.last(t).Body, want)
+	if got.Count != 2 || len(got.Tasks) != 2 || got.Tasks[0].TaskID == got.Tasks[1].TaskID {
+		t.Fatalf("SubmitBatch = %+v, want two new tasks", got)
+	}
+	// Answered in request order.
+	for i, msg := range []string{"one", "two"} {
+		task, err := b.c.Tasks.Get(t.Context(), got.Tasks[i].TaskID)
+		if err != nil || !json.Valid(task.Payload) || string(task.Payload) != `{"message":"`+msg+`","repeat":1}` {
+			t.Errorf("task %d of the batch = %+v, %v; want the %q one", i, task, err, msg)
+		}
+	}
+}
+
+func TestTasksList(t *testing.T) {
+	t.Parallel()
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1", AllowShell: true})
+	done := b.submit(t, echo("hi", 1))
+	b.wait(t, done)
+	failed := b.submit(t, failing())
+	b.wait(t, failed)
+	pending := b.submit(t, later("queued"))
+	since := time.Now().Add(-time.Minute)
+
+	for _, tc := range []struct {
+		opts client.TaskListOptions
+		want []string
+	}{
+		{client.TaskListOptions{}, []string{pending, failed, done}},
+		{client.TaskListOptions{Status: "all"}, []string{pending, failed, done}},
+		{client.TaskListOptions{Status: "failed"}, []string{failed}},
+		{client.TaskListOptions{Status: "pending", Queue: "FifoQ"}, []string{pending}},
+		{client.TaskListOptions{Queue: "FifoQ", DeviceID: "w1"}, []string{failed, done}},
+		{client.TaskListOptions{TaskType: "shell"}, []string{failed}},
+		{client.TaskListOptions{Queue: "other"}, nil},
+		{client.TaskListOptions{Since: since, Limit: 1, Offset: 1}, []string{failed}},
+	} {
+		got, err := b.c.Tasks.List(t.Context(), tc.opts)
+		if err != nil {
+			t.Fatalf("List(%+v) = %v", tc.opts, err)
+		}
+		var ids []string
+		for _, task := range got.Tasks {
+			ids = append(ids, task.TaskID)
+		}
+		if diff := cmp.Diff(tc.want, ids); diff != "" {
+			t.Errorf("List(%+v) ids (-want +got):\n%s", tc.opts, diff)
+		}
+	}
+
+	all, err := b.c.Tasks.List(t.Context(), client.TaskListOptions{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Total != 3 || all.Pending != 1 || all.Completed != 1 || all.Failed != 1 || len(all.Tasks) != 1 {
+		t.Errorf("List(limit 1) = %d tasks, counts %d total %d pending %d completed %d failed; want 1, 3 1 1 1",
+			len(all.Tasks), all.Total, all.Pending, all.Completed, all.Failed)
 	}
 }
 
 func TestTasksListQuery(t *testing.T) {
 	t.Parallel()
+	b := setup(t, drovertest.Options{})
 	for _, tc := range []struct {
 		opts client.TaskListOptions
 		want string
@@ -80,188 +145,224 @@ func TestTasksListQuery(t *testing.T) {
 			"device_id=android-001&limit=50&offset=100&queue=FifoQ&since=2023-01-01T12%3A00%3A00Z&status=all&task_type=echo",
 		},
 	} {
-		f, c := setup(t)
-		f.reply("GET /api/v1/tasks", api.TaskList{Total: 0, Tasks: []api.Task{}})
-		if _, err := c.Tasks.List(t.Context(), tc.opts); err != nil {
+		if _, err := b.c.Tasks.List(t.Context(), tc.opts); err != nil {
 			t.Fatalf("List(%+v) = %v", tc.opts, err)
 		}
-		if got := f.last(t).Query; got != tc.want {
+		if got := b.rec.last(t).Query; got != tc.want {
 			t.Errorf("List(%+v) query %q, want %q", tc.opts, got, tc.want)
 		}
 	}
 }
 
-func TestTasksList(t *testing.T) {
+func TestTasksGet(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	want := &api.TaskList{
-		Tasks:   []api.Task{{TaskID: "task-1", TaskType: "echo", Status: "completed", Result: &api.TaskResult{Output: "hi"}}},
-		Total:   1,
-		Running: 0, Completed: 1,
-	}
-	f.reply("GET /api/v1/tasks", want)
-	got, err := c.Tasks.List(t.Context(), client.TaskListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("List (-want +got):\n%s", diff)
-	}
-}
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1"})
+	req := echo("hello", 2)
+	req.Labels = map[string]string{"team": "infra"}
+	req.IdempotencyKey = "nightly-1"
+	id := b.submit(t, req)
+	b.wait(t, id)
 
-func TestTasksGetUnwrapsTask(t *testing.T) {
-	t.Parallel()
-	f, c := setup(t)
-	want := api.Task{TaskID: "task-1", Status: "running", DetailedLog: []string{"2023-01-01T12:00:00Z: started"}}
-	f.reply("GET /api/v1/tasks/task-1", api.TaskDetail{Task: want})
-	got, err := c.Tasks.Get(t.Context(), "task-1")
+	got, err := b.c.Tasks.Get(t.Context(), id)
+
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&want, got); diff != "" {
-		t.Errorf("Get (-want +got):\n%s", diff)
+	if got.TaskID != id || got.TaskType != "echo" || got.Status != "completed" || got.DeviceID == nil || *got.DeviceID != "w1" ||
+		got.Result == nil || got.Result.Output != "hello\nhello" || got.Attempt != 1 || got.IdempotencyKey != "nightly-1" ||
+		got.Labels["team"] != "infra" || got.StartedAt == nil || got.CompletedAt == nil || got.ExecutionTimeSeconds == nil {
+		t.Errorf("Get = %+v", got)
+	}
+	if len(got.DetailedLog) == 0 || got.ResourceUsage == nil || string(got.Payload) != `{"message":"hello","repeat":2}` {
+		t.Errorf("Get lacks the detail: log %q, resources %+v, payload %s", got.DetailedLog, got.ResourceUsage, got.Payload)
 	}
 }
 
 func TestTasksIDIsEscaped(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.Error{Code: "TASK_NOT_FOUND", Message: "no"})
-	})
-	c.Tasks.Get(t.Context(), "a/b?c")
-	if got, want := f.last(t).Path, "/api/v1/tasks/a%2Fb%3Fc"; got != want {
+	b := setup(t, drovertest.Options{})
+	_, err := b.c.Tasks.Get(t.Context(), "a/b?c")
+	if got, want := b.rec.last(t).Path, "/api/v1/tasks/a%2Fb%3Fc"; got != want {
 		t.Errorf("path %q, want %q", got, want)
+	}
+	if ae, ok := errors.AsType[*api.Error](err); !ok || ae.Code != "TASK_NOT_FOUND" || ae.Details["task_id"] != "a/b?c" {
+		t.Errorf("Get(a/b?c) = %v, want TASK_NOT_FOUND for the whole id", err)
 	}
 }
 
 func TestTasksCancel(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	want := &api.CancelTaskResponse{CancelledTask: "task-1", WasRunning: true}
-	f.reply("DELETE /api/v1/tasks/task-1", want)
-	got, err := c.Tasks.Cancel(t.Context(), "task-1")
-	if err != nil {
-		t.Fatal(err)
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1"})
+	pendingID := b.submit(t, later("never runs"))
+	runningID := b.submit(t, api.SubmitTaskRequest{TaskType: "sleep", Payload: json.RawMessage(`{"seconds":30}`)})
+	drovertest.Eventually(t, 10*time.Second, func() bool {
+		task, err := b.c.Tasks.Get(t.Context(), runningID)
+		return err == nil && task.Status == "running"
+	}, "the sleep task to run")
+
+	for _, tc := range []struct {
+		id         string
+		wasRunning bool
+	}{{pendingID, false}, {runningID, true}} {
+		got, err := b.c.Tasks.Cancel(t.Context(), tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (&api.CancelTaskResponse{CancelledTask: tc.id, WasRunning: tc.wasRunning}); !cmp.Equal(want, got) {
+			t.Errorf("Cancel(%s) = %+v, want %+v", tc.id, got, want)
+		}
+		if task := b.wait(t, tc.id); task.Status != "cancelled" {
+			t.Errorf("task %s after Cancel: %s, want cancelled", tc.id, task.Status)
+		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Cancel (-want +got):\n%s", diff)
+	_, err := b.c.Tasks.Cancel(t.Context(), pendingID)
+	if ae, ok := errors.AsType[*api.Error](err); !ok || ae.Code != "TASK_NOT_CANCELLABLE" {
+		t.Errorf("Cancel of a cancelled task = %v, want TASK_NOT_CANCELLABLE", err)
 	}
 }
 
 func TestTasksRetry(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ priority, wantBody string }{
-		{"high", `{"priority":"high"}`},
-		{"", `{}`},
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1", AllowShell: true})
+	failed := b.submit(t, failing())
+	if task := b.wait(t, failed); task.Status != "failed" {
+		t.Fatalf("exit 3 ended %s, want failed", task.Status)
+	}
+	for _, tc := range []struct{ priority, wantBody, wantPriority string }{
+		{"high", `{"priority":"high"}`, "high"},
+		{"", `{}`, "normal"},
 	} {
-		f, c := setup(t)
-		want := &api.RetryTaskResponse{NewTaskID: "task-2", OriginalTaskID: "task-1"}
-		f.reply("POST /api/v1/tasks/task-1/retry", want)
-		got, err := c.Tasks.Retry(t.Context(), "task-1", tc.priority)
+		got, err := b.c.Tasks.Retry(t.Context(), failed, tc.priority)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Retry (-want +got):\n%s", diff)
-		}
-		if body := f.last(t).Body; body != tc.wantBody {
+		if body := b.rec.last(t).Body; body != tc.wantBody {
 			t.Errorf("Retry(%q) body %s, want %s", tc.priority, body, tc.wantBody)
 		}
+		if got.OriginalTaskID != failed || got.NewTaskID == "" || got.NewTaskID == failed {
+			t.Errorf("Retry(%q) = %+v, want a new task for %s", tc.priority, got, failed)
+			continue
+		}
+		task := b.wait(t, got.NewTaskID)
+		if task.OriginalTaskID != failed || task.Priority != tc.wantPriority {
+			t.Errorf("retried task = original %q priority %q, want %s %s", task.OriginalTaskID, task.Priority, failed, tc.wantPriority)
+		}
+	}
+
+	_, err := b.c.Tasks.Retry(t.Context(), b.submit(t, later("queued")), "")
+	if ce, ok := errors.AsType[*client.Error](err); !ok || ce.API.Code != "TASK_NOT_RETRYABLE" || ce.StatusCode != http.StatusConflict {
+		t.Errorf("Retry of a pending task = %v, want 409 TASK_NOT_RETRYABLE", err)
 	}
 }
 
-func TestTasksLogsQuery(t *testing.T) {
+func TestTasksLogs(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1"})
+	id := b.submit(t, echo("line", 5))
+	b.wait(t, id)
+
+	var (
 		cursor int64
-		limit  int
-		want   string
-	}{
-		{0, 0, ""},
-		{42, 0, "cursor=42"},
-		{42, 100, "cursor=42&limit=100"},
-	} {
-		f, c := setup(t)
-		f.reply("GET /api/v1/tasks/task-1/logs", api.TaskLogs{TaskID: "task-1"})
-		if _, err := c.Tasks.Logs(t.Context(), "task-1", tc.cursor, tc.limit); err != nil {
+		lines  []int64
+		pages  int
+	)
+	for {
+		page, err := b.c.Tasks.Logs(t.Context(), id, cursor, 2)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got := f.last(t).Query; got != tc.want {
-			t.Errorf("Logs(cursor %d, limit %d) query %q, want %q", tc.cursor, tc.limit, got, tc.want)
+		pages++
+		if page.TaskID != id || page.Status != "completed" || len(page.Logs) > 2 {
+			t.Fatalf("Logs(cursor %d, limit 2) = %+v", cursor, page)
 		}
+		if len(page.Logs) == 0 {
+			break
+		}
+		for _, l := range page.Logs {
+			if l.Message != "line" || l.Stream != "stdout" {
+				t.Errorf("log line %+v, want stdout \"line\"", l)
+			}
+			lines = append(lines, l.Seq)
+		}
+		cursor = page.Cursor
+	}
+	if len(lines) != 5 || pages != 4 {
+		t.Errorf("read seqs %v in %d pages, want 5 lines in 3 pages and an empty one", lines, pages)
+	}
+	var queries []string
+	for _, r := range b.rec.requests() {
+		if r.Method == "GET" && r.Path == "/api/v1/tasks/"+id+"/logs" {
+			queries = append(queries, r.Query)
+		}
+	}
+	if queries[0] != "limit=2" || queries[1] != "cursor="+strconv.FormatInt(lines[1], 10)+"&limit=2" {
+		t.Errorf("queries %q, want limit=2 then cursor=<last seq>&limit=2", queries)
 	}
 }
 
 func TestTasksWait(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	f.reply("GET /api/v1/tasks/task-1",
-		api.TaskDetail{Task: api.Task{TaskID: "task-1", Status: "pending"}},
-		api.TaskDetail{Task: api.Task{TaskID: "task-1", Status: "running"}},
-		api.TaskDetail{Task: api.Task{TaskID: "task-1", Status: "failed", Error: "exit status 3"}},
-	)
-
-	got, err := c.Tasks.Wait(t.Context(), "task-1", 0)
-
-	if err != nil {
-		t.Fatalf("Wait = %v", err)
+	b := setup(t, drovertest.Options{})
+	b.srv.StartWorker(t, worker.Config{Name: "w1", AllowShell: true})
+	for _, tc := range []struct {
+		req        api.SubmitTaskRequest
+		wantStatus string
+	}{
+		{echo("ok", 1), "completed"},
+		{failing(), "failed"},
+		{api.SubmitTaskRequest{TaskType: "sleep", Payload: json.RawMessage(`{"seconds":0.2}`)}, "completed"},
+	} {
+		id := b.submit(t, tc.req)
+		got, err := b.c.Tasks.Wait(t.Context(), id, 0)
+		if err != nil {
+			t.Fatalf("Wait = %v", err)
+		}
+		if got.TaskID != id || got.Status != tc.wantStatus {
+			t.Errorf("Wait(%s %s) = status %q, want %s", tc.req.TaskType, tc.req.Payload, got.Status, tc.wantStatus)
+		}
 	}
-	if got.Status != "failed" || got.Error != "exit status 3" {
-		t.Errorf("Wait = status %q error %q, want failed, exit status 3", got.Status, got.Error)
-	}
-	if n := len(f.requests()); n != 3 {
-		t.Errorf("Wait made %d requests, want 3", n)
+	id := b.submit(t, failing())
+	if got, err := b.c.Tasks.Wait(t.Context(), id, time.Millisecond); err != nil || got.Status != "failed" || got.Result == nil || got.Result.ExitCode != 3 {
+		t.Errorf("Wait with an interval = %+v, %v; want failed with exit code 3", got, err)
 	}
 }
 
 func TestTasksWaitStopsWithContext(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var polls atomic.Int32
-	f.mux.HandleFunc("GET /api/v1/tasks/task-1", func(w http.ResponseWriter, r *http.Request) {
-		if polls.Add(1) == 2 {
-			cancel() // the client has seen "running" once; give up during the second poll
-		}
-		writeData(w, http.StatusOK, api.TaskDetail{Task: api.Task{TaskID: "task-1", Status: "running"}})
-	})
+	b := setup(t, drovertest.Options{})
+	id := b.submit(t, echo("nobody runs this", 1)) // no worker
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
 
-	_, err := c.Tasks.Wait(ctx, "task-1", time.Millisecond)
+	_, err := b.c.Tasks.Wait(ctx, id, time.Millisecond)
 
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Wait = %v, want context.Canceled", err)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait = %v, want context.DeadlineExceeded", err)
 	}
 }
 
 func TestTasksWaitReturnsAPIError(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	f.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.Error{Code: "TASK_NOT_FOUND", Message: "gone"})
-	})
-	_, err := c.Tasks.Wait(t.Context(), "task-1", 0)
+	b := setup(t, drovertest.Options{})
+	_, err := b.c.Tasks.Wait(t.Context(), "task-1", 0)
 	if ae, ok := errors.AsType[*api.Error](err); !ok || ae.Code != "TASK_NOT_FOUND" {
 		t.Errorf("Wait = %v, want TASK_NOT_FOUND", err)
 	}
 }
 
-func logLine(seq int64, msg string) api.LogLine {
-	return api.LogLine{Seq: seq, Stream: "stdout", Level: "info", Message: msg, Timestamp: time.Date(2023, 1, 1, 12, 0, int(seq), 0, time.UTC)}
-}
-
 func TestTasksFollowLogs(t *testing.T) {
 	t.Parallel()
-	f, c := setup(t)
-	f.reply("GET /api/v1/tasks/task-1/logs",
-		api.TaskLogs{TaskID: "task-1", Status: "running", Cursor: 2, Logs: []api.LogLine{logLine(1, "one"), logLine(2, "two")}},
-		api.TaskLogs{TaskID: "task-1", Status: "running", Cursor: 2},
-		api.TaskLogs{TaskID: "task-1", Status: "completed", Cursor: 3, Logs: []api.LogLine{logLine(3, "three")}},
-		api.TaskLogs{TaskID: "task-1", Status: "completed", Cursor: 3},
-	)
+	b := setup(t, drovertest.Options{})
+	id := b.submit(t, api.SubmitTaskRequest{TaskType: "shell",
+		Payload: json.RawMessage(`{"command":"echo one; sleep 0.3; echo two; sleep 0.3; echo three"}`)})
+	b.srv.StartWorker(t, worker.Config{Name: "w1", AllowShell: true})
 
 	var got []string
-	err := c.Tasks.FollowLogs(t.Context(), "task-1", func(l api.LogLine) { got = append(got, l.Message) })
+	err := b.c.Tasks.FollowLogs(t.Context(), id, func(l api.LogLine) { got = append(got, l.Message) })
 
 	if err != nil {
 		t.Fatalf("FollowLogs = %v", err)
@@ -269,27 +370,18 @@ func TestTasksFollowLogs(t *testing.T) {
 	if diff := cmp.Diff([]string{"one", "two", "three"}, got); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
+	// It read while the task ran, and stopped after it ended.
 	var cursors []string
-	for _, r := range f.requests() {
-		cursors = append(cursors, r.Query)
+	for _, r := range b.rec.requests() {
+		if r.Path == "/api/v1/tasks/"+id+"/logs" {
+			cursors = append(cursors, r.Query)
+		}
 	}
-	// The terminal status on a page with lines is not the end: the next,
-	// empty page proves the log drained.
-	if diff := cmp.Diff([]string{"", "cursor=2", "cursor=2", "cursor=3"}, cursors); diff != "" {
-		t.Errorf("queries (-want +got):\n%s", diff)
+	if len(cursors) < 4 || cursors[0] != "" {
+		t.Errorf("FollowLogs queries %q, want several, the first from the start", cursors)
 	}
-}
-
-func TestTasksFollowLogsStuckCursor(t *testing.T) {
-	t.Parallel()
-	f, c := setup(t)
-	f.reply("GET /api/v1/tasks/task-1/logs",
-		api.TaskLogs{TaskID: "task-1", Status: "running", Cursor: 0, Logs: []api.LogLine{logLine(1, "one")}})
-
-	err := c.Tasks.FollowLogs(t.Context(), "task-1", func(api.LogLine) {})
-
-	if err == nil || !strings.Contains(err.Error(), "cursor did not advance") {
-		t.Errorf("FollowLogs = %v, want a cursor error", err)
+	if task, err := b.c.Tasks.Get(t.Context(), id); err != nil || task.Status != "completed" {
+		t.Errorf("task after FollowLogs = %+v, %v; want completed", task, err)
 	}
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	// KillGrace is how long a task's processes have between SIGTERM and
 	// SIGKILL. Default 5s.
 	KillGrace time.Duration
+	// PoolID is the pool that started this worker (0: none); the server
+	// records it at registration and counts the worker in that pool.
+	PoolID int64
 	// StorageDir is the directory whose file system is reported as the
 	// worker's storage. Default: the working directory.
 	StorageDir string

@@ -296,6 +296,7 @@ func (w *Worker) registerRequest(s session) *api.RegisterRequest {
 		Concurrency:  w.cfg.Concurrency,
 		PID:          os.Getpid(),
 		Version:      version(),
+		PoolID:       w.cfg.PoolID,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -142,6 +143,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if err := bindPool(&req); err != nil {
+		return err
+	}
 	// The store picks the id (the one the worker proves it had, else the
 	// first free of name, name-2, …) in the transaction that registers it.
 	cred := domain.NewSecret(32)
@@ -212,7 +216,7 @@ func workerFromRequest(id string, req *api.RegisterRequest) *domain.Worker {
 			Capabilities: req.DetailedInfo.Capabilities, NetworkInterfaces: req.DetailedInfo.NetworkInterfaces, Sensors: req.DetailedInfo.Sensors,
 		},
 		Queues: req.Queues, Labels: req.Labels, TaskTypes: req.TaskTypes, Concurrency: req.Concurrency,
-		PID: req.PID, Version: req.Version,
+		PID: req.PID, Version: req.Version, PoolID: req.PoolID,
 	}
 }
 
@@ -442,4 +446,22 @@ func (c *credentialCache) forget(id string) {
 			delete(c.m, h)
 		}
 	}
+}
+
+// bindPool settles the pool a worker joins: the one its join token is bound
+// to (the "pool" label the token's check wrote, when it names a pool id), or
+// the one it asks for with pool_id; both must agree.
+func bindPool(req *api.RegisterRequest) error {
+	if req.PoolID < 0 {
+		return domain.Errorf(domain.CodeValidation, "pool_id must not be negative").With("field", "pool_id")
+	}
+	pool, err := strconv.ParseInt(req.Labels["pool"], 10, 64)
+	if err != nil || pool <= 0 {
+		return nil
+	}
+	if req.PoolID != 0 && req.PoolID != pool {
+		return domain.Errorf(domain.CodePermissionDenied, "this worker asks for pool %d but is admitted to pool %d", req.PoolID, pool).With("field", "pool_id")
+	}
+	req.PoolID = pool
+	return nil
 }

@@ -67,6 +67,9 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.seedDevPool(ctx, cfg.Concurrency); err != nil {
+		return err
+	}
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
 	srvDone := make(chan error, 1)
@@ -121,7 +124,11 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"  API        " + api + "/api/v1",
 		"  Health     " + api + "/health",
 		"  Workers    " + srv.AgentURL() + fmt.Sprintf("  (%d local, shell allowed)", workers),
+		"  Pools      " + fmt.Sprintf("%d (1 local worker) and 388 (none): scale them with document 000's change_points", DevPoolID),
 		"  Data       " + dataDir + " (SQLite)",
+	}
+	if k := srv.URL("keeper"); k != "" {
+		lines = append(lines, "  Keeper     "+k+"  (document 002; see docs/workflows.md)")
 	}
 	if u := srv.URL("netpulse"); u != "" {
 		lines = append(lines, "  NetPulse   "+u+"/job, /worker, /health  (document 003)")

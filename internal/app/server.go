@@ -18,6 +18,8 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/internal/agentserver"
+	"github.com/drover-run/drover/internal/dialect/elastic"
+	"github.com/drover-run/drover/internal/dialect/keeper"
 	"github.com/drover-run/drover/internal/dialect/netpulse"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/httpapi"
@@ -28,6 +30,7 @@ import (
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // The server's defaults beyond the ports (api.Default*Port) and the
@@ -64,6 +67,7 @@ type ServerConfig struct {
 	Logger    *slog.Logger
 	// Security: keys, signing, rate limits, TLS (security.go).
 	Security
+	Pools PoolsConfig // pools.go
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -122,9 +126,11 @@ type Server struct {
 	engine      *dispatch.Service
 	leader      *leader.Elector
 	maintenance *maintenance.Manager
+	workflows   *workflow.Engine
 	listeners   []*listener
 	sec         *security
 	obs         *observability
+	pools       *pools
 }
 
 // listener is one entry of the server's listener list: a port and the
@@ -162,7 +168,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, error) {
 	obs := newObservability(st, cfg.Logger, origin(cfg))
 	log := obs.logger // from here on, what the server logs is also the cluster's log
-	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: obs.hooks()})
+	var wf *workflow.Engine
+	hooks := wakeWorkflows(obs.hooks(), func() { wf.Wake() })
+	engine, err := dispatch.New(telemetry.InstrumentStore(st, obs.metrics), dispatch.Options{Config: cfg.Engine, Logger: log, Hooks: hooks})
 	if err != nil {
 		return nil, err
 	}
@@ -173,23 +181,29 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs,
+	wf = newWorkflows(st, engine, cfg.Security, log)
+	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs, workflows: wf,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
-	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"),
+	s.pools = newPools(s, cfg)
+	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"), append([]maintenance.Service{
 		&maintenance.Reaper{Engine: engine, Log: log},
 		&maintenance.Offline{Engine: engine, Log: log},
 		&maintenance.History{Sampler: obs.sampler, Log: log},
 		&maintenance.Signatures{Auth: sec.keys, Log: log},
-	)
+		&maintenance.Advance{Engine: wf, Logger: log},
+		&maintenance.Cron{Engine: wf, Logger: log},
+	}, s.pools.services(s, cfg)...)...)
 
 	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Queues: queues})
+		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
+		Pools: s.pools.svc, Queues: queues, Also: elastic.Routes(elastic.Deps{Pools: s.pools.svc})})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
 		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},
+		{name: "keeper", port: cfg.KeeperPort, handler: s.dialect(keeper.Routes(keeper.Deps{Workflows: wf}), keeper.WriteError)},
 		{name: "netpulse", port: cfg.NetPulsePort, handler: s.dialect(netpulse.Routes(netpulse.Deps{Queues: queues, Metrics: obs.metrics.Handler()}), netpulse.WriteError)},
 	}
 	for _, l := range s.listeners {
@@ -321,6 +335,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	stop()
+	s.pools.stop(shutCtx)
 	errs := []error{runErr}
 	for _, l := range s.listeners {
 		if l.srv != nil {

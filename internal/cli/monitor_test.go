@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
 )
 
 // lockedBuffer is an io.Writer a test may read while a command writes.
@@ -55,5 +59,73 @@ func TestMonitorPrintsEventsAsTheyHappen(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// monitor replays the stream from an event id: the events that had
+// happened before it ran, so the test needs no timing.
+func TestMonitor(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{Name: "w1"})
+	ctx := t.Context()
+	// The first event of the stream, to resume after.
+	first := make(chan int64, 1)
+	streamCtx, stop := context.WithCancel(ctx)
+	go srv.Client.Monitor.StreamWith(streamCtx, client.StreamOptions{Types: []string{"tasks"}}, func(ev api.StreamEvent) error {
+		select {
+		case first <- ev.ID:
+		default:
+		}
+		stop()
+		return nil
+	})
+	var since int64
+	for since == 0 {
+		submit(t, srv, delayed(echoReq("probe", 1)))
+		select {
+		case since = <-first:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	id := submit(t, srv, echoReq("watched", 1))
+	waitFor(t, srv, id)
+	if err := srv.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(t, srv)
+	args := []string{"monitor", "--types", "tasks", "--since-id", strconv.FormatInt(since, 10)}
+
+	for _, format := range []string{"table", "json"} {
+		runCtx, cancel := context.WithTimeout(ctx, time.Second)
+		r := droverCtx(t, runCtx, env, append(args, "-o", format)...)
+		cancel()
+		if r.code != exitOK || r.stderr != "" {
+			t.Fatalf("monitor -o %s: exit %d, stderr %q", format, r.code, r.stderr)
+		}
+		if q := r.last(t).Query; q != "types=tasks" || r.last(t).Header.Get("Last-Event-ID") != strconv.FormatInt(since, 10) {
+			t.Errorf("monitor -o %s asked ?%s with Last-Event-ID %q", format, q, r.last(t).Header.Get("Last-Event-ID"))
+		}
+		var types []string
+		for line := range strings.Lines(r.stdout) {
+			if format == "json" {
+				var ev map[string]any
+				if err := json.Unmarshal([]byte(line), &ev); err != nil {
+					t.Fatalf("monitor -o json line %q: %v", line, err)
+				}
+				if ev["task_id"] == id {
+					types = append(types, ev["type"].(string))
+				}
+				continue
+			}
+			// 15:04:05.000  task_completed  info  task-…  message
+			f := strings.Fields(line)
+			if len(f) >= 4 && f[3] == id {
+				types = append(types, f[1])
+			}
+		}
+		if len(types) < 2 || types[0] != "task_submitted" || types[len(types)-1] != "task_completed" {
+			t.Errorf("monitor -o %s: events of the task %q, want task_submitted … task_completed; output:\n%s", format, types, r.stdout)
+		}
 	}
 }

@@ -3,44 +3,56 @@ package cli
 import (
 	"strings"
 	"testing"
+
+	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
 )
 
-const queueListJSON = `{"queues":[
- {"name":"FifoQ","paused":false,"counts":{"pending":3,"running":1,"completed":10,"failed":1,"cancelled":0},"oldest_pending_age_seconds":75,"workers":2,"live_workers":2},
- {"name":"pinned_10.0.0.5","host":"10.0.0.5","paused":true,"paused_at":"2026-03-01T12:00:00Z","counts":{"pending":1,"running":0,"completed":0,"failed":0,"cancelled":0},"oldest_pending_age_seconds":0,"workers":1,"live_workers":0}
-],"total":2}`
-
-func TestQueuesList(t *testing.T) {
+func TestQueuesPauseListResume(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/queues", queueListJSON)
-	out := mustRun(t, testEnv(t, api), "queues", "list")
-	for _, want := range []string{"QUEUE", "FifoQ", "running", "pinned_10.0.0.5", "paused", "2/2", "0/1"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("queues list lacks %q:\n%s", want, out)
-		}
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{Name: "w1", Concurrency: 1, PinHost: "10.0.0.5"})
+	env := testEnv(t, srv)
+
+	if out := mustRun(t, env, "queues", "pause", "pinned_10.0.0.5"); out != "Queue pinned_10.0.0.5 paused (0 pending).\n" {
+		t.Errorf("queues pause = %q", out)
 	}
-}
+	req := echoReq("held", 1)
+	req.Host = "10.0.0.5"
+	id := submit(t, srv, req)
 
-func TestQueuesPauseResume(t *testing.T) {
-	t.Parallel()
-	for _, verb := range []string{"pause", "resume"} {
-		api := newFakeAPI(t)
-		api.reply("POST /api/v1/queues/pinned_10.0.0.5/"+verb, `{"queue":{"name":"pinned_10.0.0.5","paused":true,"counts":{"pending":4}}}`)
-		out := mustRun(t, testEnv(t, api), "queues", verb, "pinned_10.0.0.5")
-		if !strings.HasPrefix(out, "Queue pinned_10.0.0.5 ") || !strings.Contains(out, "(4 pending)") {
-			t.Errorf("queues %s = %q", verb, out)
-		}
+	out := mustRun(t, env, "queues", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE STATE PENDING RUNNING COMPLETED FAILED CANCELLED OLDEST PENDING WORKERS" {
+		t.Fatalf("queues list =\n%s", out)
+	}
+	if f := strings.Fields(lines[1]); f[0] != "FifoQ" || f[1] != "running" || f[len(f)-1] != "0/0" {
+		t.Errorf("FifoQ row %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); f[0] != "pinned_10.0.0.5" || f[1] != "paused" || f[2] != "1" || f[len(f)-1] != "1/1" {
+		t.Errorf("pinned row %q, want paused with 1 pending and its worker", lines[2])
+	}
+
+	if out := mustRun(t, env, "queues", "resume", "pinned_10.0.0.5"); !strings.HasPrefix(out, "Queue pinned_10.0.0.5 resumed") {
+		t.Errorf("queues resume = %q", out)
+	}
+	if task := waitFor(t, srv, id); task.Status != "completed" {
+		t.Errorf("task after resume: %s", task.Status)
 	}
 }
 
 func TestDevicesSuspendResume(t *testing.T) {
 	t.Parallel()
-	for verb, status := range map[string]string{"suspend": "suspended", "resume": "idle"} {
-		api := newFakeAPI(t)
-		api.reply("POST /api/v1/devices/android-001/"+verb, `{"device_id":"android-001","status":"`+status+`","suspended":`+map[bool]string{true: "true", false: "false"}[verb == "suspend"]+`}`)
-		if out := mustRun(t, testEnv(t, api), "devices", verb, "android-001"); out != "Device android-001 is "+status+".\n" {
-			t.Errorf("devices %s = %q", verb, out)
-		}
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{Name: "w1", Concurrency: 1})
+	env := testEnv(t, srv)
+	if out := mustRun(t, env, "devices", "suspend", "w1"); out != "Device w1 is suspended.\n" {
+		t.Errorf("devices suspend = %q", out)
+	}
+	if out := mustRun(t, env, "devices", "resume", "w1"); out != "Device w1 is idle.\n" {
+		t.Errorf("devices resume = %q", out)
+	}
+	if r := drover(t, env, "devices", "suspend", "nobody"); r.code == 0 || !strings.Contains(r.stderr, "DEVICE_NOT_FOUND") {
+		t.Errorf("devices suspend nobody: code %d, stderr %q; want DEVICE_NOT_FOUND", r.code, r.stderr)
 	}
 }

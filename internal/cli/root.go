@@ -50,8 +50,11 @@ Start with "drover dev", then try:
 		newClusterCommand(m),
 		newDevicesCommand(m),
 		newTasksCommand(m),
+		newWorkflowsCommand(m),
+		newRunsCommand(m),
 		newQueuesCommand(m),
 		newKeysCommand(m),
+		newPoolsCommand(m),
 		newMonitorCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.

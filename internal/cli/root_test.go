@@ -1,13 +1,15 @@
 package cli
 
 import (
-	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/drover-run/drover/drovertest"
 )
 
 func TestUsageErrorsExit2(t *testing.T) {
 	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
 	for _, tc := range []struct {
 		args       []string
 		wantStderr string
@@ -26,16 +28,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"tasks", "submit", "echo", "--max-retries", "-1"}, "--max-retries -1 is negative"},
 		{[]string{"tasks", "submit", "echo", "--label", "team"}, `"team" is not key=value`},
 		{[]string{"--api-url", "localhost:8081", "cluster", "status"}, `API URL "localhost:8081"`},
+		{[]string{"keys", "create", "--scopes", "read"}, "--name is required"},
+		{[]string{"keys", "create", "--join", "--scopes", "read"}, "a join token's scope is agent"},
 	} {
-		api := newFakeAPI(t)
-		r := drover(t, testEnv(t, api), tc.args...)
+		r := drover(t, testEnv(t, srv), tc.args...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.wantStderr) {
 			t.Errorf("drover %s = exit %d, stderr:\n%s\nwant exit 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.wantStderr)
 		}
 		if !strings.Contains(r.stderr, "--help' for usage.") {
 			t.Errorf("drover %s: stderr lacks the usage hint:\n%s", strings.Join(tc.args, " "), r.stderr)
 		}
-		if n := len(api.requests()); n != 0 {
+		if n := len(r.reqs); n != 0 {
 			t.Errorf("drover %s sent %d requests, want none", strings.Join(tc.args, " "), n)
 		}
 	}
@@ -53,26 +56,26 @@ func TestHelpExits0(t *testing.T) {
 
 func TestAPIErrorExit1(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.fail("GET /api/v1/tasks/nope", http.StatusNotFound, `{"code":"TASK_NOT_FOUND","message":"task nope does not exist"}`)
+	srv := newServer(t, drovertest.Options{})
 
-	r := drover(t, testEnv(t, api), "tasks", "get", "nope")
+	r := drover(t, testEnv(t, srv), "tasks", "get", "nope")
 
-	if r.code != exitError || r.stderr != "Error: TASK_NOT_FOUND: task nope does not exist\n" || r.stdout != "" {
-		t.Errorf("tasks get nope = exit %d, stdout %q, stderr %q; want exit 1 and the API error", r.code, r.stdout, r.stderr)
+	want := "Error: TASK_NOT_FOUND: task 'nope' does not exist\n  task_id: \"nope\"\n"
+	if r.code != exitError || r.stderr != want || r.stdout != "" {
+		t.Errorf("tasks get nope = exit %d, stdout %q, stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
 	}
 }
 
+// An error's details follow its message, one per line, sorted, as JSON.
 func TestAPIErrorDetails(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.fail("GET /api/v1/devices/android-999", http.StatusNotFound,
-		`{"code":"DEVICE_NOT_FOUND","message":"设备 android-999 不存在","details":{"device_id":"android-999","available_devices":["android-001","android-002"]}}`)
+	srv := newServer(t, drovertest.Options{})
+	twoDevices(t, srv)
 
-	r := drover(t, testEnv(t, api), "devices", "get", "android-999")
+	r := drover(t, testEnv(t, srv), "devices", "get", "android-999")
 
-	want := `Error: DEVICE_NOT_FOUND: 设备 android-999 不存在
-  available_devices: ["android-001","android-002"]
+	want := `Error: DEVICE_NOT_FOUND: device 'android-999' does not exist
+  available_devices: ["android-001","rpi-002"]
   device_id: "android-999"
 `
 	if r.code != exitError || r.stderr != want {
@@ -82,10 +85,10 @@ func TestAPIErrorDetails(t *testing.T) {
 
 func TestServerDown(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.Close() // nothing listens at its address any more
+	srv := newServer(t, drovertest.Options{})
+	srv.Stop() // nothing listens at its address any more
 
-	r := drover(t, testEnv(t, api), "cluster", "status")
+	r := drover(t, testEnv(t, srv), "cluster", "status")
 
 	if r.code != exitError || !strings.Contains(r.stderr, "connection refused") || !strings.Contains(r.stderr, "Is the server running?") {
 		t.Errorf("cluster status with the server down = exit %d, stderr:\n%s", r.code, r.stderr)
@@ -94,10 +97,9 @@ func TestServerDown(t *testing.T) {
 
 func TestUserAgent(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/cluster/health", clusterHealthJSON)
-	mustRun(t, testEnv(t, api), "cluster", "health")
-	if got := api.last(t).Header.Get("User-Agent"); got != userAgent {
+	srv := newServer(t, drovertest.Options{})
+	r := mustRunR(t, testEnv(t, srv), "cluster", "health")
+	if got := r.last(t).Header.Get("User-Agent"); got != userAgent {
 		t.Errorf("User-Agent = %q, want %q", got, userAgent)
 	}
 }
@@ -106,6 +108,7 @@ func TestUserAgent(t *testing.T) {
 // the config file.
 func TestEndpointPrecedence(t *testing.T) {
 	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
 	for _, tc := range []struct {
 		name      string
 		flags     []string
@@ -120,10 +123,8 @@ func TestEndpointPrecedence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			api := newFakeAPI(t)
-			api.reply("GET /api/v1/cluster/health", clusterHealthJSON)
 			env := testEnv(t, nil)
-			mustRun(t, env, "config", "set", "api_url", api.URL)
+			mustRun(t, env, "config", "set", "api_url", srv.APIURL())
 			if tc.configKey != "" {
 				mustRun(t, env, "config", "set", "api_key", tc.configKey)
 			}
@@ -131,9 +132,9 @@ func TestEndpointPrecedence(t *testing.T) {
 				env[k] = v
 			}
 
-			mustRun(t, env, append(tc.flags, "cluster", "health")...)
+			r := mustRunR(t, env, append(tc.flags, "cluster", "health")...)
 
-			if got := api.last(t).Header.Get("X-API-Key"); got != tc.wantKey {
+			if got := r.last(t).Header.Get("X-API-Key"); got != tc.wantKey {
 				t.Errorf("X-API-Key = %q, want %q", got, tc.wantKey)
 			}
 		})
@@ -142,21 +143,18 @@ func TestEndpointPrecedence(t *testing.T) {
 
 func TestAPIURLPrecedence(t *testing.T) {
 	t.Parallel()
-	flagAPI, envAPI, configAPI := newFakeAPI(t), newFakeAPI(t), newFakeAPI(t)
-	for _, api := range []*fakeAPI{flagAPI, envAPI, configAPI} {
-		api.reply("GET /api/v1/cluster/health", clusterHealthJSON)
-	}
+	flagSrv, envSrv, configSrv := newServer(t, drovertest.Options{}), newServer(t, drovertest.Options{}), newServer(t, drovertest.Options{})
+	host := func(s *drovertest.Server) string { return strings.TrimPrefix(s.APIURL(), "http://") }
 	env := testEnv(t, nil)
-	mustRun(t, env, "config", "set", "api_url", configAPI.URL)
+	mustRun(t, env, "config", "set", "api_url", configSrv.APIURL())
 
-	mustRun(t, env, "cluster", "health")
-	env[envAPIURL] = envAPI.URL
-	mustRun(t, env, "cluster", "health")
-	mustRun(t, env, "--api-url", flagAPI.URL, "cluster", "health")
+	var got []string
+	got = append(got, mustRunR(t, env, "cluster", "health").last(t).Host)
+	env[envAPIURL] = envSrv.APIURL()
+	got = append(got, mustRunR(t, env, "cluster", "health").last(t).Host)
+	got = append(got, mustRunR(t, env, "--api-url", flagSrv.APIURL(), "cluster", "health").last(t).Host)
 
-	for name, api := range map[string]*fakeAPI{"flag": flagAPI, "env": envAPI, "config": configAPI} {
-		if n := len(api.requests()); n != 1 {
-			t.Errorf("the server named by %s received %d requests, want 1", name, n)
-		}
+	if want := []string{host(configSrv), host(envSrv), host(flagSrv)}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("config, then env, then flag: asked %q, want %q", got, want)
 	}
 }

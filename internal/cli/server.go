@@ -74,6 +74,8 @@ e.g. DROVER_STORE=postgres://… .`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate: serve every listener over TLS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&cfg.Insecure, "insecure", false, "allow plain HTTP on a non-loopback --host")
+	f.DurationVar(&cfg.Pools.ReconcileInterval, "pool-reconcile-interval", 2*time.Second, "how often pools are brought to their size when nothing changes")
+	f.DurationVar(&cfg.Pools.AutoscaleInterval, "pool-autoscale-interval", 5*time.Second, "how often autoscaled pools are sized from their queues")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	return cmd

@@ -2,16 +2,20 @@ package cli
 
 import (
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-const submittedJSON = `{"task_id":"task-abc123","status":"pending","assigned_device":null,"estimated_completion":null}`
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/drovertest"
+	"github.com/drover-run/drover/worker"
+)
 
 // sameJSON reports whether two JSON texts mean the same, whatever the key
 // order and spacing.
@@ -29,296 +33,365 @@ func sameJSON(t *testing.T, got, want string) {
 	}
 }
 
+// submitted is the id in "Submitted task <id> (pending)".
+var submitted = regexp.MustCompile(`^Submitted task (task-[0-9a-z]+) \(pending\)\n$`)
+
 func TestTasksSubmitMinimal(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
+	srv := newServer(t, drovertest.Options{})
 
-	out := mustRun(t, testEnv(t, api), "tasks", "submit", "echo", "--payload", `{"message": "test"}`)
+	r := mustRunR(t, testEnv(t, srv), "tasks", "submit", "echo", "--payload", `{"message": "test"}`)
 
-	if out != "Submitted task task-abc123 (pending)\n" {
-		t.Errorf("stdout %q", out)
+	m := submitted.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("stdout %q, want Submitted task <id> (pending)", r.stdout)
 	}
-	sent := api.last(t)
+	sent := r.last(t)
 	sameJSON(t, sent.Body, `{"task_type":"echo","payload":{"message":"test"}}`)
 	if h := sent.Header.Get("Idempotency-Key"); h != "" {
 		t.Errorf("Idempotency-Key %q sent without --idempotency-key", h)
+	}
+	if task, err := srv.Client.Tasks.Get(t.Context(), m[1]); err != nil || string(task.Payload) != `{"message":"test"}` {
+		t.Errorf("the server has %+v, %v; want the task with its payload", task, err)
 	}
 }
 
 func TestTasksSubmitEveryFlag(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{Name: "rpi-002", Queues: []string{"nightly"}, Labels: map[string]string{"site": "home"}, AllowShell: true})
+	env := testEnv(t, srv)
 
-	mustRun(t, testEnv(t, api), "tasks", "submit", "shell",
+	r := mustRunR(t, env, "tasks", "submit", "shell",
 		"--payload", `{"command":"uname -a"}`,
 		"--priority", "high", "--queue", "nightly", "--device", "rpi-002",
 		"--timeout", "5m", "--max-retries", "0", "--delay", "1.5",
 		"--idempotency-key", "nightly-1",
 		"--label", "team=infra", "--label", "cost=low",
-		"--require-cpu", "2", "--require-memory-gb", "1.5", "--require-platform", "linux", "--require-role", "compute",
+		"--require-cpu", "1", "--require-memory-gb", "0.1", "--require-platform", runtime.GOOS, "--require-role", "compute",
 		"--require-label", "site=home",
 	)
 
-	sent := api.last(t)
+	sent := r.last(t)
 	sameJSON(t, sent.Body, `{
 		"task_type": "shell", "payload": {"command": "uname -a"},
 		"priority": "high", "queue": "nightly", "device_id": "rpi-002",
 		"timeout": 300, "max_retries": 0, "delay_seconds": 1.5,
 		"idempotency_key": "nightly-1",
 		"labels": {"team": "infra", "cost": "low"},
-		"requirements": {"min_cpu_cores": 2, "min_memory_gb": 1.5, "platform": "linux", "role": "compute", "labels": {"site": "home"}}
+		"requirements": {"min_cpu_cores": 1, "min_memory_gb": 0.1, "platform": "`+runtime.GOOS+`", "role": "compute", "labels": {"site": "home"}}
 	}`)
 	if h := sent.Header.Get("Idempotency-Key"); h != "nightly-1" {
 		t.Errorf("Idempotency-Key = %q, want nightly-1", h)
+	}
+	// The server took every field.
+	id := submitted.FindStringSubmatch(r.stdout)[1]
+	got := mustRun(t, env, "tasks", "get", id)
+	for _, want := range []string{"Priority:         high", "Queue:            nightly", "Attempt:          0 (max retries 0)",
+		"Timeout:          300s", "Idempotency key:  nightly-1", "Labels:           cost=low,team=infra"} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("tasks get lacks %q:\n%s", want, got)
+		}
 	}
 }
 
 func TestTasksSubmitPayloadFile(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
+	srv := newServer(t, drovertest.Options{})
 	file := filepath.Join(t.TempDir(), "payload.json")
 	if err := os.WriteFile(file, []byte(`{"seconds": 2}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	mustRun(t, testEnv(t, api), "tasks", "submit", "sleep", "--payload", "@"+file)
+	r := mustRunR(t, testEnv(t, srv), "tasks", "submit", "sleep", "--payload", "@"+file)
 
-	sameJSON(t, api.last(t).Body, `{"task_type":"sleep","payload":{"seconds":2}}`)
+	sameJSON(t, r.last(t).Body, `{"task_type":"sleep","payload":{"seconds":2}}`)
 }
 
 func TestTasksSubmitDuplicate(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", `{"task_id":"task-abc123","status":"running","assigned_device":"android-001","estimated_completion":null,"duplicate":true}`)
-	out := mustRun(t, testEnv(t, api), "tasks", "submit", "echo", "--idempotency-key", "k")
-	if want := "Task task-abc123 was already submitted with this idempotency key (running)\n"; out != want {
+	srv := newServer(t, drovertest.Options{})
+	env := testEnv(t, srv)
+	first := mustRun(t, env, "tasks", "submit", "echo", "--idempotency-key", "k", "--delay", "3600")
+	id := submitted.FindStringSubmatch(first)[1]
+
+	out := mustRun(t, env, "tasks", "submit", "echo", "--idempotency-key", "k", "--delay", "3600")
+
+	if want := "Task " + id + " was already submitted with this idempotency key (pending)\n"; out != want {
 		t.Errorf("stdout %q, want %q", out, want)
 	}
 }
 
 func TestTasksSubmitJSON(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
-	if got, want := mustRun(t, testEnv(t, api), "tasks", "submit", "echo", "-o", "json"), indented(t, submittedJSON); got != want {
-		t.Errorf("stdout\n%s\nwant\n%s", got, want)
+	srv := newServer(t, drovertest.Options{})
+	r := mustRunR(t, testEnv(t, srv), "tasks", "submit", "echo", "-o", "json")
+	if want := r.answered(t); r.stdout != want {
+		t.Errorf("stdout\n%s\nwant the server's answer\n%s", r.stdout, want)
+	}
+	var got api.SubmitTaskResponse
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Status != "pending" || got.TaskID == "" {
+		t.Errorf("stdout %s: %+v, %v", r.stdout, got, err)
 	}
 }
 
 func TestTasksSubmitWait(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
-	api.reply("GET /api/v1/tasks/task-abc123",
-		taskJSON("task-abc123", "pending", "", "", 0),
-		taskJSON("task-abc123", "running", "", "", 0),
-		taskJSON("task-abc123", "completed", "test\ntest", "", 0),
-	)
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{})
 
-	r := drover(t, testEnv(t, api), "tasks", "submit", "echo", "--payload", `{"message":"test","repeat":2}`, "--wait")
+	r := drover(t, testEnv(t, srv), "tasks", "submit", "echo", "--payload", `{"message":"test","repeat":2}`, "--wait")
 
 	if r.code != exitOK || r.stdout != "test\ntest\n" {
 		t.Errorf("submit --wait = exit %d, stdout %q; want 0 and the output", r.code, r.stdout)
 	}
-	if r.stderr != "Submitted task task-abc123; waiting for it to end\n" {
+	if !regexp.MustCompile(`^Submitted task task-[0-9a-z]+; waiting for it to end\n$`).MatchString(r.stderr) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 }
 
 func TestTasksSubmitWaitFailed(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks", submittedJSON)
-	api.reply("GET /api/v1/tasks/task-abc123", taskJSON("task-abc123", "failed", "partial output\n", "exit status 3", 3))
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{AllowShell: true})
 
-	r := drover(t, testEnv(t, api), "tasks", "submit", "shell", "--payload", `{"command":"exit 3"}`, "--wait")
+	r := drover(t, testEnv(t, srv), "tasks", "submit", "shell", "--payload", `{"command":"echo partial output; exit 3"}`, "--wait")
 
 	if r.code != exitError || r.stdout != "partial output\n" {
 		t.Errorf("submit --wait of a failing task = exit %d, stdout %q; want 1 and the output", r.code, r.stdout)
 	}
-	if want := "Error: task task-abc123 failed: exit status 3 (exit code 3)\n"; !strings.HasSuffix(r.stderr, want) {
-		t.Errorf("stderr %q, want it to end with %q", r.stderr, want)
+	if want := regexp.MustCompile(`Error: task task-[0-9a-z]+ failed: command exited with code 3 \(exit code 3\)\n$`); !want.MatchString(r.stderr) {
+		t.Errorf("stderr %q, want it to match %s", r.stderr, want)
 	}
 }
 
 func TestTasksWait(t *testing.T) {
 	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{AllowShell: true})
+	cancelled := submit(t, srv, delayed(echoReq("out", 1)))
+	if _, err := srv.Client.Tasks.Cancel(t.Context(), cancelled); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		status   string
-		wantCode int
+		id         string
+		wantCode   int
+		wantStdout string
 	}{
-		{"completed", exitOK},
-		{"failed", exitError},
-		{"cancelled", exitError},
+		{submit(t, srv, echoReq("out", 1)), exitOK, "out\n"},
+		{submit(t, srv, api.SubmitTaskRequest{TaskType: "shell", Payload: json.RawMessage(`{"command":"echo out; exit 1"}`)}), exitError, "out\n"},
+		{cancelled, exitError, ""},
 	} {
-		api := newFakeAPI(t)
-		api.reply("GET /api/v1/tasks/task-1",
-			taskJSON("task-1", "running", "", "", 0),
-			taskJSON("task-1", tc.status, "out\n", "", 0))
+		r := drover(t, testEnv(t, srv), "tasks", "wait", tc.id)
 
-		r := drover(t, testEnv(t, api), "tasks", "wait", "task-1")
-
-		if r.code != tc.wantCode || r.stdout != "out\n" {
-			t.Errorf("tasks wait on a %s task = exit %d, stdout %q; want %d", tc.status, r.code, r.stdout, tc.wantCode)
+		if r.code != tc.wantCode || r.stdout != tc.wantStdout {
+			t.Errorf("tasks wait on task %s = exit %d, stdout %q; want %d, %q", tc.id, r.code, r.stdout, tc.wantCode, tc.wantStdout)
 		}
 	}
 }
 
 func TestTasksWaitJSON(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-abc123", taskDetailJSON)
-	if got, want := mustRun(t, testEnv(t, api), "tasks", "wait", "task-abc123", "-o", "json"), indented(t, taskDetailJSON); got != want {
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{})
+	id := submit(t, srv, echoReq("hello", 1))
+	if got, want := mustRun(t, testEnv(t, srv), "tasks", "wait", id, "-o", "json"), data(t, srv, "/api/v1/tasks/"+id); got != want {
 		t.Errorf("stdout\n%s\nwant\n%s", got, want)
 	}
 }
 
 func TestTasksList(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks", taskListJSON)
+	srv := newServer(t, drovertest.Options{})
+	var ids []string
+	for _, req := range []api.SubmitTaskRequest{
+		echoReq("a", 1),
+		{TaskType: "sleep", Priority: "high", Payload: json.RawMessage(`{"seconds":1}`)},
+		{TaskType: "echo", Queue: "nightly", Priority: "low"},
+		{TaskType: "echo", Priority: "critical"},
+	} {
+		ids = append(ids, submit(t, srv, delayed(req)))
+	}
+	if _, err := srv.Client.Tasks.Cancel(t.Context(), ids[3]); err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(t, srv)
 
-	out := mustRun(t, testEnv(t, api), "tasks", "list",
+	checkGolden(t, scrub(mustRun(t, env, "tasks", "list"), ids))
+
+	r := mustRunR(t, env, "tasks", "list",
 		"--status", "all", "--device", "android-001", "--type", "echo", "--queue", "FifoQ", "--limit", "2", "--offset", "4")
-
-	checkGolden(t, out)
-	if want := "device_id=android-001&limit=2&offset=4&queue=FifoQ&status=all&task_type=echo"; api.last(t).Query != want {
-		t.Errorf("query %q, want %q", api.last(t).Query, want)
+	if want := "device_id=android-001&limit=2&offset=4&queue=FifoQ&status=all&task_type=echo"; r.last(t).Query != want {
+		t.Errorf("query %q, want %q", r.last(t).Query, want)
+	}
+	if want := "No tasks.\n"; r.stdout != want {
+		t.Errorf("tasks list of no match = %q, want %q", r.stdout, want)
+	}
+	got := mustRun(t, env, "tasks", "list", "--status", "pending", "--type", "sleep")
+	if lines := strings.Split(got, "\n"); len(lines) != 5 || !strings.HasPrefix(lines[1], ids[1]+"  sleep  pending  high") ||
+		lines[3] != "1 of 1 tasks: 1 pending, 0 running, 0 completed, 0 failed, 0 cancelled" {
+		t.Errorf("tasks list --status pending --type sleep =\n%s", got)
 	}
 }
 
 func TestTasksListEmpty(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks", `{"tasks":[],"total":0,"pending":0,"running":0,"completed":0,"failed":0,"cancelled":0}`)
-	if got := mustRun(t, testEnv(t, api), "tasks", "list"); got != "No tasks.\n" {
+	srv := newServer(t, drovertest.Options{})
+	if got := mustRun(t, testEnv(t, srv), "tasks", "list"); got != "No tasks.\n" {
 		t.Errorf("tasks list = %q", got)
 	}
 }
 
-func TestTasksGet(t *testing.T) {
-	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-abc123", taskDetailJSON)
-	checkGolden(t, mustRun(t, testEnv(t, api), "tasks", "get", "task-abc123"))
+// a finished task, for tasks get.
+func finishedTask(t *testing.T, srv *drovertest.Server) string {
+	t.Helper()
+	srv.StartWorker(t, worker.Config{Name: "android-001"})
+	req := echoReq("hello", 2)
+	req.Labels = map[string]string{"team": "infra"}
+	req.IdempotencyKey = "nightly-1"
+	id := submit(t, srv, req)
+	waitFor(t, srv, id)
+	return id
 }
 
-// -o json prints the data object as sent: unknown fields, nesting and
-// number spelling ("2.50") survive.
+func TestTasksGet(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
+	id := finishedTask(t, srv)
+	out := mustRun(t, testEnv(t, srv), "tasks", "get", id)
+	checkGolden(t, scrub(out, []string{id}, "Duration", "Resources"))
+}
+
+// -o json prints the data object as the server sent it.
 func TestTasksGetJSON(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-abc123", taskDetailJSON)
-	got := mustRun(t, testEnv(t, api), "tasks", "get", "task-abc123", "-o", "json")
-	if want := indented(t, taskDetailJSON); got != want {
-		t.Errorf("stdout\n%s\nwant\n%s", got, want)
+	srv := newServer(t, drovertest.Options{})
+	id := finishedTask(t, srv)
+	r := mustRunR(t, testEnv(t, srv), "tasks", "get", id, "-o", "json")
+	if want := r.answered(t); r.stdout != want {
+		t.Errorf("stdout\n%s\nwant\n%s", r.stdout, want)
 	}
-	if !strings.Contains(got, `"future_field"`) || !strings.Contains(got, "2.50") {
-		t.Errorf("-o json lost what the SDK does not know:\n%s", got)
+	if want := data(t, srv, "/api/v1/tasks/"+id); r.stdout != want {
+		t.Errorf("stdout\n%s\nwant what GET /api/v1/tasks/%s answers\n%s", r.stdout, id, want)
 	}
 }
 
 func TestTasksCancel(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("DELETE /api/v1/tasks/task-abc123", `{"cancelled_task":"task-abc123","was_running":true}`)
-	if got := mustRun(t, testEnv(t, api), "tasks", "cancel", "task-abc123"); got != "Cancelled task task-abc123 (it was running)\n" {
+	srv := newServer(t, drovertest.Options{})
+	env := testEnv(t, srv)
+	pending := submit(t, srv, delayed(echoReq("x", 1)))
+	if got := mustRun(t, env, "tasks", "cancel", pending); got != "Cancelled task "+pending+" (it was pending)\n" {
 		t.Errorf("stdout %q", got)
+	}
+
+	srv.StartWorker(t, worker.Config{})
+	running := submit(t, srv, api.SubmitTaskRequest{TaskType: "sleep", Payload: json.RawMessage(`{"seconds":30}`)})
+	drovertest.Eventually(t, 10*time.Second, func() bool {
+		task, err := srv.Client.Tasks.Get(t.Context(), running)
+		return err == nil && task.Status == "running"
+	}, "the sleep task to run")
+	if got := mustRun(t, env, "tasks", "cancel", running); got != "Cancelled task "+running+" (it was running)\n" {
+		t.Errorf("stdout %q", got)
+	}
+
+	r := drover(t, env, "tasks", "cancel", pending)
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "Error: TASK_NOT_CANCELLABLE: ") {
+		t.Errorf("cancelling a cancelled task: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
 func TestTasksRetry(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("POST /api/v1/tasks/task-abc123/retry", `{"new_task_id":"task-def456","original_task_id":"task-abc123"}`)
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{AllowShell: true})
+	failed := submit(t, srv, api.SubmitTaskRequest{TaskType: "shell", Payload: json.RawMessage(`{"command":"exit 1"}`)})
+	waitFor(t, srv, failed)
 
-	out := mustRun(t, testEnv(t, api), "tasks", "retry", "task-abc123", "--priority", "high")
+	r := mustRunR(t, testEnv(t, srv), "tasks", "retry", failed, "--priority", "high")
 
-	if out != "Retried task task-abc123 as task-def456\n" {
-		t.Errorf("stdout %q", out)
+	m := regexp.MustCompile(`^Retried task ` + failed + ` as (task-[0-9a-z]+)\n$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("stdout %q", r.stdout)
 	}
-	sameJSON(t, api.last(t).Body, `{"priority":"high"}`)
+	sameJSON(t, r.last(t).Body, `{"priority":"high"}`)
+	if task, err := srv.Client.Tasks.Get(t.Context(), m[1]); err != nil || task.OriginalTaskID != failed || task.Priority != "high" {
+		t.Errorf("the new task: %+v, %v", task, err)
+	}
 }
 
 func TestTasksRetryFailedOnly(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.fail("POST /api/v1/tasks/task-abc123/retry", http.StatusBadRequest, `{"code":"INVALID_TASK_STATE","message":"task task-abc123 is running"}`)
-	r := drover(t, testEnv(t, api), "tasks", "retry", "task-abc123")
-	if r.code != exitError || r.stderr != "Error: INVALID_TASK_STATE: task task-abc123 is running\n" {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	srv := newServer(t, drovertest.Options{})
+	id := submit(t, srv, delayed(echoReq("x", 1)))
+	r := drover(t, testEnv(t, srv), "tasks", "retry", id)
+	want := "Error: TASK_NOT_RETRYABLE: task '" + id + "' is pending; only a finished task can be retried\n" +
+		"  status: \"pending\"\n  task_id: \"" + id + "\"\n"
+	if r.code != exitError || r.stderr != want {
+		t.Errorf("exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
 	}
 }
-
-const (
-	logsPage1 = `{"task_id":"task-1","status":"running","cursor":2,"logs":[
- {"seq":1,"timestamp":"2023-01-01T12:00:01Z","stream":"stdout","level":"info","message":"one"},
- {"seq":2,"timestamp":"2023-01-01T12:00:02.5Z","stream":"stderr","level":"error","message":"two\n"}]}`
-	logsEmptyRunning = `{"task_id":"task-1","status":"running","cursor":2,"logs":[]}`
-	logsPage2        = `{"task_id":"task-1","status":"completed","cursor":3,"logs":[
- {"seq":3,"timestamp":"2023-01-01T12:00:03Z","stream":"stdout","level":"info","message":"three"}]}`
-	logsEmptyDone = `{"task_id":"task-1","status":"completed","cursor":3,"logs":[]}`
-)
 
 func TestTasksLogs(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-1/logs", logsPage1, logsEmptyRunning)
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{})
+	id := submit(t, srv, echoReq("one", 2))
+	waitFor(t, srv, id)
+	env := testEnv(t, srv)
 
-	out := mustRun(t, testEnv(t, api), "tasks", "logs", "task-1")
-
-	if out != "one\ntwo\n" {
-		t.Errorf("stdout %q, want the messages", out)
+	r := mustRunR(t, env, "tasks", "logs", id)
+	if r.stdout != "one\none\n" {
+		t.Errorf("stdout %q, want the messages", r.stdout)
 	}
-	if n := len(api.requests()); n != 2 {
+	if n := len(r.reqs); n != 2 {
 		t.Errorf("%d requests, want 2: read pages until an empty one, then stop", n)
 	}
-}
 
-func TestTasksLogsTimestamps(t *testing.T) {
-	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-1/logs", logsPage1, logsEmptyRunning)
-	want := "2023-01-01T12:00:01Z one\n2023-01-01T12:00:02.5Z two\n"
-	if got := mustRun(t, testEnv(t, api), "tasks", "logs", "task-1", "-t"); got != want {
-		t.Errorf("stdout\n%s\nwant\n%s", got, want)
+	out := mustRun(t, env, "tasks", "logs", id, "-t")
+	if want := "TIME one\nTIME one\n"; scrub(out, nil) != want {
+		t.Errorf("stdout\n%s\nwant\n%s", out, want)
 	}
 }
 
 func TestTasksLogsFollow(t *testing.T) {
 	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-1/logs", logsPage1, logsEmptyRunning, logsPage2, logsEmptyDone)
+	srv := newServer(t, drovertest.Options{})
+	id := submit(t, srv, api.SubmitTaskRequest{TaskType: "shell",
+		Payload: json.RawMessage(`{"command":"echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three"}`)})
+	srv.StartWorker(t, worker.Config{AllowShell: true})
 
-	out := mustRun(t, testEnv(t, api), "tasks", "logs", "-f", "task-1")
-
-	if out != "one\ntwo\nthree\n" {
-		t.Errorf("stdout %q", out)
-	}
-	var queries []string
-	for _, r := range api.requests() {
-		queries = append(queries, r.Query)
-	}
-	if diff := cmp.Diff([]string{"", "cursor=2", "cursor=2", "cursor=3"}, queries); diff != "" {
-		t.Errorf("queries (-want +got):\n%s", diff)
-	}
-}
-
-func TestTasksLogsFollowJSONLines(t *testing.T) {
-	t.Parallel()
-	api := newFakeAPI(t)
-	api.reply("GET /api/v1/tasks/task-1/logs", logsPage1, logsEmptyRunning, logsPage2, logsEmptyDone)
-
-	out := mustRun(t, testEnv(t, api), "tasks", "logs", "-f", "task-1", "-o", "json")
-
-	want := `{"seq":1,"timestamp":"2023-01-01T12:00:01Z","stream":"stdout","level":"info","message":"one"}
-{"seq":2,"timestamp":"2023-01-01T12:00:02.5Z","stream":"stderr","level":"error","message":"two\n"}
-{"seq":3,"timestamp":"2023-01-01T12:00:03Z","stream":"stdout","level":"info","message":"three"}
-`
-	if out != want {
-		t.Errorf("stdout\n%s\nwant\n%s", out, want)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tasks", "logs", "-f", id}, "one\ntwo\nthree\n"},
+		{[]string{"tasks", "logs", "-f", id, "-o", "json"}, ""},
+	} {
+		r := mustRunR(t, testEnv(t, srv), tc.args...)
+		if tc.want != "" {
+			if r.stdout != tc.want {
+				t.Errorf("%s: stdout %q, want %q", strings.Join(tc.args, " "), r.stdout, tc.want)
+			}
+			if len(r.reqs) < 3 {
+				t.Errorf("%s: %d requests, want it to follow the log over several", strings.Join(tc.args, " "), len(r.reqs))
+			}
+			continue
+		}
+		// JSON lines, one per log line, as the server sent them.
+		var streams, messages []string
+		for line := range strings.Lines(r.stdout) {
+			var l api.LogLine
+			if err := json.Unmarshal([]byte(line), &l); err != nil || l.Seq == 0 || l.Timestamp.IsZero() {
+				t.Errorf("line %q: %+v, %v", line, l, err)
+			}
+			streams, messages = append(streams, l.Stream), append(messages, l.Message)
+		}
+		if diff := cmp.Diff([]string{"stdout", "stderr", "stdout"}, streams); diff != "" {
+			t.Errorf("-o json streams (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"one", "two", "three"}, messages); diff != "" {
+			t.Errorf("-o json messages (-want +got):\n%s", diff)
+		}
 	}
 }

@@ -22,6 +22,16 @@ type fleetCache struct {
 	mu      sync.Mutex
 	workers []*domain.Worker
 	loaded  time.Time
+	// prospective, if set, gives the workers pools may start (one per
+	// pool, never registered): admission counts them, so a queue that only
+	// a pool scaled to zero serves takes tasks.
+	prospective func(ctx context.Context) ([]*domain.Worker, error)
+}
+
+// SetProspective adds the workers pools may start to what admission sees;
+// call it before serving.
+func (s *Service) SetProspective(f func(ctx context.Context) ([]*domain.Worker, error)) {
+	s.fleet.prospective = f
 }
 
 // get returns the snapshot, reloading it when stale or when fresh is set.
@@ -34,6 +44,13 @@ func (f *fleetCache) get(ctx context.Context, fresh bool) ([]*domain.Worker, err
 	ws, err := f.store.WorkerList(ctx, &store.WorkerListParams{})
 	if err != nil {
 		return nil, err
+	}
+	if f.prospective != nil {
+		ps, err := f.prospective(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, ps...)
 	}
 	f.workers, f.loaded = ws, f.now()
 	return ws, nil
@@ -103,7 +120,9 @@ func insufficient(t *domain.Task, why string) error {
 func workerIDs(ws []*domain.Worker) []string {
 	ids := make([]string, 0, len(ws))
 	for _, w := range ws {
-		ids = append(ids, w.ID)
+		if w.ID != "" {
+			ids = append(ids, w.ID)
+		}
 	}
 	return ids
 }

@@ -72,6 +72,7 @@ type Worker struct {
 	PID            int
 	Version        string
 	CredentialHash string // SHA-256 of the worker's credential; the credential itself is never stored
+	PoolID         int64  // the pool that started it (0: none), recorded at registration
 
 	State        WorkerState
 	RegisteredAt time.Time

@@ -124,8 +124,7 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 		"--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort),
 		"--heartbeat-interval", heartbeat.String(), "--lease-ttl", leaseTTL.String(),
 		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "warn",
-		// The dialects' listeners default to fixed ports; tests that want one pass its port in serverArgs.
-		"--keeper-port", "0", "--netpulse-port", "0")
+		"--keeper-port", "0", "--netpulse-port", "0") // parallel servers: dialect ports only where a test asks
 	args = append(args, cl.serverArgs...)
 	cl.server = start(t, "server", args...)
 	c, err := client.New(cl.api)

@@ -88,7 +88,7 @@ func (cl *pgCluster) startServer(t *testing.T, name string) *pgServer {
 		"--port", strconv.Itoa(apiPort), "--agent-port", strconv.Itoa(agentPort),
 		"--heartbeat-interval", heartbeat.String(), "--lease-ttl", leaseTTL.String(),
 		"--offline-threshold", (5 * heartbeat).String(), "--log-level", "info",
-		"--keeper-port", "0", "--netpulse-port", "0") // the dialects' fixed default ports would collide
+		"--keeper-port", "0", "--netpulse-port", "0")
 	c, err := client.New(s.api)
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,7 @@ func deviceView(w *domain.Worker, now time.Time) api.Device {
 		TaskTypes:   nonNil(w.TaskTypes),
 		Concurrency: w.Concurrency,
 		Version:     w.Version,
+		PoolID:      w.PoolID,
 	}
 	if w.State.Live() && !w.RegisteredAt.IsZero() {
 		d.UptimeSeconds = int64(now.Sub(w.RegisteredAt) / time.Second)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
 	"github.com/drover-run/drover/drovertest"
-	"github.com/drover-run/drover/internal/app"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -105,7 +103,7 @@ func TestHistoryMetricsAndStats(t *testing.T) {
 	id := b.worker.ID()
 	// A few heartbeats (every 100 ms here) have been sampled; write them.
 	drovertest.Eventually(t, 5*time.Second, func() bool {
-		if err := b.srv.FlushObservability(ctx); err != nil {
+		if err := b.srv.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		d, err := b.c.Devices.Get(ctx, id)
@@ -185,7 +183,7 @@ func TestLogs(t *testing.T) {
 	b := observeSetup(t)
 	ctx := context.Background()
 	ids := b.submitAndWait(t, 3)
-	if err := b.srv.FlushObservability(ctx); err != nil {
+	if err := b.srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l, err := b.c.Cluster.Logs(ctx, client.LogOptions{TaskID: ids[0]})
@@ -277,8 +275,16 @@ func TestConfig(t *testing.T) {
 		!bytes.Contains(env.Data, []byte(`"restart_required":false`)) {
 		t.Fatalf("PUT /config = %d %s", code, env.Data)
 	}
-	if got := b.srv.Engine().Config(); got.HeartbeatInterval != 30*time.Second || got.OfflineThreshold != 180*time.Second {
-		t.Errorf("engine timing after PUT = %s / %s, want 30s / 3m0s", got.HeartbeatInterval, got.OfflineThreshold)
+	// The engine took it live: a worker registering now is told the new
+	// interval, and a silent worker outlives the old threshold (1s) online.
+	silent := registerRaw(t, b.srv.AgentURL(), "silent")
+	if silent.HeartbeatInterval.Duration() != 30*time.Second || silent.LeaseTTL.Duration() <= 30*time.Second {
+		t.Errorf("register after PUT: heartbeat %s, lease TTL %s; want 30s and longer", silent.HeartbeatInterval.Duration(), silent.LeaseTTL.Duration())
+	}
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if d, err := b.c.Devices.Get(ctx, silent.WorkerID); err != nil || d.Status != "online" {
+			t.Fatalf("a worker silent for %s under offline_threshold 180s: %+v, %v; want online", time.Since(end.Add(-1500*time.Millisecond)), d, err)
+		}
 	}
 	cfg, err = b.c.Cluster.Config(ctx)
 	if err != nil || cfg.Cluster.HeartbeatInterval != 30 {
@@ -312,9 +318,30 @@ func TestConfig(t *testing.T) {
 	if code != 400 || len(env.Error.Details["errors"].([]any)) != 2 {
 		t.Errorf("two bad fields: %d %+v", code, env.Error)
 	}
-	if got := b.srv.Engine().Config().HeartbeatInterval; got != 30*time.Second {
+	if got := registerRaw(t, b.srv.AgentURL(), "after-refused").HeartbeatInterval.Duration(); got != 30*time.Second {
 		t.Errorf("a refused PUT changed the heartbeat interval to %s", got)
 	}
+}
+
+// registerRaw registers a worker by hand on the worker protocol, which
+// answers with the engine's timing; the worker never heartbeats.
+func registerRaw(t *testing.T, agentURL, name string) api.RegisterResponse {
+	t.Helper()
+	body, _ := json.Marshal(api.RegisterRequest{Name: name, Hostname: name, Queues: []string{"FifoQ"}, TaskTypes: []string{"echo"}, Concurrency: 1})
+	resp, err := http.Post(agentURL+api.AgentRegisterPath, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env api.Envelope
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatal(err)
+	}
+	var out api.RegisterResponse
+	if resp.StatusCode/100 != 2 || json.Unmarshal(env.Data, &out) != nil || out.WorkerID == "" {
+		t.Fatalf("register %s: %d %s %+v", name, resp.StatusCode, env.Data, env.Error)
+	}
+	return out
 }
 
 func TestPing(t *testing.T) {
@@ -425,7 +452,7 @@ func TestMonitorStreamResumesWithoutLossOrDuplicates(t *testing.T) {
 	}
 	// A first task, and where its events start in the log.
 	firstTask := b.submitAndWait(t, 1)[0]
-	if err := b.srv.FlushObservability(ctx); err != nil {
+	if err := b.srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l, err := b.c.Cluster.Logs(ctx, client.LogOptions{TaskID: firstTask, Ascending: true})
@@ -498,7 +525,7 @@ func TestMonitorStreamResumesWithoutLossOrDuplicates(t *testing.T) {
 		}
 	}
 	// Every task event stored from the first one seen on is delivered.
-	if err := b.srv.FlushObservability(ctx); err != nil {
+	if err := b.srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var stored []int64
@@ -593,14 +620,11 @@ func getEnvelope(t *testing.T, url string) (int, api.Envelope) {
 // error frame) when the server stops, and does not hold the shutdown.
 func TestMonitorStreamEndsOnShutdown(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.NewServer(ctx, app.ServerConfig{Port: -1, AgentPort: -1, Store: "sqlite://" + filepath.Join(t.TempDir(), "d.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	var resp *http.Response
+	srv := drovertest.NewServer(t, drovertest.Options{})
+	var (
+		resp *http.Response
+		err  error
+	)
 	drovertest.Eventually(t, 5*time.Second, func() bool {
 		resp, err = http.Get(srv.APIURL() + "/api/v1/monitor/stream")
 		return err == nil
@@ -611,13 +635,12 @@ func TestMonitorStreamEndsOnShutdown(t *testing.T) {
 		t.Fatalf("first line %q, %v", line, err)
 	}
 	start := time.Now()
-	cancel()
+	stopped := make(chan struct{})
+	go func() { srv.Stop(); close(stopped) }() // Stop fails the test if Run returns an error
 	if _, err := io.ReadAll(resp.Body); err != nil {
 		t.Errorf("stream ended with %v, want a clean EOF", err)
 	}
-	if err := <-done; err != nil {
-		t.Errorf("Run = %v", err)
-	}
+	<-stopped
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("shutdown with an open stream took %s", took)
 	}
@@ -636,7 +659,7 @@ func TestShellSubmissionIsAudited(t *testing.T) {
 	if _, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"not audited"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.FlushObservability(ctx); err != nil {
+	if err := srv.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	logs, err := srv.Client.Cluster.Logs(ctx, client.LogOptions{Component: "audit", Limit: 10})

@@ -16,6 +16,8 @@ import (
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/queue"
+	"github.com/drover-run/drover/internal/scale"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // Options configure a Server.
@@ -39,6 +41,10 @@ type Options struct {
 	// native API — the dashboard, document 000's change_points — each in
 	// its own format (Route.Errors), and left out of /openapi.json.
 	Also []httpapi.Route
+	// Pools is the pool engine (/api/v1/pools); nil leaves those routes out.
+	Pools *scale.Service
+	// Workflows is the workflow engine; nil leaves its routes out.
+	Workflows *workflow.Engine
 }
 
 // Server serves the native API.
@@ -54,6 +60,9 @@ type Server struct {
 	observe observeState
 	extra   []httpapi.Route
 	queues  *queue.Service
+	pools   *scale.Service
+	// workflows is the workflow engine (workflows.go).
+	workflows *workflow.Engine
 }
 
 // New builds the API.
@@ -62,7 +71,8 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also, queues: opts.Queues}
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also,
+		pools: opts.Pools, workflows: opts.Workflows, queues: opts.Queues}
 	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -78,7 +88,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes())
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes(), s.poolRoutes(), s.workflowRoutes())
 }
 
 // Handler is the API as an http.Handler.

@@ -34,6 +34,8 @@ type Store interface {
 	KeyStore
 	SignatureStore
 	ObservabilityStore
+	PoolStore
+	WorkflowStore
 	QueueStore
 
 	// Ping checks the store answers.

@@ -21,7 +21,7 @@ import (
 // drift from them.
 const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
 	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
-	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed, w.pool_id,
 	(SELECT count(*) FROM tasks t WHERE t.lease_owner = w.id AND t.state = 'running')`
 
 func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
@@ -33,7 +33,7 @@ func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
 	)
 	err := row.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
 		&w.Queues, &label, &w.TaskTypes, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
-		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.PoolID, &w.TasksActive)
 	if err != nil {
 		return nil, err
 	}
@@ -56,26 +56,27 @@ func scanWorker(row pgx.CollectableRow) (*domain.Worker, error) {
 const registerWorkerSQL = `
 INSERT INTO workers AS w (id, name, hostname, role, platform, resources, info,
 	queues, labels, task_types, concurrency, pid, version, credential_hash,
-	state, registered_at, last_seen)
+	state, registered_at, last_seen, pool_id)
 VALUES ($2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb,
 	$9, $10::jsonb, $11, $12, $13, $14, $15,
-	$16, coalesce($17::timestamptz, $1::timestamptz, now()), coalesce($1::timestamptz, $18::timestamptz, now()))
+	$16, coalesce($17::timestamptz, $1::timestamptz, now()), coalesce($1::timestamptz, $18::timestamptz, now()), $19)
 ON CONFLICT (id) DO UPDATE SET
 	name = excluded.name, hostname = excluded.hostname, role = excluded.role,
 	platform = excluded.platform, resources = excluded.resources, info = excluded.info,
 	queues = excluded.queues, labels = excluded.labels, task_types = excluded.task_types,
 	concurrency = excluded.concurrency, pid = excluded.pid, version = excluded.version,
-	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen`
+	credential_hash = excluded.credential_hash, state = excluded.state, last_seen = excluded.last_seen,
+	pool_id = excluded.pool_id`
 
 // claimWorkerSQL re-registers worker $2 if it is not removed and its
-// credential hash is $19; the other arguments are registerWorkerSQL's.
+// credential hash is $20; the other arguments are registerWorkerSQL's.
 const claimWorkerSQL = `
 UPDATE workers w SET name = $3, hostname = $4, role = $5, platform = $6::jsonb,
 	resources = $7::jsonb, info = $8::jsonb, queues = $9, labels = $10::jsonb,
 	task_types = $11, concurrency = $12, pid = $13, version = $14, credential_hash = $15,
 	state = $16, registered_at = coalesce(w.registered_at, $17::timestamptz),
-	last_seen = coalesce($1::timestamptz, $18::timestamptz, now())
-WHERE w.id = $2 AND w.credential_hash = $19 AND w.state <> 'removed'
+	last_seen = coalesce($1::timestamptz, $18::timestamptz, now()), pool_id = $19
+WHERE w.id = $2 AND w.credential_hash = $20 AND w.state <> 'removed'
 RETURNING ` + workerColumns
 
 // WorkerRegister inserts or re-registers a worker in one statement. A
@@ -106,7 +107,7 @@ func registerArgs(w *domain.Worker, now time.Time) ([]any, error) {
 	return []any{timeArg(now),
 		w.ID, w.Name, w.Hostname, w.Role, docs[0], docs[1], docs[2],
 		w.Queues, labels, w.TaskTypes, w.Concurrency, w.PID, w.Version, w.CredentialHash,
-		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen)}, nil
+		string(state), timeArg(w.RegisteredAt), timeArg(w.LastSeen), w.PoolID}, nil
 }
 
 // WorkerJoin registers a worker under the id it proves it had, or the first

@@ -17,7 +17,7 @@ import (
 // (TasksActive), in the order scanWorker reads them; the table is aliased w.
 const workerColumns = `w.id, w.name, w.hostname, w.role, w.platform, w.resources, w.info,
 	w.queues, w.labels, w.task_types, w.concurrency, w.pid, w.version, w.credential_hash,
-	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed,
+	w.state, w.registered_at, w.last_seen, w.tasks_completed, w.tasks_failed, w.pool_id,
 	(SELECT count(*) FROM tasks t WHERE t.state = 'running' AND t.lease_owner = w.id)`
 
 // workerReturning is workerColumns for a RETURNING clause, which cannot
@@ -33,7 +33,7 @@ func scanWorker(sc scanner) (*domain.Worker, error) {
 	)
 	err := sc.Scan(&w.ID, &w.Name, &w.Hostname, &w.Role, &platform, &resources, &info,
 		&queues, &labels, &typs, &w.Concurrency, &w.PID, &w.Version, &w.CredentialHash,
-		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.TasksActive)
+		&state, &registered, &lastSeen, &w.TasksCompleted, &w.TasksFailed, &w.PoolID, &w.TasksActive)
 	if err != nil {
 		return nil, err
 	}
@@ -95,22 +95,22 @@ func (s *Store) WorkerRegister(ctx context.Context, p *store.WorkerRegisterParam
 // some rows. Its arguments are registerArgs's.
 const registerSQL = `INSERT INTO workers (id, name, hostname, role,
 		platform, resources, info, queues, labels, task_types, concurrency, pid, version,
-		credential_hash, state, registered_at, last_seen)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		credential_hash, state, registered_at, last_seen, pool_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
 		role = excluded.role, platform = excluded.platform, resources = excluded.resources,
 		info = excluded.info, queues = excluded.queues, labels = excluded.labels,
 		task_types = excluded.task_types, concurrency = excluded.concurrency, pid = excluded.pid,
 		version = excluded.version, credential_hash = excluded.credential_hash,
-		state = excluded.state, last_seen = excluded.last_seen`
+		state = excluded.state, last_seen = excluded.last_seen, pool_id = excluded.pool_id`
 
 // claimSQL re-registers the worker $1 if it is not removed and its
-// credential hash is $18; its other arguments are registerArgs's.
+// credential hash is $19; its other arguments are registerArgs's.
 const claimSQL = `UPDATE workers SET name = $2, hostname = $3, role = $4, platform = $5,
 		resources = $6, info = $7, queues = $8, labels = $9, task_types = $10, concurrency = $11,
 		pid = $12, version = $13, credential_hash = $14, state = $15,
-		registered_at = coalesce(registered_at, $16), last_seen = $17
-	WHERE id = $1 AND credential_hash = $18 AND state <> 'removed'`
+		registered_at = coalesce(registered_at, $16), last_seen = $17, pool_id = $18
+	WHERE id = $1 AND credential_hash = $19 AND state <> 'removed'`
 
 // registerArgs are the arguments of registerSQL for w at time at.
 func registerArgs(w *domain.Worker, at time.Time) (sqlArgs, error) {
@@ -129,7 +129,7 @@ func registerArgs(w *domain.Worker, at time.Time) (sqlArgs, error) {
 		}
 		args = append(args, text)
 	}
-	return append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at)), nil
+	return append(args, w.Concurrency, w.PID, w.Version, w.CredentialHash, string(state), micros(registered), micros(at), w.PoolID), nil
 }
 
 // nonNil makes a nil list encode as [] rather than null.

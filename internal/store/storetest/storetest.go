@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Leader", leaderTests},
 		{"Observe", observeTests},
 		{"Key", keyTests},
+		{"Pool", poolTests},
+		{"Workflow", workflowTests},
 		{"Queue", queueTests},
 	}
 	for _, g := range groups {

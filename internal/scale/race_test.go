@@ -1,0 +1,5 @@
+//go:build race
+
+package scale_test
+
+func init() { raceEnabled = true }
