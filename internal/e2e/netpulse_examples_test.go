@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,14 +41,15 @@ func TestNetPulseDocumentExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "drover dev's two workers", func() bool {
+	// drover dev's two local workers (and its pool's, when it has one).
+	eventually(t, 30*time.Second, "drover dev's workers", func() bool {
 		resp, err := http.Get(npBase + "/worker")
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
 		var env struct{ Data []npWorker }
-		return json.NewDecoder(resp.Body).Decode(&env) == nil && len(env.Data) == 2
+		return json.NewDecoder(resp.Body).Decode(&env) == nil && len(env.Data) >= 2
 	})
 	ctx := context.Background()
 	submit := func(typ, payload string) string {
@@ -104,7 +106,7 @@ func TestNetPulseDocumentExamples(t *testing.T) {
 				dead++
 			}
 		}
-		return dead == 1
+		return dead >= 1
 	})
 
 	sh, err := os.ReadFile(filepath.Join("testdata", "netpulse_monitor.sh"))
@@ -121,7 +123,19 @@ func TestNetPulseDocumentExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"总Worker: 2, 忙碌: 0, 已停止: 1", "警告: 发现已停止Worker (1)", "警告: 忙碌Worker过少 (0)"} {
+	// The counts are the cluster's (drover dev's pool may add a worker): the
+	// line must hold them, and the alerts must follow from them.
+	m := regexp.MustCompile(`总Worker: (\d+), 忙碌: (\d+), 已停止: (\d+)`).FindStringSubmatch(string(logged))
+	if m == nil {
+		t.Fatalf("the monitoring script's log lacks its summary line:\n%s", logged)
+	}
+	total, _ := strconv.Atoi(m[1])
+	busy, _ := strconv.Atoi(m[2])
+	dead, _ := strconv.Atoi(m[3])
+	if total < 2 || busy != 0 || dead < 1 {
+		t.Errorf("the monitoring script counted %d workers, %d busy, %d dead; want at least 2, none busy, the terminated one dead", total, busy, dead)
+	}
+	for _, want := range []string{fmt.Sprintf("警告: 发现已停止Worker (%d)", dead), "警告: 忙碌Worker过少 (0)"} {
 		if !strings.Contains(string(logged), want) {
 			t.Errorf("the monitoring script's log lacks %q:\n%s", want, logged)
 		}
