@@ -26,11 +26,11 @@ var layers = [][]string{
 	{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"},
 	// The engine: every rule and every query, over the store.
 	{"internal/dispatch", "internal/insight", "internal/event", "internal/leader", "internal/auth", "internal/telemetry",
-		"internal/scale", "internal/scale/local", "internal/scale/command", "internal/workflow"},
+		"internal/scale", "internal/scale/local", "internal/scale/command", "internal/workflow", "internal/queue"},
 	// Leader duties over the engine.
 	{"internal/maintenance"},
 	// HTTP: dialects that translate requests into engine calls.
-	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dashboard"},
+	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dialect/netpulse", "internal/dashboard"},
 	// The public SDK: a client of the API, never of the server's insides.
 	{"client", "worker"},
 	// The composition root, and what starts processes.
@@ -41,14 +41,16 @@ var layers = [][]string{
 
 // sameLayer lists imports allowed within a layer.
 var sameLayer = map[string][]string{
-	"internal/telemetry":      {"internal/dispatch", "internal/event"},
-	"internal/server":         {"internal/envelope"},
-	"internal/agentserver":    {"internal/envelope"},
-	"internal/scale/local":    {"internal/scale"},
-	"internal/scale/command":  {"internal/scale"},
-	"internal/workflow":       {"internal/dispatch"},
-	"internal/dialect/keeper": {"internal/envelope"},
-	"internal/dashboard":      {"internal/envelope"},
+	"internal/telemetry":        {"internal/dispatch", "internal/event"},
+	"internal/server":           {"internal/envelope"},
+	"internal/agentserver":      {"internal/envelope"},
+	"internal/scale/local":      {"internal/scale"},
+	"internal/scale/command":    {"internal/scale"},
+	"internal/workflow":         {"internal/dispatch"},
+	"internal/dialect/keeper":   {"internal/envelope"},
+	"internal/queue":            {"internal/dispatch"},
+	"internal/dialect/netpulse": {"internal/envelope"},
+	"internal/dashboard":        {"internal/envelope"},
 }
 
 // Only these may import a store backend; the rest of the tree sees the
@@ -57,7 +59,7 @@ var backendImporters = []string{"internal/app"}
 
 var (
 	backends  = []string{"internal/store/sqlite", "internal/store/postgres", "internal/store/storetest"}
-	httpLayer = []string{"internal/dashboard", "internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper"}
+	httpLayer = []string{"internal/dashboard", "internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dialect/netpulse"}
 	// stdlibOnly packages import nothing outside the standard library, so
 	// that anyone can vendor the wire types, and the vocabulary stays plain.
 	stdlibOnly = []string{"api", "internal/domain", "internal/version", "client"}

@@ -43,6 +43,7 @@ type SubmitTaskRequest struct {
 	Payload             json.RawMessage   `json:"payload,omitempty"`
 	Priority            string            `json:"priority,omitempty"` // low, normal (default), high, critical
 	Queue               string            `json:"queue,omitempty"`    // default FifoQ
+	Host                string            `json:"host,omitempty"`     // the target host: the task goes to queue pinned_{host}
 	DeviceID            string            `json:"device_id,omitempty"`
 	Requirements        *Requirements     `json:"requirements,omitempty"`
 	Timeout             *int              `json:"timeout,omitempty"` // seconds; default from the cluster config

@@ -29,6 +29,7 @@ const DefaultUserAgent = "drover-go-client"
 type Client struct {
 	Tasks   *TasksService
 	Devices *DevicesService
+	Queues  *QueuesService
 	Cluster *ClusterService
 	Keys    *KeysService
 	Pools   *PoolsService
@@ -106,6 +107,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c.Tasks = &TasksService{c: c}
 	c.Devices = &DevicesService{c: c}
+	c.Queues = &QueuesService{c: c}
 	c.Cluster = &ClusterService{c: c}
 	c.Keys = &KeysService{c: c}
 	c.Pools = &PoolsService{c: c}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,8 +27,13 @@ type Config struct {
 	Name string
 	// Role is the worker's role. Default "compute".
 	Role string
-	// Queues the worker leases from. Default ["FifoQ"].
+	// Queues the worker leases from. Default ["FifoQ"], or, with PinHost
+	// set, only PinHost's queue.
 	Queues []string
+	// PinHost binds the worker to one target host (document 003's device
+	// queues): it also serves pinned_{PinHost}, the queue of the tasks
+	// submitted with that host.
+	PinHost string
 	// Labels are matched against tasks' requirements.
 	Labels map[string]string
 	// Concurrency is how many tasks run at once. Default runtime.NumCPU().
@@ -76,6 +82,7 @@ type Config struct {
 const (
 	DefaultRole         = "compute"
 	DefaultQueue        = "FifoQ"
+	PinnedQueuePrefix   = "pinned_" // + a host: the queue of the tasks bound to it
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultKillGrace    = 5 * time.Second
 )
@@ -109,6 +116,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Role == "" {
 		c.Role = DefaultRole
+	}
+	if c.PinHost != "" {
+		if strings.ContainsAny(c.PinHost, " \t/") {
+			return c, fmt.Errorf("worker: Config.PinHost %q is not a host name or address", c.PinHost)
+		}
+		if q := PinnedQueuePrefix + c.PinHost; !slices.Contains(c.Queues, q) {
+			c.Queues = append(slices.Clone(c.Queues), q)
+		}
 	}
 	if len(c.Queues) == 0 {
 		c.Queues = []string{DefaultQueue}

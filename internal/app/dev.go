@@ -131,6 +131,9 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 	if k := srv.URL("keeper"); k != "" {
 		lines = append(lines, "  Keeper     "+k+"  (document 002; see docs/workflows.md)")
 	}
+	if u := srv.URL("netpulse"); u != "" {
+		lines = append(lines, "  NetPulse   "+u+"/job, /worker, /health  (document 003)")
+	}
 	lines = append(lines,
 		"",
 		"  Try it:",

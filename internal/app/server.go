@@ -22,12 +22,14 @@ import (
 	"github.com/drover-run/drover/internal/dashboard"
 	"github.com/drover-run/drover/internal/dialect/elastic"
 	"github.com/drover-run/drover/internal/dialect/keeper"
+	"github.com/drover-run/drover/internal/dialect/netpulse"
 	"github.com/drover-run/drover/internal/dispatch"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
 	"github.com/drover-run/drover/internal/leader"
 	"github.com/drover-run/drover/internal/maintenance"
+	"github.com/drover-run/drover/internal/queue"
 	"github.com/drover-run/drover/internal/server"
 	"github.com/drover-run/drover/internal/store"
 	"github.com/drover-run/drover/internal/telemetry"
@@ -202,15 +204,17 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
+	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: ins, Logger: log, Version: cfg.Version,
 		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
-		Pools: s.pools.svc, Also: slices.Concat(dash.Routes(), elastic.Routes(elastic.Deps{Pools: s.pools.svc}))})
+		Pools: s.pools.svc, Queues: queues, Also: slices.Concat(dash.Routes(), elastic.Routes(elastic.Deps{Pools: s.pools.svc}))})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
 		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},
 		{name: "keeper", port: cfg.KeeperPort, handler: s.dialect(keeper.Routes(keeper.Deps{Workflows: wf}), keeper.WriteError)},
+		{name: "netpulse", port: cfg.NetPulsePort, handler: s.dialect(netpulse.Routes(netpulse.Deps{Queues: queues, Metrics: obs.metrics.Handler()}), netpulse.WriteError)},
 	}
 	for _, l := range s.listeners {
 		if l.port == 0 {

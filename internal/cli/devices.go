@@ -7,5 +7,7 @@ func newDevicesCommand(m *meta) *cobra.Command {
 		newDevicesListCommand(m),
 		newDevicesGetCommand(m),
 		newDevicesRemoveCommand(m),
+		newDevicesSuspendCommand(m, true),
+		newDevicesSuspendCommand(m, false),
 	)
 }

@@ -52,6 +52,7 @@ Start with "drover dev", then try:
 		newTasksCommand(m),
 		newWorkflowsCommand(m),
 		newRunsCommand(m),
+		newQueuesCommand(m),
 		newKeysCommand(m),
 		newPoolsCommand(m),
 		newMonitorCommand(m),

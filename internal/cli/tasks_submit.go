@@ -20,6 +20,7 @@ type submitFlags struct {
 	payload        string
 	priority       string
 	queue          string
+	host           string
 	device         string
 	timeout        secondsFlag
 	maxRetries     int
@@ -81,6 +82,7 @@ command then fails if the task did.`,
 	f.StringVar(&sf.payload, "payload", "", "the task's input as JSON, or @FILE to read it from FILE")
 	f.StringVar(&sf.priority, "priority", "", "low, normal (default), high or critical")
 	f.StringVar(&sf.queue, "queue", "", "queue to wait in (default FifoQ)")
+	f.StringVar(&sf.host, "host", "", "target host: run on a worker started with --pin-host HOST (queue pinned_HOST)")
 	f.StringVar(&sf.device, "device", "", "run on this device only")
 	f.Var(&sf.timeout, "timeout", "kill the task after this long: seconds or a duration like 10m (default: the server's)")
 	f.IntVar(&sf.maxRetries, "max-retries", 0, "run a failed task again up to this many times (default: the server's)")
@@ -103,6 +105,7 @@ func (sf *submitFlags) request(taskType string, flags *pflag.FlagSet) (api.Submi
 		TaskType:       taskType,
 		Priority:       sf.priority,
 		Queue:          sf.queue,
+		Host:           sf.host,
 		DeviceID:       sf.device,
 		IdempotencyKey: sf.idempotencyKey,
 		Labels:         sf.labels,

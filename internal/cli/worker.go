@@ -43,6 +43,9 @@ DROVER_<FLAG> in the environment.`,
 				return usageErrorf("%v", err)
 			}
 			cfg.Logger = log
+			if cfg.PinHost != "" && !cmd.Flags().Changed("queues") {
+				cfg.Queues = nil // a pinned worker serves its host alone unless told otherwise
+			}
 			if cfg.HTTPClient, err = workerHTTPClient(cfg.Server, caFile, insecure); err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -59,7 +62,8 @@ DROVER_<FLAG> in the environment.`,
 	f.StringVar(&cfg.Token, "token", "", "join token or agent key, when the server runs with --auth")
 	f.StringVar(&cfg.Name, "name", "", "device id to ask for (default: the hostname)")
 	f.StringVar(&cfg.Role, "role", "compute", "the device's role, e.g. compute, mobile, storage")
-	f.StringSliceVar(&cfg.Queues, "queues", []string{"FifoQ"}, "queues to take tasks from")
+	f.StringSliceVar(&cfg.Queues, "queues", []string{"FifoQ"}, "queues to take tasks from (with --pin-host and no --queues: only the host's queue)")
+	f.StringVar(&cfg.PinHost, "pin-host", "", "serve the tasks bound to this target host (queue pinned_HOST)")
 	f.StringSliceVar(&labels, "labels", nil, "labels k=v,… that tasks may require")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "tasks run at once (default: the number of CPUs)")
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell tasks: arbitrary commands on this machine")

@@ -66,11 +66,11 @@ func (f *fleetCache) invalidate() {
 // admit checks t against the fleet:
 //   - a type no worker has ever handled, and that is not built in, is INVALID_TASK_TYPE;
 //   - a pin to an unknown worker is DEVICE_NOT_FOUND, to an offline one DEVICE_OFFLINE;
-//   - when at least one worker is registered and none could ever run t
-//     (handler, requirements, queue, pin), it is INSUFFICIENT_RESOURCES.
+//   - when at least one registered worker serves t's queue and none of them
+//     could ever run t (handler, requirements), it is INSUFFICIENT_RESOURCES.
 //
-// An empty fleet admits every valid task: a queue fills before its workers
-// come (pools scale from zero).
+// A queue no registered worker serves admits every valid task: a queue
+// fills before its workers come (pinned hosts, pools scaled from zero).
 func admit(ws []*domain.Worker, t *domain.Task) error {
 	if !slices.Contains(domain.BuiltinTypes, t.Type) && !slices.ContainsFunc(ws, func(w *domain.Worker) bool { return w.Handles(t.Type) }) {
 		return domain.Errorf(domain.CodeInvalidTaskType, "task type '%s' is not built in and no registered worker handles it", t.Type).
@@ -92,13 +92,21 @@ func admit(ws []*domain.Worker, t *domain.Task) error {
 		}
 		return nil
 	}
-	if len(ws) == 0 {
+	// Only the queue's own workers judge a task: a queue no registered worker
+	// serves admits it and it waits (a pinned host, a pool scaled from zero).
+	serving := 0
+	for _, w := range ws {
+		if w.Listens(t.Queue) {
+			serving++
+			if w.CanRun(t) {
+				return nil
+			}
+		}
+	}
+	if serving == 0 {
 		return nil
 	}
-	if !slices.ContainsFunc(ws, func(w *domain.Worker) bool { return w.CanRun(t) }) {
-		return insufficient(t, "no registered device listening on queue '"+t.Queue+"' can run this task")
-	}
-	return nil
+	return insufficient(t, "no registered device listening on queue '"+t.Queue+"' can run this task")
 }
 
 func insufficient(t *domain.Task, why string) error {

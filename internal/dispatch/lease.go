@@ -94,6 +94,9 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 		if left <= 0 || ctxDone(ctx) {
 			return nil, nil
 		}
+		if gated, err := s.store.WorkerLeaseGate(ctx, w.ID); err != nil || gated {
+			return nil, s.sitOut(ctx, wt, left, err)
+		}
 		// Sleep until woken, until delayed work comes due, or until the wait ends.
 		next, err := s.store.TaskNextAvailable(ctx, &store.TaskNextAvailableParams{Queues: w.Queues, Now: s.storeNow()})
 		if err != nil {

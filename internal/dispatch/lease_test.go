@@ -69,6 +69,9 @@ func (s *memStore) TaskLease(_ context.Context, p *store.TaskLeaseParams) ([]*do
 	return got, nil
 }
 
+// WorkerLeaseGate gates no one (stop_test.go's gateStore does).
+func (s *memStore) WorkerLeaseGate(context.Context, string) (bool, error) { return false, nil }
+
 func (s *memStore) TaskNextAvailable(context.Context, *store.TaskNextAvailableParams) (time.Time, error) {
 	return time.Time{}, nil
 }

@@ -36,6 +36,7 @@ type TaskRequest struct {
 	Payload        json.RawMessage
 	Priority       string // "low", "normal" (default), "high", "critical"
 	Queue          string // default FifoQ
+	Host           string // target host: the task goes to queue pinned_{host}
 	DeviceID       string // pin to one worker
 	Requirements   *domain.Requirements
 	Timeout        *int     // seconds
@@ -76,6 +77,9 @@ func (s *Service) Spec(req *TaskRequest) (*domain.Task, error) {
 	}
 	if t.Queue != "" && !ValidQueueName(t.Queue) {
 		return nil, bad("queue", "queue must be 1 to 128 letters, digits or _.:@/-")
+	}
+	if t.Queue, err = domain.QueueForHost(t.Queue, req.Host); err != nil {
+		return nil, err
 	}
 	if len(t.DeviceID) > 255 {
 		return nil, bad("device_id", "device_id is too long")

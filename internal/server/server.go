@@ -15,6 +15,7 @@ import (
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/queue"
 	"github.com/drover-run/drover/internal/scale"
 	"github.com/drover-run/drover/internal/workflow"
 )
@@ -33,6 +34,9 @@ type Options struct {
 	Keys *auth.Service
 	// Observe wires the observability routes (observe.go).
 	Observe Observe
+	// Queues is the queue engine (/api/v1/queues, device suspend and
+	// resume); nil leaves those routes out.
+	Queues *queue.Service
 	// Also are routes of other parts served on the main port beside the
 	// native API — the dashboard, document 000's change_points — each in
 	// its own format (Route.Errors), and left out of /openapi.json.
@@ -55,6 +59,7 @@ type Server struct {
 	obs     Observe
 	observe observeState
 	extra   []httpapi.Route
+	queues  *queue.Service
 	pools   *scale.Service
 	// workflows is the workflow engine (workflows.go).
 	workflows *workflow.Engine
@@ -67,7 +72,7 @@ func New(opts Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also,
-		pools: opts.Pools, workflows: opts.Workflows}
+		pools: opts.Pools, workflows: opts.Workflows, queues: opts.Queues}
 	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {
@@ -83,7 +88,7 @@ func New(opts Options) *Server {
 // Routes is the native API's route table: every route, declared once.
 // Authorization (auth.PolicyFor) and /openapi.json derive from it.
 func (s *Server) Routes() []httpapi.Route {
-	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.keyRoutes(), s.observeRoutes(), s.poolRoutes(), s.workflowRoutes())
+	return slices.Concat(s.clusterRoutes(), s.deviceRoutes(), s.taskRoutes(), s.queueRoutes(), s.keyRoutes(), s.observeRoutes(), s.poolRoutes(), s.workflowRoutes())
 }
 
 // Handler is the API as an http.Handler.

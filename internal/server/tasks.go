@@ -82,7 +82,7 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) error {
 // taskRequest is the engine's form of a submit.
 func taskRequest(req *api.SubmitTaskRequest) dispatch.TaskRequest {
 	t := dispatch.TaskRequest{
-		Type: req.TaskType, Payload: req.Payload, Priority: req.Priority, Queue: req.Queue, DeviceID: req.DeviceID,
+		Type: req.TaskType, Payload: req.Payload, Priority: req.Priority, Queue: req.Queue, Host: req.Host, DeviceID: req.DeviceID,
 		Timeout: req.Timeout, MaxRetries: req.MaxRetries, RetryBackoff: req.RetryBackoffSeconds,
 		Delay: req.DelaySeconds, RunAt: req.RunAt, IdempotencyKey: req.IdempotencyKey, Labels: req.Labels,
 	}

@@ -36,6 +36,7 @@ type Store interface {
 	ObservabilityStore
 	PoolStore
 	WorkflowStore
+	QueueStore
 
 	// Ping checks the store answers.
 	Ping(ctx context.Context) error

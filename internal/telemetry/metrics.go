@@ -227,7 +227,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.NewInvalidMetric(c.workers, err)
 			return
 		}
-		c.queues, c.at = qs, now
+		c.queues, c.at = boundQueues(qs), now
 		c.byState = map[domain.WorkerState]int{domain.WorkerOnline: 0, domain.WorkerDraining: 0, domain.WorkerOffline: 0}
 		for _, w := range ws {
 			c.byState[w.State]++
@@ -256,6 +256,53 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range c.byState {
 		ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(n), string(state))
 	}
+}
+
+// Queue labels stay a bounded set: every per-host queue (pinned_{host},
+// one per target device, so as many as there are devices) is folded into
+// the one label value "pinned_*", and beyond maxQueueLabels other queue
+// names the rest fold into "other". Counts are summed and the oldest
+// pending time is the earliest of the folded queues'. Per-host figures are
+// in GET /api/v1/queues and NetPulse's GET /job?host=….
+const (
+	pinnedQueueLabel = domain.PinnedQueuePrefix + "*"
+	otherQueueLabel  = "other"
+	maxQueueLabels   = 50
+)
+
+// boundQueues folds qs (sorted by queue, then state) into bounded labels.
+func boundQueues(qs []store.QueueStat) []store.QueueStat {
+	named := map[string]bool{}
+	label := func(q string) string {
+		switch {
+		case domain.HostOfQueue(q) != "":
+			return pinnedQueueLabel
+		case named[q] || len(named) < maxQueueLabels:
+			named[q] = true
+			return q
+		}
+		return otherQueueLabel
+	}
+	type key struct {
+		queue string
+		state domain.TaskState
+	}
+	idx := map[key]int{}
+	var out []store.QueueStat
+	for _, q := range qs {
+		k := key{label(q.Queue), q.State}
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, store.QueueStat{Queue: k.queue, State: k.state, Count: q.Count, OldestPending: q.OldestPending})
+			continue
+		}
+		out[i].Count += q.Count
+		if !q.OldestPending.IsZero() && (out[i].OldestPending.IsZero() || q.OldestPending.Before(out[i].OldestPending)) {
+			out[i].OldestPending = q.OldestPending
+		}
+	}
+	return out
 }
 
 // methodLabel bounds the method label: any method name is a valid request

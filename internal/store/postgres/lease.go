@@ -37,23 +37,30 @@ import (
 // An equality on the index's first column and ORDER BY its remaining columns
 // leaves it one sensible plan: walk the index and stop at the limit.
 //
-// The placement filter mirrors domain.Worker.CanRun.
+// The placement filter mirrors domain.Worker.CanRun. Paused queues
+// (queue_pauses) give no candidates, and a suspended or draining worker
+// leases nothing: checked in the statement that leases, so they hold on
+// every server at once.
 const leaseSQL = `
 WITH candidates AS (
 	SELECT p.id, p.priority, p.available_at FROM (
 		SELECT id, priority, available_at FROM tasks
 		WHERE state = 'pending' AND device_id <> '' AND device_id = $2
 			AND available_at <= coalesce($1::timestamptz, now()) AND ` + placementSQL + `
+			AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = tasks.queue) AND ` + workerGateSQL + `
 		ORDER BY priority DESC, available_at, id
 		LIMIT $10
 		FOR UPDATE SKIP LOCKED
 	) p
 	UNION ALL
-	SELECT q.id, q.priority, q.available_at FROM unnest($4::text[]) AS w(queue)
+	SELECT q.id, q.priority, q.available_at FROM (
+		SELECT u.queue FROM unnest($4::text[]) AS u(queue)
+		WHERE NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = u.queue)
+	) AS w(queue)
 	CROSS JOIN LATERAL (
 		SELECT id, priority, available_at FROM tasks
 		WHERE state = 'pending' AND device_id = '' AND queue = w.queue
-			AND available_at <= coalesce($1::timestamptz, now()) AND ` + placementSQL + `
+			AND available_at <= coalesce($1::timestamptz, now()) AND ` + placementSQL + ` AND ` + workerGateSQL + `
 		ORDER BY priority DESC, available_at, id
 		LIMIT $10
 		FOR UPDATE SKIP LOCKED
@@ -71,6 +78,12 @@ UPDATE tasks t SET state = 'running',
 	last_device_id = $2
 FROM c WHERE t.id = c.id
 RETURNING ` + taskColumns
+
+// workerGateSQL stops a suspended or draining worker ($2) from leasing. It
+// is uncorrelated, so it is evaluated once per statement (an InitPlan), and
+// when it fails no candidate row is read or locked.
+const workerGateSQL = `NOT EXISTS (SELECT 1 FROM workers wk WHERE wk.id = $2
+				AND (wk.suspended_at IS NOT NULL OR wk.state = 'draining'))`
 
 // placementSQL is domain.Worker.Satisfies and Handles over a pending task.
 const placementSQL = `type = ANY($3::text[])

@@ -58,7 +58,9 @@ func (s *Store) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*dom
 }
 
 // leaseQuery builds the lease statement for w. Its text depends only on how
-// many queues w listens on.
+// many queues w listens on. Paused queues (queue_pauses) give no candidates,
+// and a suspended or draining worker leases nothing: checked here, in the
+// statement that leases, so they hold on every server at once.
 func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sqlArgs, error) {
 	var args sqlArgs
 	placement, err := placementFilter(w, &args)
@@ -70,6 +72,7 @@ func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sql
 	candidate := func(match string) string {
 		return `SELECT * FROM (SELECT t.seq, t.priority, t.available_at FROM tasks t
 			WHERE t.state = 'pending' AND ` + match + ` AND t.available_at <= ` + nowArg + ` AND ` + placement + `
+				AND NOT EXISTS (SELECT 1 FROM queue_pauses qp WHERE qp.queue = t.queue)
 			ORDER BY t.priority DESC, t.available_at, t.seq LIMIT ` + limitArg + `)`
 	}
 	// The literal device_id terms let SQLite match the partial indexes.
@@ -82,6 +85,8 @@ func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sql
 			lease_owner = ` + workerArg + `, last_device_id = ` + workerArg + `,
 			lease_expires_at = ` + args.add(micros(expires)) + `, started_at = ` + nowArg + `
 		WHERE seq IN (SELECT seq FROM candidates ORDER BY priority DESC, available_at, seq LIMIT ` + limitArg + `)
+			AND NOT EXISTS (SELECT 1 FROM workers wk WHERE wk.id = ` + workerArg + `
+				AND (wk.suspended_at <> 0 OR wk.state = 'draining'))
 		RETURNING ` + taskColumns
 	return query, args, nil
 }

@@ -77,7 +77,9 @@ class Server:
         self.proc = subprocess.Popen(
             [self.binary, "server", "--port", str(self.port), "--agent-port", str(self.agent_port),
              "--store", "sqlite://" + os.path.join(self.workdir, "drover.db"), "--log-level", "warn",
-             "--heartbeat-interval", "1s", "--lease-ttl", "3s", "--offline-threshold", "4s"] + self.extra,
+             "--heartbeat-interval", "1s", "--lease-ttl", "3s", "--offline-threshold", "4s",
+             # the dialects' listeners default to fixed ports (7700, 9000): off here
+             "--keeper-port", "0", "--netpulse-port", "0"] + self.extra,
             stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.workdir)
         log.close()
 

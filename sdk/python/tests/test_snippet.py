@@ -59,6 +59,7 @@ def test_against_drover_dev(drover_bin, tmp_path):
     port, agent = free_port(), free_port()
     log = open(str(tmp_path / "dev.log"), "wb")
     dev = subprocess.Popen([drover_bin, "dev", "--port", str(port), "--agent-port", str(agent),
+                            "--keeper-port", "0", "--netpulse-port", "0",
                             "--data", str(tmp_path / "data")], stdout=log, stderr=subprocess.STDOUT,
                            cwd=str(tmp_path))
     log.close()
