@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drover-run/drover/internal/dispatch"
+	"github.com/drover-run/drover/internal/domain"
+	"github.com/drover-run/drover/internal/store/sqlite"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,34 +94,70 @@ func TestDiamondInProcess(t *testing.T) {
 
 // TestStepTaskCreatedOnce simulates a crash between creating a step's task
 // and recording it on the action: the next pass finds the same task (its
-// idempotency key) instead of creating a second one.
+// idempotency key) instead of creating a second one. It drives the engines
+// in process, since only the engine may make a task under its keys.
 func TestStepTaskCreatedOnce(t *testing.T) {
-	srv := drovertest.NewServer(t, relaxed)
+	t.Parallel()
 	ctx := t.Context()
-	w, err := srv.Client.Workflows.Create(ctx, api.CreateWorkflowRequest{Name: "pair", Steps: []api.WorkflowStep{
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wf.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tasks, err := dispatch.New(st, dispatch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := workflow.New(workflow.Options{Store: st, Tasks: tasks})
+	w, err := e.Create(ctx, &domain.Workflow{Name: "pair", Steps: []domain.Step{
 		{Name: "a", TaskType: "echo", Payload: json.RawMessage(`{"message":"a"}`)},
 		{Name: "b", TaskType: "echo", Payload: json.RawMessage(`{"message":"b"}`), DependsOn: []string{"a"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := srv.Client.Workflows.Run(ctx, w.ID, api.RunWorkflowRequest{})
+	run, err := e.RunNow(ctx, w.ID, workflow.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// What a pass that crashed after its Submit left behind: b's task, unrecorded.
-	orphan, err := srv.Client.Tasks.Submit(ctx, api.SubmitTaskRequest{TaskType: "echo", Payload: json.RawMessage(`{"message":"b"}`),
-		IdempotencyKey: workflow.IdempotencyKey(run.Steps[1].ActionID, 0)})
+	orphan, err := tasks.Submit(ctx, []*domain.Task{{Type: "echo", Payload: json.RawMessage(`{"message":"b"}`),
+		IdempotencyKey: workflow.IdempotencyKey(run.Actions[1].ID, 0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.StartWorker(t, worker.Config{Name: "w", Concurrency: 2})
-	r := waitRun(t, srv, run.ID)
-	if r.Status != "completed" || r.Steps[1].TaskID != orphan.TaskID {
-		t.Fatalf("run %s, b's task %s: want completed with the task created before the crash (%s)", r.Status, r.Steps[1].TaskID, orphan.TaskID)
+	wk, err := tasks.Register(ctx, &domain.Worker{Name: "w", Hostname: "w", TaskTypes: []string{"echo"},
+		Queues: []string{domain.DefaultQueue}, Concurrency: 4, Resources: domain.Resources{CPUCores: 1, MemoryTotalGB: 1}}, "", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	l, err := srv.Client.Tasks.List(ctx, client.TaskListOptions{Limit: 1})
-	if err != nil || l.Total != 2 || l.Completed != 2 {
-		t.Fatalf("tasks %+v, %v: want exactly two, completed", l, err)
+	finishAll := func() {
+		t.Helper()
+		leased, err := tasks.Lease(ctx, wk, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lt := range leased {
+			if _, err := tasks.Finish(ctx, wk.ID, []domain.AttemptResult{{Ref: domain.TaskRef{TaskID: lt.ID, Epoch: lt.LeaseEpoch}, Succeeded: true}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 4 { // a, then b: each pass advances what the last one finished
+		if err := e.AdvanceRun(ctx, run.ID); err != nil {
+			t.Fatal(err)
+		}
+		finishAll()
+	}
+	r, err := e.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != domain.RunCompleted || r.Actions[1].TaskID != orphan[0].Task.ID {
+		t.Fatalf("run %s, b's task %s: want completed with the task created before the crash (%s)", r.State, r.Actions[1].TaskID, orphan[0].Task.ID)
+	}
+	page, err := tasks.Tasks(ctx, dispatch.TaskFilter{})
+	if err != nil || len(page.Tasks) != 2 {
+		t.Fatalf("tasks %d, %v: want exactly two", len(page.Tasks), err)
 	}
 }
 
