@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/internal/version"
 )
 
 // Run runs the drover command with args (without the program name) and
@@ -38,7 +40,9 @@ Start with "drover dev", then try:
 		// Run prints errors and usage hints itself, once, to pick exit codes.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate("drover {{.Version}}\n")
 	root.SetOut(m.out)
 	root.SetErr(m.errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
@@ -52,6 +56,7 @@ Start with "drover dev", then try:
 		newTasksCommand(m),
 		newKeysCommand(m),
 		newMonitorCommand(m),
+		newVersionCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),
