@@ -29,10 +29,10 @@ type DevConfig struct {
 	Concurrency  int // per worker; default 4
 	// Labels are given to every local worker, for trying placement by
 	// label (the README's fuller submit asks for disk=ssd).
-	Labels map[string]string
-	Version      string
-	Logger       *slog.Logger
-	Out          io.Writer // where the welcome text goes; default stdout
+	Labels  map[string]string
+	Version string
+	Logger  *slog.Logger
+	Out     io.Writer // where the welcome text goes; default stdout
 }
 
 // RunDev runs a dev cluster until ctx ends, then stops the workers (they
