@@ -181,7 +181,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	)
 
 	native := server.New(server.Options{Engine: engine, Insight: insight.New(st, engine.Now, engine.StartedAt()), Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
+		SchemaVersion: schemaVersion(st), Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions()})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Store: st, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
 	s.listeners = []*listener{

@@ -57,6 +57,9 @@ Start with "drover dev", then try:
 		newKeysCommand(m),
 		newMonitorCommand(m),
 		newVersionCommand(m),
+		newBackupCommand(m),
+		newRestoreCommand(m),
+		newMigrateCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),

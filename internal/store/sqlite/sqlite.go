@@ -112,6 +112,7 @@ type Store struct {
 	read      *sql.DB // query-only pool
 	committer *committer
 	lock      *os.File // Options.Exclusive
+	schema    []store.Migration // as of Open, after migrating
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -160,6 +161,16 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	schema, err := schemaStatus(ctx, write, ms, true)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
 	read, err := openDB(path, opts, false)
 	if err != nil {
 		write.Close()
@@ -174,6 +185,7 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		write:     write,
 		read:      read,
 		committer: startCommitter(write, opts.MaxBatch),
+		schema:    schema,
 	}, nil
 }
 
