@@ -7,5 +7,5 @@ type Health struct {
 	UptimeSeconds float64           `json:"uptime_seconds,omitempty"`
 	Version       string            `json:"version,omitempty"`
 	SchemaVersion int               `json:"schema_version,omitempty"` // the store's highest migration
-	Components    map[string]string `json:"components,omitempty"` // e.g. "store": "healthy"
+	Components    map[string]string `json:"components,omitempty"`     // e.g. "store": "healthy"
 }

@@ -111,7 +111,7 @@ type Store struct {
 	write     *sql.DB // one connection, used only by the committer
 	read      *sql.DB // query-only pool
 	committer *committer
-	lock      *os.File // Options.Exclusive
+	lock      *os.File          // Options.Exclusive
 	schema    []store.Migration // as of Open, after migrating
 	closeOnce sync.Once
 	closeErr  error
