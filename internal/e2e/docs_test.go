@@ -34,7 +34,8 @@ import (
 //   - the placeholders task-01m7… and vm-1 become a real (sleeping) task
 //     and a real device;
 //   - `drover` is the built binary, the CLI's configuration is in a temp
-//     directory, and each block runs in a temp working directory;
+//     directory, and the blocks run in a temp working directory holding the
+//     dev cluster's ./drover-data;
 //   - curl answers of 400 and above fail the block (--fail-with-body), and
 //     streams (curl -N, drover monitor) are cut after 3 s, which is success.
 
@@ -137,8 +138,10 @@ func TestDocsRunAsWritten(t *testing.T) {
 	for _, p := range []int{api.DefaultPort, api.DefaultAgentPort, api.DefaultKeeperPort, api.DefaultNetPulsePort} {
 		ports[p] = freePort(t)
 	}
-	data := t.TempDir()
-	start(t, "dev", "dev", "--data", data, "--labels", "disk=ssd",
+	// Blocks run in work, where drover dev keeps its data in ./drover-data
+	// as it does when started as the README says.
+	work := t.TempDir()
+	start(t, "dev", "dev", "--data", filepath.Join(work, "drover-data"), "--labels", "disk=ssd",
 		"--port", strconv.Itoa(ports[api.DefaultPort]), "--agent-port", strconv.Itoa(ports[api.DefaultAgentPort]),
 		"--keeper-port", strconv.Itoa(ports[api.DefaultKeeperPort]), "--netpulse-port", strconv.Itoa(ports[api.DefaultNetPulsePort]))
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports[api.DefaultPort])
@@ -178,9 +181,13 @@ func TestDocsRunAsWritten(t *testing.T) {
 			cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(cctx, "bash", "-c", docPreamble+script)
-			cmd.Dir = t.TempDir()
-			cmd.Env = append(os.Environ(), "DROVER_BIN="+droverBin, "DROVER_CONFIG_DIR="+config,
-				"DROVER_API_URL=", "DROVER_API_KEY=", "DROVER_STORE=")
+			cmd.Dir = work
+			cmd.Env = []string{"DROVER_BIN=" + droverBin, "DROVER_CONFIG_DIR=" + config}
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "DROVER_") { // the reader's settings are not the docs'
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
 			out, err := cmd.CombinedOutput()
 			switch {
 			case err != nil && !b.expectFail:
