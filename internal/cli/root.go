@@ -60,6 +60,7 @@ Start with "drover dev", then try:
 		newBackupCommand(m),
 		newRestoreCommand(m),
 		newMigrateCommand(m),
+		newTLSCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),
