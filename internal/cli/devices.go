@@ -7,5 +7,6 @@ func newDevicesCommand(m *meta) *cobra.Command {
 		newDevicesListCommand(m),
 		newDevicesGetCommand(m),
 		newDevicesRemoveCommand(m),
+		newDevicesPingCommand(m),
 	)
 }

@@ -61,6 +61,8 @@ Start with "drover dev", then try:
 		newRestoreCommand(m),
 		newMigrateCommand(m),
 		newTLSCommand(m),
+		newLogsCommand(m),
+		newStatsCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),

@@ -20,7 +20,8 @@ func newTasksLogsCommand(m *meta) *cobra.Command {
 		Long: `Print the log a task has written so far, or with -f follow it until the
 task ends. With -o json, one JSON object per line (JSON Lines), so a
 script can read the lines as they come.`,
-		Args: exactArgs("ID"),
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

@@ -11,7 +11,8 @@ func newTasksWaitCommand(m *meta) *cobra.Command {
 		Long: `Wait for a task to end and print its output, streaming its log to
 stderr meanwhile. The command fails if the task failed or was cancelled:
 it exits with the task's exit code when it has one, else 1.`,
-		Args: exactArgs("ID"),
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

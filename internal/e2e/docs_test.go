@@ -165,6 +165,21 @@ func TestDocsRunAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The CLI completes what only the server knows.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tasks", "get", ""}, sub.TaskID},
+		{[]string{"devices", "ping", ""}, device},
+		{[]string{"tasks", "list", "--status", ""}, "cancelled"},
+	} {
+		out, err := exec.Command(droverBin, append([]string{"--api-url", apiURL, "__complete"}, tc.args...)...).Output()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("completion of drover %v = %q, %v; want %s among the suggestions", tc.args, out, err, tc.want)
+		}
+	}
+
 	portRe := regexp.MustCompile(`:(8081|8080|7700|9000)\b`)
 	config := t.TempDir()
 	for _, b := range blocks {
