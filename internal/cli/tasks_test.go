@@ -136,8 +136,8 @@ func TestTasksSubmitWaitFailed(t *testing.T) {
 
 	r := drover(t, testEnv(t, api), "tasks", "submit", "shell", "--payload", `{"command":"exit 3"}`, "--wait")
 
-	if r.code != exitError || r.stdout != "partial output\n" {
-		t.Errorf("submit --wait of a failing task = exit %d, stdout %q; want 1 and the output", r.code, r.stdout)
+	if r.code != 3 || r.stdout != "partial output\n" {
+		t.Errorf("submit --wait of a failing task = exit %d, stdout %q; want the task's exit code 3 and the output", r.code, r.stdout)
 	}
 	if want := "Error: task task-abc123 failed: exit status 3 (exit code 3)\n"; !strings.HasSuffix(r.stderr, want) {
 		t.Errorf("stderr %q, want it to end with %q", r.stderr, want)
