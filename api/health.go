@@ -6,5 +6,6 @@ type Health struct {
 	Status        string            `json:"status"` // "healthy"
 	UptimeSeconds float64           `json:"uptime_seconds,omitempty"`
 	Version       string            `json:"version,omitempty"`
-	Components    map[string]string `json:"components,omitempty"` // e.g. "store": "healthy"
+	SchemaVersion int               `json:"schema_version,omitempty"` // the store's highest migration
+	Components    map[string]string `json:"components,omitempty"`     // e.g. "store": "healthy"
 }

@@ -76,6 +76,10 @@ type Config struct {
 	// StorageDir is the directory whose file system is reported as the
 	// worker's storage. Default: the working directory.
 	StorageDir string
+	// Version is the build the worker reports at register (drover's own
+	// binary passes its version line). Default: the drover module's
+	// version in this binary's build information.
+	Version string
 }
 
 // The defaults of Config.

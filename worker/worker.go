@@ -295,13 +295,17 @@ func (w *Worker) registerRequest(s session) *api.RegisterRequest {
 		TaskTypes:    w.taskTypes(),
 		Concurrency:  w.cfg.Concurrency,
 		PID:          os.Getpid(),
-		Version:      version(),
+		Version:      w.version(),
 		PoolID:       w.cfg.PoolID,
 	}
 }
 
-// version is the drover module's version in this binary, if known.
-func version() string {
+// version is Config.Version, or the drover module's version in this
+// binary, if known.
+func (w *Worker) version() string {
+	if w.cfg.Version != "" {
+		return w.cfg.Version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""

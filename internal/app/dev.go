@@ -27,9 +27,12 @@ type DevConfig struct {
 	NetPulsePort int
 	Workers      int // default 2
 	Concurrency  int // per worker; default 4
-	Version      string
-	Logger       *slog.Logger
-	Out          io.Writer // where the welcome text goes; default stdout
+	// Labels are given to every local worker, for trying placement by
+	// label (the README's fuller submit asks for disk=ssd).
+	Labels  map[string]string
+	Version string
+	Logger  *slog.Logger
+	Out     io.Writer // where the welcome text goes; default stdout
 }
 
 // RunDev runs a dev cluster until ctx ends, then stops the workers (they
@@ -86,6 +89,8 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 			Server:      srv.AgentURL(),
 			Name:        fmt.Sprintf("%s-%d", host, i+1),
 			Concurrency: cfg.Concurrency,
+			Labels:      cfg.Labels,
+			Version:     cfg.Version,
 			AllowShell:  true, // loopback only, and the newcomer is the operator
 			HTTPAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			StateFile:   filepath.Join(cfg.DataDir, fmt.Sprintf("worker-%d.json", i+1)),
@@ -115,8 +120,12 @@ func RunDev(ctx context.Context, cfg DevConfig) error {
 	return errors.Join(append(workerErrs, <-srvDone)...)
 }
 
+// printWelcome says where everything is. The CLI line names the API with
+// --api-url, so it reaches this cluster whatever --port is, and not another
+// one on 8081 or in the CLI's configuration.
 func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 	api := srv.APIURL()
+	cliFlag := " --api-url " + api
 	lines := []string{
 		"",
 		"  Drover dev cluster is running.",
@@ -141,7 +150,7 @@ func printWelcome(out io.Writer, srv *Server, workers int, dataDir string) {
 		"    curl "+api+"/api/v1/devices",
 		"    curl -X POST "+api+`/api/v1/tasks -H "Content-Type: application/json" \`,
 		`         -d '{"task_type": "echo", "payload": {"message": "Hello World"}}'`,
-		`    drover tasks submit echo --payload '{"message": "test"}' --wait`,
+		"    drover"+cliFlag+` tasks submit echo --payload '{"message": "test"}' --wait`,
 		"",
 		"  Ctrl-C stops everything.",
 		"",

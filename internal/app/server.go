@@ -206,7 +206,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	}
 	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: ins, Logger: log, Version: cfg.Version,
-		Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
+		SchemaVersion: schemaVersion(st), Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
 		Pools: s.pools.svc, Queues: queues, Also: slices.Concat(dash.Routes(), elastic.Routes(elastic.Deps{Pools: s.pools.svc}))})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
 		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})

@@ -69,8 +69,11 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(token) > 512 || !wellFormed(token) {
-		return nil, fail(ReasonMalformed, "the API key is not valid")
+	if len(token) > 512 {
+		return nil, fail(ReasonMalformed, "the API key is not valid: it is longer than 512 characters")
+	}
+	if why := malformed(token); why != "" {
+		return nil, fail(ReasonMalformed, "the API key is not valid: "+why)
 	}
 	c, err := s.lookup(r.Context(), token)
 	if err != nil {

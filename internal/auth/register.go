@@ -42,8 +42,8 @@ func (s *Service) AuthorizeRegister(workers WorkerLookup, hashCredential func(st
 		if err != nil {
 			return err
 		}
-		if !wellFormed(token) {
-			return fail(ReasonMalformed, "the join token is not valid")
+		if why := malformed(token); why != "" {
+			return fail(ReasonMalformed, "the join token is not valid: "+why)
 		}
 		c, err := s.lookup(r.Context(), token)
 		if err != nil {

@@ -197,8 +197,8 @@ func (s *Service) Seed(ctx context.Context, token string) error {
 	if token == "" {
 		return nil
 	}
-	if !wellFormed(token) {
-		return fmt.Errorf("--api-key looks like a Drover token but its checksum is wrong")
+	if why := malformed(token); why != "" {
+		return fmt.Errorf("--api-key is refused: %s (an --api-key of your own needs no drv_ prefix: any long random string, e.g. from openssl rand -hex 32)", why)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	k := &store.Key{

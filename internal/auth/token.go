@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/crc32"
 	"strings"
 )
@@ -44,21 +45,31 @@ func checksum(s string) string {
 // wellFormed reports whether a token that claims to be Drover's (by its
 // prefix) has the right length and checksum. Tokens without a Drover
 // prefix (an operator's own --api-key) are not judged here.
-func wellFormed(token string) bool {
-	var prefix string
+func wellFormed(token string) bool { return malformed(token) == "" }
+
+// malformed says what is wrong with a token that claims to be Drover's, in
+// words that point at the likely cause (a token cut or mistyped in the
+// copy), or "" when nothing is.
+func malformed(token string) string {
+	var prefix, what string
 	switch {
 	case strings.HasPrefix(token, prefixAPI):
-		prefix = prefixAPI
+		prefix, what = prefixAPI, "an API key"
 	case strings.HasPrefix(token, prefixJoin):
-		prefix = prefixJoin
+		prefix, what = prefixJoin, "a join token"
 	default:
-		return true
+		return ""
 	}
-	if len(token) != len(prefix)+tokenBodyLen+checksumLen {
-		return false
+	if want := len(prefix) + tokenBodyLen + checksumLen; len(token) != want {
+		return fmt.Sprintf("it starts with %q like %s but has %d characters where %s has %d: was it cut or joined to something in the copy?",
+			prefix, what, len(token), what, want)
 	}
 	body := token[:len(token)-checksumLen]
-	return checksum(body) == token[len(body):]
+	if checksum(body) != token[len(body):] {
+		return fmt.Sprintf("it looks like %s but its last %d characters (a checksum of the rest) do not match: "+
+			"a character was changed in the copy; copy the whole token again", what, checksumLen)
+	}
+	return ""
 }
 
 // newSecret is a signed-mode key's secret: 256 random bits.

@@ -6,5 +6,6 @@ func newClusterCommand(m *meta) *cobra.Command {
 	return newGroup("cluster", "Show the state and health of the whole cluster",
 		newClusterStatusCommand(m),
 		newClusterHealthCommand(m),
+		newClusterConfigCommand(m),
 	)
 }

@@ -11,6 +11,7 @@ import (
 func newDevCommand() *cobra.Command {
 	var cfg app.DevConfig
 	var logLevel string
+	var labels []string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster on this machine: a server on SQLite and two workers",
@@ -25,7 +26,10 @@ all cleanly; the data stays for the next run.`,
 			if err != nil {
 				return err
 			}
-			cfg.Logger, cfg.Version, cfg.Out = log, version.Version, cmd.OutOrStdout()
+			if cfg.Labels, err = parseLabels(labels); err != nil {
+				return err
+			}
+			cfg.Logger, cfg.Version, cfg.Out = log, version.String(), cmd.OutOrStdout()
 			return app.RunDev(cmd.Context(), cfg)
 		},
 	}
@@ -38,6 +42,7 @@ all cleanly; the data stays for the next run.`,
 	f.IntVar(&cfg.NetPulsePort, "netpulse-port", api.DefaultNetPulsePort, "port of the NetPulse job API (document 003); 0 turns it off")
 	f.IntVar(&cfg.Workers, "workers", 2, "how many local workers")
 	f.IntVar(&cfg.Concurrency, "concurrency", 4, "tasks each worker runs at once")
+	f.StringSliceVar(&labels, "labels", nil, "labels of the local workers, key=value, for placement by label")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

@@ -9,5 +9,6 @@ func newDevicesCommand(m *meta) *cobra.Command {
 		newDevicesRemoveCommand(m),
 		newDevicesSuspendCommand(m, true),
 		newDevicesSuspendCommand(m, false),
+		newDevicesPingCommand(m),
 	)
 }

@@ -9,9 +9,10 @@ import (
 
 func newDevicesGetCommand(m *meta) *cobra.Command {
 	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a device in detail",
-		Args:  exactArgs("ID"),
+		Use:               "get ID",
+		Short:             "Show a device in detail",
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeDeviceIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

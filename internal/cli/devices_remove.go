@@ -14,7 +14,8 @@ func newDevicesRemoveCommand(m *meta) *cobra.Command {
 		Short: "Remove a device from the cluster",
 		Long: `Remove a device from the cluster. The server refuses a device that is
 running tasks unless --force is given, which cancels them.`,
-		Args: exactArgs("ID"),
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeDeviceIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

@@ -86,6 +86,15 @@ func (m *meta) report(cmd *cobra.Command, err error) int {
 		fmt.Fprintf(m.errOut, "Error: %s\nRun '%s --help' for usage.\n", ue.msg, cmd.CommandPath())
 		return exitUsage
 	}
+	if te, ok := errors.AsType[*taskError](err); ok {
+		// A task's own exit code is the command's, as if it had run here
+		// (1..125: the shell keeps 126 and above for itself).
+		fmt.Fprintf(m.errOut, "Error: %v\n", err)
+		if r := te.task.Result; r != nil && r.ExitCode > 0 && r.ExitCode < 126 {
+			return r.ExitCode
+		}
+		return exitError
+	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(m.errOut, "Error: interrupted")

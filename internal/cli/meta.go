@@ -19,6 +19,7 @@ import (
 // run in parallel.
 type meta struct {
 	out, errOut io.Writer
+	in          io.Reader // what --payload @- reads; default os.Stdin
 	getenv      func(string) string
 	now         func() time.Time
 	transport   http.RoundTripper // nil: http.DefaultTransport

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drover-run/drover/internal/version"
 )
 
 // Run runs the drover command with args (without the program name) and
@@ -38,7 +40,9 @@ Start with "drover dev", then try:
 		// Run prints errors and usage hints itself, once, to pick exit codes.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate("drover {{.Version}}\n")
 	root.SetOut(m.out)
 	root.SetErr(m.errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
@@ -56,6 +60,13 @@ Start with "drover dev", then try:
 		newKeysCommand(m),
 		newPoolsCommand(m),
 		newMonitorCommand(m),
+		newVersionCommand(m),
+		newBackupCommand(m),
+		newRestoreCommand(m),
+		newMigrateCommand(m),
+		newTLSCommand(m),
+		newLogsCommand(m),
+		newStatsCommand(m),
 		// The long-running commands: they take their flags and DROVER_*
 		// environment, not the client configuration.
 		newServerCommand(),

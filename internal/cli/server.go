@@ -34,7 +34,7 @@ e.g. DROVER_STORE=postgres://… .`,
 			if err != nil {
 				return err
 			}
-			cfg.Logger, cfg.Version = log, version.Version
+			cfg.Logger, cfg.Version = log, version.String()
 			if !cmd.Flags().Changed("rate-limit") && os.Getenv("DROVER_RATE_LIMIT") == "" {
 				cfg.RateLimit = cfg.Auth // on with --auth unless told otherwise
 			}

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/client"
 )
 
 func newTasksCommand(m *meta) *cobra.Command {
@@ -19,6 +21,22 @@ func newTasksCommand(m *meta) *cobra.Command {
 		newTasksLogsCommand(m),
 		newTasksWaitCommand(m),
 	)
+}
+
+// wait waits for task id to end and reports it as finish does. For people
+// it streams the task's log to errOut as it is written (out keeps only the
+// task's output, for pipes); scripts (-o json) get only the final task.
+func (m *meta) wait(ctx context.Context, c *client.Client, id string) error {
+	if m.output != formatJSON {
+		// The log ends when the task does; a failure to follow it is not
+		// the task's, so the wait below still reports the end.
+		_ = c.Tasks.FollowLogs(ctx, id, func(l api.LogLine) { _ = m.writeLogLineTo(m.errOut, l, false) })
+	}
+	t, err := c.Tasks.Wait(ctx, id, 0)
+	if err != nil {
+		return err
+	}
+	return m.finish(t)
 }
 
 // finish reports a task that has ended, for the commands that wait: its

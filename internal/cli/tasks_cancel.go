@@ -9,9 +9,10 @@ import (
 
 func newTasksCancelCommand(m *meta) *cobra.Command {
 	return &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a pending or running task",
-		Args:  exactArgs("ID"),
+		Use:               "cancel ID",
+		Short:             "Cancel a pending or running task",
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

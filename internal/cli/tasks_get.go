@@ -12,9 +12,10 @@ import (
 
 func newTasksGetCommand(m *meta) *cobra.Command {
 	return &cobra.Command{
-		Use:   "get ID",
-		Short: "Show a task in detail: payload, result and log",
-		Args:  exactArgs("ID"),
+		Use:               "get ID",
+		Short:             "Show a task in detail: payload, result and log",
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

@@ -42,6 +42,7 @@ func newTasksListCommand(m *meta) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Status, "status", "", "only tasks in this state: pending, running, completed, failed, cancelled or all")
+	cmd.RegisterFlagCompletionFunc("status", completeStates)
 	f.StringVar(&opts.DeviceID, "device", "", "only tasks of this device")
 	f.StringVar(&opts.TaskType, "type", "", "only tasks of this type")
 	f.StringVar(&opts.Queue, "queue", "", "only tasks in this queue")

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -19,7 +20,8 @@ func newTasksLogsCommand(m *meta) *cobra.Command {
 		Long: `Print the log a task has written so far, or with -f follow it until the
 task ends. With -o json, one JSON object per line (JSON Lines), so a
 script can read the lines as they come.`,
-		Args: exactArgs("ID"),
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {
@@ -62,18 +64,22 @@ script can read the lines as they come.`,
 // writeLogLine prints one log line: its message for people (as a terminal
 // would have shown it), a JSON object for scripts.
 func (m *meta) writeLogLine(l api.LogLine, timestamps bool) error {
+	return m.writeLogLineTo(m.out, l, timestamps)
+}
+
+func (m *meta) writeLogLineTo(out io.Writer, l api.LogLine, timestamps bool) error {
 	if m.output == formatJSON {
 		b, err := json.Marshal(l)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(m.out, "%s\n", b)
+		_, err = fmt.Fprintf(out, "%s\n", b)
 		return err
 	}
 	msg := strings.TrimSuffix(l.Message, "\n")
 	if timestamps {
 		msg = l.Timestamp.Format(time.RFC3339Nano) + " " + msg
 	}
-	_, err := fmt.Fprintln(m.out, msg)
+	_, err := fmt.Fprintln(out, msg)
 	return err
 }

@@ -10,9 +10,10 @@ import (
 func newTasksRetryCommand(m *meta) *cobra.Command {
 	var priority string
 	cmd := &cobra.Command{
-		Use:   "retry ID",
-		Short: "Submit a finished task again, as a new task",
-		Args:  exactArgs("ID"),
+		Use:               "retry ID",
+		Short:             "Submit a finished task again, as a new task",
+		Args:              exactArgs("ID"),
+		ValidArgsFunction: m.completeTaskIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := m.client()
 			if err != nil {

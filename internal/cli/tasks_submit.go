@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,16 +34,19 @@ type submitFlags struct {
 	requireRole    string
 	requireLabels  keyValues
 	wait           bool
+	stdin          io.Reader // what --payload @- reads
 }
 
 func newTasksSubmitCommand(m *meta) *cobra.Command {
-	var sf submitFlags
+	sf := submitFlags{stdin: m.in}
 	cmd := &cobra.Command{
 		Use:   "submit TYPE",
 		Short: "Submit a task",
 		Long: `Submit a task of type TYPE (echo, sleep, http, shell or one a worker
-registered). With --wait, wait for it to end and print its output; the
-command then fails if the task did.`,
+registered). With --wait, stream its log to stderr until it ends, then
+print its output; the command then fails if the task did, with the task's
+exit code when it has one. --payload @FILE reads the payload from FILE,
+--payload @- from the standard input.`,
 		Example: `  drover tasks submit echo --payload '{"message": "hello", "repeat": 2}' --wait
   drover tasks submit shell --payload @job.json --require-role compute --timeout 10m
   drover tasks submit sleep --payload '{"seconds": 5}' --idempotency-key nightly-2023-01-01`,
@@ -71,15 +75,11 @@ command then fails if the task did.`,
 			}
 			// The id goes to errOut: out carries only the task's output.
 			fmt.Fprintf(m.errOut, "Submitted task %s; waiting for it to end\n", sub.TaskID)
-			task, err := c.Tasks.Wait(cmd.Context(), sub.TaskID, 0)
-			if err != nil {
-				return err
-			}
-			return m.finish(task)
+			return m.wait(cmd.Context(), c, sub.TaskID)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&sf.payload, "payload", "", "the task's input as JSON, or @FILE to read it from FILE")
+	f.StringVar(&sf.payload, "payload", "", "the task's input as JSON, or @FILE to read it from FILE (@- from stdin)")
 	f.StringVar(&sf.priority, "priority", "", "low, normal (default), high or critical")
 	f.StringVar(&sf.queue, "queue", "", "queue to wait in (default FifoQ)")
 	f.StringVar(&sf.host, "host", "", "target host: run on a worker started with --pin-host HOST (queue pinned_HOST)")
@@ -110,7 +110,7 @@ func (sf *submitFlags) request(taskType string, flags *pflag.FlagSet) (api.Submi
 		IdempotencyKey: sf.idempotencyKey,
 		Labels:         sf.labels,
 	}
-	payload, err := readPayload(sf.payload)
+	payload, err := readPayload(sf.payload, sf.stdin)
 	if err != nil {
 		return req, err
 	}
@@ -140,18 +140,28 @@ func (sf *submitFlags) request(taskType string, flags *pflag.FlagSet) (api.Submi
 	return req, nil
 }
 
-// readPayload reads --payload: inline JSON or @FILE. Checking it here turns
-// a typo into a usage error instead of a request the server must refuse.
-func readPayload(v string) (json.RawMessage, error) {
+// readPayload reads --payload: inline JSON, @FILE, or @- for stdin.
+// Checking it here turns a typo into a usage error instead of a request the
+// server must refuse.
+func readPayload(v string, stdin io.Reader) (json.RawMessage, error) {
 	if v == "" {
 		return nil, nil
 	}
 	b := []byte(v)
 	if name, ok := strings.CutPrefix(v, "@"); ok {
 		var err error
-		if b, err = os.ReadFile(name); err != nil {
+		if name == "-" {
+			if stdin == nil {
+				stdin = os.Stdin
+			}
+			b, err = io.ReadAll(io.LimitReader(stdin, 8<<20))
+		} else {
+			b, err = os.ReadFile(name)
+		}
+		if err != nil {
 			return nil, usageErrorf("--payload: %v", err)
 		}
+		b = bytes.TrimSpace(b)
 	}
 	if !json.Valid(b) {
 		var probe any

@@ -157,8 +157,8 @@ func TestTasksSubmitWaitFailed(t *testing.T) {
 
 	r := drover(t, testEnv(t, srv), "tasks", "submit", "shell", "--payload", `{"command":"echo partial output; exit 3"}`, "--wait")
 
-	if r.code != exitError || r.stdout != "partial output\n" {
-		t.Errorf("submit --wait of a failing task = exit %d, stdout %q; want 1 and the output", r.code, r.stdout)
+	if r.code != 3 || r.stdout != "partial output\n" {
+		t.Errorf("submit --wait of a failing task = exit %d, stdout %q; want the task's exit code 3 and the output", r.code, r.stdout)
 	}
 	if want := regexp.MustCompile(`Error: task task-[0-9a-z]+ failed: command exited with code 3 \(exit code 3\)\n$`); !want.MatchString(r.stderr) {
 		t.Errorf("stderr %q, want it to match %s", r.stderr, want)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/version"
 	"github.com/drover-run/drover/worker"
 )
 
@@ -42,7 +43,7 @@ DROVER_<FLAG> in the environment.`,
 			if cfg.Labels, err = parseLabels(labels); err != nil {
 				return usageErrorf("%v", err)
 			}
-			cfg.Logger = log
+			cfg.Logger, cfg.Version = log, version.String()
 			if cfg.PinHost != "" && !cmd.Flags().Changed("queues") {
 				cfg.Queues = nil // a pinned worker serves its host alone unless told otherwise
 			}

@@ -170,15 +170,34 @@ func plainText(req *TaskRequest) error {
 	return nil
 }
 
+// The largest requirements any device is taken to meet.
+const (
+	MaxCPUCores = 4096
+	MaxMemoryGB = 1 << 20
+)
+
 func requirements(r domain.Requirements) (domain.Requirements, error) {
 	bad := func(field, format string, args ...any) error {
 		return domain.Errorf(domain.CodeValidation, format, args...).With("field", "requirements."+field)
 	}
+	// More than any device could have is a well-formed request the cluster
+	// cannot serve (document 001's INSUFFICIENT_RESOURCES, as when no
+	// registered device is big enough); a malformed value (negative here;
+	// fractional or beyond the integer type when decoded) is a validation
+	// error.
+	more := func(field string, v any, most any) error {
+		return domain.Errorf(domain.CodeInsufficientResources, "%s %v is more than any device has (at most %v)", field, v, most).
+			With("field", "requirements."+field).With("requirements", r)
+	}
 	switch {
-	case r.MinCPUCores < 0 || r.MinCPUCores > 4096:
-		return domain.Requirements{}, bad("min_cpu_cores", "min_cpu_cores must be between 0 and 4096")
-	case r.MinMemoryGB < 0 || r.MinMemoryGB > 1<<20:
-		return domain.Requirements{}, bad("min_memory_gb", "min_memory_gb must be between 0 and %d", 1<<20)
+	case r.MinCPUCores < 0:
+		return domain.Requirements{}, bad("min_cpu_cores", "min_cpu_cores must not be negative")
+	case r.MinCPUCores > MaxCPUCores:
+		return domain.Requirements{}, more("min_cpu_cores", r.MinCPUCores, MaxCPUCores)
+	case r.MinMemoryGB < 0:
+		return domain.Requirements{}, bad("min_memory_gb", "min_memory_gb must not be negative")
+	case r.MinMemoryGB > MaxMemoryGB:
+		return domain.Requirements{}, more("min_memory_gb", r.MinMemoryGB, MaxMemoryGB)
 	case len(r.Platform) > 64:
 		return domain.Requirements{}, bad("platform", "platform is too long")
 	case len(r.Role) > 64:

@@ -31,6 +31,7 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{ByRole: map[string]int{}, Tasks: map[domain.TaskState]int{}, Uptime: s.Uptime()}
+	seen := machines{}
 	for _, wk := range ws {
 		st.TotalDevices++
 		st.ByRole[wk.Role]++
@@ -39,6 +40,9 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 			continue
 		}
 		st.OnlineDevices++
+		if !seen.first(wk) {
+			continue
+		}
 		st.CPUCores += wk.Resources.CPUCores
 		st.MemoryGB += wk.Resources.MemoryTotalGB
 		st.StorageGB += wk.Resources.StorageTotalGB
@@ -147,4 +151,21 @@ func (s *Service) Health(ctx context.Context) (*Health, error) {
 		}
 	}
 	return h, nil
+}
+
+// machines counts each machine's resources once: several workers on one
+// host (drover dev's local workers, or a worker per queue) share its cores,
+// memory and disk, so only the first of them adds to the totals.
+type machines map[string]bool
+
+func (m machines) first(wk *domain.Worker) bool {
+	key := wk.Hostname
+	if key == "" {
+		key = "id:" + wk.ID
+	}
+	if m[key] {
+		return false
+	}
+	m[key] = true
+	return true
 }

@@ -58,9 +58,13 @@ func (s *Service) Metrics(ctx context.Context, p Period) (*Metrics, error) {
 		cpu, mem, disk, up = cpu+x.CPUSum, mem+x.MemSum, disk+x.DiskSum, up+x.UpSeconds
 		m.CPU.Peak, m.Memory.Peak, m.Disk.Peak = max(m.CPU.Peak, x.CPUMax), max(m.Memory.Peak, x.MemMax), max(m.Disk.Peak, x.DiskMax)
 	}
+	seen := machines{}
 	for _, wk := range ws {
 		if wk.State.Live() {
 			m.Connected++
+			if !seen.first(wk) {
+				continue
+			}
 			m.CPU.Cores += wk.Resources.CPUCores
 			m.Memory.TotalGB += wk.Resources.MemoryTotalGB
 			m.Disk.TotalGB += wk.Resources.StorageTotalGB

@@ -38,6 +38,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	envelope.OK(w, r, map[string]any{
 		"status":         "healthy",
 		"version":        s.version,
+		"schema_version": s.schemaVersion,
 		"uptime_seconds": int64(s.insight.Uptime() / time.Second),
 	}, "")
 	return nil

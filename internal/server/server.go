@@ -27,6 +27,8 @@ type Options struct {
 	Insight *insight.Service
 	Logger  *slog.Logger
 	Version string
+	// SchemaVersion is the store's schema (its highest migration), for /health.
+	SchemaVersion int
 	// Guard authenticates, rate-limits and authorizes requests given the
 	// route table (app's security); nil lets every request through.
 	Guard func(routes []httpapi.Route, errs httpapi.ErrorFunc) func(http.Handler) http.Handler
@@ -49,18 +51,19 @@ type Options struct {
 
 // Server serves the native API.
 type Server struct {
-	engine  *dispatch.Service
-	insight *insight.Service
-	log     *slog.Logger
-	version string
-	router  *httpapi.Router
-	handler http.Handler
-	keys    *auth.Service
-	obs     Observe
-	observe observeState
-	extra   []httpapi.Route
-	queues  *queue.Service
-	pools   *scale.Service
+	engine        *dispatch.Service
+	insight       *insight.Service
+	log           *slog.Logger
+	version       string
+	schemaVersion int
+	router        *httpapi.Router
+	handler       http.Handler
+	keys          *auth.Service
+	obs           Observe
+	observe       observeState
+	extra         []httpapi.Route
+	queues        *queue.Service
+	pools         *scale.Service
 	// workflows is the workflow engine (workflows.go).
 	workflows *workflow.Engine
 }
@@ -71,8 +74,8 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, keys: opts.Keys, obs: opts.Observe, extra: opts.Also,
-		pools: opts.Pools, workflows: opts.Workflows, queues: opts.Queues}
+	s := &Server{engine: opts.Engine, insight: opts.Insight, log: log, version: opts.Version, schemaVersion: opts.SchemaVersion,
+		keys: opts.Keys, obs: opts.Observe, extra: opts.Also, pools: opts.Pools, workflows: opts.Workflows, queues: opts.Queues}
 	routes := slices.Concat(s.Routes(), s.extra)
 	var guard, instrument func(http.Handler) http.Handler
 	if opts.Guard != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -220,7 +221,7 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	cursor, err := httpapi.IntParam(q.Get("cursor"), "cursor", 0, 0, 1<<62)
+	cursor, err := httpapi.IntParam(q.Get("cursor"), "cursor", 0, 0, math.MaxInt) // MaxInt: 32-bit builds (armv7) too
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/store"
+	"github.com/drover-run/drover/internal/version"
 )
 
 // Metrics is the server's Prometheus registry (private: nothing registers
@@ -72,7 +73,15 @@ func NewMetrics(st store.Store, dropped func() int64) *Metrics {
 	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "drover_monitor_streams", Help: "Open GET /api/v1/monitor/stream connections on this server.",
 	})
-	m.reg.MustRegister(m.transitions, m.leaseExpiries, m.dispatch, m.httpRequests, m.httpDuration,
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "drover_build_info",
+		Help: "Always 1; its labels name this server's build (the version line of drover version and /health).",
+		ConstLabels: prometheus.Labels{
+			"version": version.Version, "commit": version.Commit, "build_date": version.Date, "goversion": version.GoVersion,
+		},
+	})
+	buildInfo.Set(1)
+	m.reg.MustRegister(buildInfo, m.transitions, m.leaseExpiries, m.dispatch, m.httpRequests, m.httpDuration,
 		m.storeDuration, m.eventsWritten, m.eventsDropped, m.streams,
 		newStoreCollector(st),
 		collectors.NewGoCollector(),

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/drover-run/drover/internal/store"
 )
 
 // The migrations are NNNN_name.sql files, applied in order, each in its own
@@ -104,6 +106,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	)`); err != nil {
 		return translate(err)
 	}
+	if _, err := schemaStatus(ctx, conn.Conn(), ms, true); err != nil {
+		return err
+	}
 	applied, err := appliedVersions(ctx, conn.Conn())
 	if err != nil {
 		return err
@@ -119,9 +124,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	return nil
 }
 
-// appliedVersions reads which migrations the database has. Versions newer
-// than this binary knows are left alone: during a rolling upgrade an older
-// server keeps running on the newer schema.
+// appliedVersions reads which migrations the database has. A server that
+// runs keeps running when a newer one migrates the schema during a rolling
+// upgrade; one that starts on a schema newer than it knows refuses to
+// (schemaStatus).
 func appliedVersions(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) {
 	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
@@ -149,4 +155,88 @@ func apply(ctx context.Context, conn *pgx.Conn, m migration) error {
 		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 		return err
 	}))
+}
+
+// schemaStatus reads what the database has applied beside what this binary
+// knows. With refuseNewer, a migration the binary does not know is a
+// *store.SchemaTooNewError.
+func schemaStatus(ctx context.Context, conn *pgx.Conn, ms []migration, refuseNewer bool) ([]store.Migration, error) {
+	rows, err := conn.Query(ctx, `SELECT version, name, applied_at FROM schema_migrations`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	applied := map[int]store.Migration{}
+	for rows.Next() {
+		var v int32
+		var m store.Migration
+		if err := rows.Scan(&v, &m.Name, &m.Applied); err != nil {
+			rows.Close()
+			return nil, translate(err)
+		}
+		m.Version, m.Applied = int(v), m.Applied.UTC()
+		applied[m.Version] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	all, unknown := store.MergeMigrations(knownOf(ms), applied)
+	if refuseNewer && len(unknown) > 0 {
+		return nil, &store.SchemaTooNewError{Unknown: unknown}
+	}
+	return all, nil
+}
+
+// SchemaStatus reports the migrations of the database at url (in schema,
+// if not empty) without changing it (`drover migrate status`).
+func SchemaStatus(ctx context.Context, url, schema string) ([]store.Migration, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", translate(err))
+	}
+	if schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", translate(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, translate(err)
+	}
+	if !exists {
+		all, _ := store.MergeMigrations(knownOf(ms), nil)
+		return all, nil
+	}
+	return schemaStatus(ctx, conn, ms, false)
+}
+
+func knownOf(ms []migration) []store.Migration {
+	known := make([]store.Migration, len(ms))
+	for i, m := range ms {
+		known[i] = store.Migration{Version: m.version, Name: m.name}
+	}
+	return known
+}
+
+// Schema is the database's migrations as of opening (after migrating).
+func (s *Store) Schema() []store.Migration { return s.schema }
+
+// readSchema is schemaStatus on a connection of pool.
+func readSchema(ctx context.Context, pool *pgxpool.Pool) ([]store.Migration, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer conn.Release()
+	return schemaStatus(ctx, conn.Conn(), ms, false)
 }

@@ -56,8 +56,9 @@ type Options struct {
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	schema []store.Migration // as of Open, after migrating
 
 	// Cross-server wake-ups (notify.go).
 	listenConfig *pgx.ConnConfig // the pool's connection settings, for the listener's own connection
@@ -94,12 +95,18 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", translate(err))
 	}
+	applied, err := readSchema(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	s := &Store{
 		pool:         pool,
 		log:          opts.Logger,
 		listenConfig: cfg.ConnConfig.Copy(),
 		channel:      workChannel(schema),
 		origin:       newOrigin(),
+		schema:       applied,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

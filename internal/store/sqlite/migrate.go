@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drover-run/drover/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -67,6 +71,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	)`); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
+	if _, err := schemaStatus(ctx, db, ms, true); err != nil {
+		return err
+	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, db, m); err != nil {
 			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
@@ -98,3 +105,73 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	}
 	return tx.Commit()
 }
+
+// schemaStatus reads what the database has applied beside what this binary
+// knows. With refuseNewer, a migration the binary does not know is a
+// *store.SchemaTooNewError: a newer drover changed this database.
+func schemaStatus(ctx context.Context, db *sql.DB, ms []migration, refuseNewer bool) ([]store.Migration, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version, name, applied_at FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]store.Migration{}
+	for rows.Next() {
+		var m store.Migration
+		var at int64
+		if err := rows.Scan(&m.Version, &m.Name, &at); err != nil {
+			return nil, err
+		}
+		m.Applied = time.UnixMicro(at).UTC()
+		applied[m.Version] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	known := make([]store.Migration, len(ms))
+	for i, m := range ms {
+		known[i] = store.Migration{Version: m.version, Name: m.name}
+	}
+	all, unknown := store.MergeMigrations(known, applied)
+	if refuseNewer && len(unknown) > 0 {
+		return nil, &store.SchemaTooNewError{Unknown: unknown}
+	}
+	return all, nil
+}
+
+// SchemaStatus reports the migrations of the database at dsnOrPath without
+// changing it (`drover migrate status`): a database not created yet has
+// every migration pending.
+func SchemaStatus(ctx context.Context, dsnOrPath string) ([]store.Migration, error) {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return nil, err
+	}
+	path, err := filePath(dsnOrPath)
+	if err != nil {
+		return nil, err
+	}
+	known := make([]store.Migration, len(ms))
+	for i, m := range ms {
+		known[i] = store.Migration{Version: m.version, Name: m.name, Known: true}
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return known, nil
+	}
+	db, err := openPlain(path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if n == 0 {
+		return known, nil
+	}
+	return schemaStatus(ctx, db, ms, false)
+}
+
+// Schema is the database's migrations as of opening (after migrating).
+func (s *Store) Schema() []store.Migration { return s.schema }

@@ -113,6 +113,7 @@ type Store struct {
 	committer *committer
 	hot       map[string]*sql.Stmt // prepared on write (stmt.go)
 	lock      *os.File             // Options.Exclusive
+	schema    []store.Migration    // as of Open, after migrating
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -161,6 +162,16 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	schema, err := schemaStatus(ctx, write, ms, true)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
 	read, err := openDB(path, opts, false)
 	if err != nil {
 		write.Close()
@@ -182,6 +193,7 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read:      read,
 		hot:       hot,
 		committer: startCommitter(write, opts.MaxBatch),
+		schema:    schema,
 	}, nil
 }
 
