@@ -14,7 +14,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,16 +127,17 @@ func (s *Server) authed(h workerHandler) func(http.ResponseWriter, *http.Request
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
-
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	var req api.RegisterRequest
 	if err := httpapi.Decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if err := validateRegister(&req); err != nil {
+	// The engine's rules, before a join token is spent on the request.
+	check := workerFromRequest("", &req)
+	if err := dispatch.CheckWorker(check); err != nil {
 		return err
 	}
+	req.Name, req.Queues, req.Role = check.Name, check.Queues, check.Role
 	if s.authReg != nil {
 		if err := s.authReg(r, &req); err != nil {
 			return err
@@ -167,39 +167,6 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		WorkerID: wk.ID, Credential: cred,
 		HeartbeatInterval: api.MillisOf(cfg.HeartbeatInterval), LeaseTTL: api.MillisOf(cfg.LeaseTTL),
 	}, "")
-	return nil
-}
-
-func validateRegister(req *api.RegisterRequest) error {
-	bad := func(field, format string, args ...any) error {
-		return domain.Errorf(domain.CodeValidation, format, args...).With("field", field)
-	}
-	if req.Name == "" {
-		req.Name = req.Hostname
-	}
-	switch {
-	case !nameRE.MatchString(req.Name):
-		return bad("name", "name must be 1 to 128 letters, digits or _.:@- starting with a letter or digit")
-	case req.Concurrency < 1 || req.Concurrency > 10000:
-		return bad("concurrency", "concurrency must be between 1 and 10000")
-	case len(req.TaskTypes) == 0 || len(req.TaskTypes) > 1000:
-		return bad("task_types", "task_types must list 1 to 1000 types")
-	case len(req.Queues) > 100:
-		return bad("queues", "at most 100 queues")
-	case len(req.Labels) > 64:
-		return bad("labels", "at most 64 labels")
-	}
-	for _, t := range req.TaskTypes {
-		if !domain.ValidTypeName(t) {
-			return bad("task_types", "task type '%s' is not a valid name", t)
-		}
-	}
-	if len(req.Queues) == 0 {
-		req.Queues = []string{domain.DefaultQueue}
-	}
-	if req.Role == "" {
-		req.Role = "compute"
-	}
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 // of that registration's credential, else the first free one of w.Name,
 // w.Name-2, …. Servers sharing a store never hand out one id twice.
 func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, returningCredentialHash string) (*domain.Worker, error) {
-	if err := validResources(w.Resources); err != nil {
+	if err := CheckWorker(w); err != nil {
 		return nil, err
 	}
 	w.State = domain.WorkerOnline

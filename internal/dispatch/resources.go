@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"math"
+	"regexp"
 
 	"github.com/drover-run/drover/internal/domain"
 )
@@ -45,4 +46,42 @@ func validResources(r domain.Resources) error {
 		return bad("battery.level", "battery.level is a percentage, between 0 and 100")
 	}
 	return nil
+}
+
+var workerNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$`)
+
+// CheckWorker validates what a worker says of itself as it registers, and
+// fills in what it left out: its name (its hostname), queues (FifoQ) and
+// role (compute).
+func CheckWorker(w *domain.Worker) error {
+	bad := func(field, format string, args ...any) error {
+		return domain.Errorf(domain.CodeValidation, format, args...).With("field", field)
+	}
+	if w.Name == "" {
+		w.Name = w.Hostname
+	}
+	switch {
+	case !workerNameRE.MatchString(w.Name):
+		return bad("name", "name must be 1 to 128 letters, digits or _.:@- starting with a letter or digit")
+	case w.Concurrency < 1 || w.Concurrency > 10000:
+		return bad("concurrency", "concurrency must be between 1 and 10000")
+	case len(w.TaskTypes) == 0 || len(w.TaskTypes) > 1000:
+		return bad("task_types", "task_types must list 1 to 1000 types")
+	case len(w.Queues) > 100:
+		return bad("queues", "at most 100 queues")
+	case len(w.Labels) > 64:
+		return bad("labels", "at most 64 labels")
+	}
+	for _, t := range w.TaskTypes {
+		if !domain.ValidTypeName(t) {
+			return bad("task_types", "task type '%s' is not a valid name", t)
+		}
+	}
+	if len(w.Queues) == 0 {
+		w.Queues = []string{domain.DefaultQueue}
+	}
+	if w.Role == "" {
+		w.Role = "compute"
+	}
+	return validResources(w.Resources)
 }
