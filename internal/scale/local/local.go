@@ -186,7 +186,7 @@ func (p *Provider) start(bin string, env []string, pool *domain.Pool, name strin
 	cmd.Env = env
 	// Its own process group: a Ctrl-C at the server's terminal reaches the
 	// server, which stops its workers in order, not the workers directly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	var out io.WriteCloser
 	if p.opts.LogDir != "" {
 		if err := os.MkdirAll(p.opts.LogDir, 0o755); err != nil {
@@ -274,7 +274,7 @@ func (p *Provider) stop(w *domain.Worker) {
 		select {
 		case <-pr.done:
 		case <-t.C:
-			_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+			_ = killGroup(pr.cmd.Process)
 		}
 	}()
 }
@@ -309,7 +309,7 @@ func (p *Provider) Close(ctx context.Context) {
 		select {
 		case <-pr.done:
 		case <-ctx.Done():
-			_ = syscall.Kill(-pr.cmd.Process.Pid, syscall.SIGKILL)
+			_ = killGroup(pr.cmd.Process)
 			<-pr.done
 		}
 	}

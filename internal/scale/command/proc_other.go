@@ -1,0 +1,14 @@
+//go:build !unix
+
+package command
+
+import (
+	"os"
+	"os/exec"
+)
+
+// ownGroup does nothing where there are no process groups.
+func ownGroup(*exec.Cmd) {}
+
+// killGroup kills p alone where there are no process groups.
+func killGroup(p *os.Process) error { return p.Kill() }
