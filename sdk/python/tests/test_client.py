@@ -78,6 +78,14 @@ def register_raw(cluster, name, queue="nowhere"):
         return json.load(r)["data"]
 
 
+def test_device_suspend_and_resume(cluster, client):
+    reg = register_raw(cluster, "to-suspend")
+    s = client.devices.suspend(reg["worker_id"])
+    assert s["device_id"] == reg["worker_id"] and s["suspended"] is True and s["status"] == "suspended"
+    r = client.devices.resume(reg["worker_id"])
+    assert r["suspended"] is False and r["status"] != "suspended"
+
+
 def test_device_remove_and_not_found(cluster, client):
     reg = register_raw(cluster, "to-remove")
     r = client.devices.remove(reg["worker_id"], force=True)

@@ -32,6 +32,8 @@ CALLS = {
     "GET /api/v1/devices/{id}": lambda c: c.devices.get("x"),
     "DELETE /api/v1/devices/{id}": lambda c: c.devices.remove("x"),
     "POST /api/v1/devices/{id}/ping": lambda c: c.devices.ping("x"),
+    "POST /api/v1/devices/{id}/suspend": lambda c: c.devices.suspend("x"),
+    "POST /api/v1/devices/{id}/resume": lambda c: c.devices.resume("x"),
     "POST /api/v1/tasks": lambda c: c.tasks.submit("echo"),
     "GET /api/v1/tasks": lambda c: c.tasks.list(),
     "POST /api/v1/tasks/batch": lambda c: c.tasks.batch([TasksService.request("echo")]),

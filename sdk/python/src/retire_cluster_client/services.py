@@ -102,6 +102,15 @@ class DevicesService(_Service):
             body["count"] = count
         return self._t.call("POST", item_path("devices", device_id, "/ping"), body=body)["ping_results"]
 
+    def suspend(self, device_id: str) -> JSON:
+        """Suspend a device: it finishes what it runs and leases nothing new
+        until resumed (admin scope). Answers ``device_id``, ``status``, ``suspended``."""
+        return self._t.call("POST", item_path("devices", device_id, "/suspend"))
+
+    def resume(self, device_id: str) -> JSON:
+        """Resume a suspended device (admin scope)."""
+        return self._t.call("POST", item_path("devices", device_id, "/resume"))
+
     def remove(self, device_id: str, force: bool = False) -> JSON:
         """Remove a device; with force, even with active tasks (they are cancelled).
         Answers ``removed_device`` and ``cancelled_tasks``."""
