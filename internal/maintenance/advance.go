@@ -28,22 +28,5 @@ func (a *Advance) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	log := a.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		case <-a.Engine.Woken():
-		}
-		if err := a.Engine.Advance(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("advancing workflow runs", "error", err)
-		}
-		timer.Reset(interval)
-	}
+	return Loop(ctx, a.Logger, a.Name(), 0, fixed(interval), a.Engine.Woken(), a.Engine.Advance)
 }

@@ -25,16 +25,8 @@ func (a *Autoscale) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return nil
-		}
-		if _, err := a.Pools.Autoscale(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Error("maintenance pass failed", "service", a.Name(), "err", err)
-		}
-	}
+	return Every(ctx, a.Log, a.Name(), fixed(interval), func(ctx context.Context) error {
+		_, err := a.Pools.Autoscale(ctx)
+		return err
+	})
 }

@@ -24,5 +24,5 @@ func (h *History) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 10 * time.Minute
 	}
-	return Every(ctx, h.Log, h.Name(), func() time.Duration { return interval }, h.Sampler.Prune)
+	return Every(ctx, h.Log, h.Name(), fixed(interval), h.Sampler.Prune)
 }

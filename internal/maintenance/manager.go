@@ -112,17 +112,32 @@ func run(ctx context.Context, s Service) (err error) {
 // change it) until ctx ends; f's errors are logged. It is the loop most
 // services are.
 func Every(ctx context.Context, log *slog.Logger, name string, interval func() time.Duration, f func(context.Context) error) error {
-	timer := time.NewTimer(interval())
+	return Loop(ctx, log, name, interval(), interval, nil, f)
+}
+
+// Loop calls f first after first, then whenever wake delivers or interval
+// (read afresh each time) has passed since the last call, until ctx ends;
+// f's errors are logged. A nil wake never delivers.
+func Loop(ctx context.Context, log *slog.Logger, name string, first time.Duration, interval func() time.Duration,
+	wake <-chan struct{}, f func(context.Context) error) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	for {
 		select {
 		case <-timer.C:
+		case <-wake:
 		case <-ctx.Done():
 			return nil
 		}
 		if err := f(ctx); err != nil && ctx.Err() == nil {
 			log.Error("maintenance pass failed", "service", name, "err", err)
 		}
-		timer.Reset(interval())
+		timer.Reset(interval()) // Go 1.23+: Reset drains a fired timer
 	}
 }
+
+// fixed is an interval that does not change.
+func fixed(d time.Duration) func() time.Duration { return func() time.Duration { return d } }

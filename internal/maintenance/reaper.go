@@ -28,27 +28,5 @@ func (r *Reaper) Name() string { return "reaper" }
 func (r *Reaper) Run(ctx context.Context) error {
 	grace := r.Engine.Config().LeaseTTL
 	r.Log.Info("leader: the reaper starts after the failover grace", "grace", grace)
-	if !sleep(ctx, grace) {
-		return nil
-	}
-	for {
-		if err := r.Engine.RescueExpired(ctx); err != nil && ctx.Err() == nil {
-			r.Log.Error("maintenance pass failed", "service", r.Name(), "err", err)
-		}
-		if !sleep(ctx, r.Engine.Config().ReaperInterval) {
-			return nil
-		}
-	}
-}
-
-// sleep waits d, or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return Loop(ctx, r.Log, r.Name(), grace, func() time.Duration { return r.Engine.Config().ReaperInterval }, nil, r.Engine.RescueExpired)
 }

@@ -26,28 +26,11 @@ func (r *Reconcile) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-timer.C:
-		case <-r.Pools.Kicked():
-		case <-ctx.Done():
-			return nil
-		}
+	return Loop(ctx, r.Log, r.Name(), 0, fixed(interval), r.Pools.Kicked(), func(ctx context.Context) error {
 		res, err := r.Pools.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.Log.Error("maintenance pass failed", "service", r.Name(), "err", err)
-		}
 		if res != (scale.ReconcileResult{}) {
 			r.Log.Debug("pools reconciled", "launched", res.Launched, "drained", res.Drained, "released", res.Released, "removed", res.Removed)
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(interval)
-	}
+		return err
+	})
 }

@@ -18,5 +18,5 @@ type Signatures struct {
 func (s *Signatures) Name() string { return "signatures" }
 
 func (s *Signatures) Run(ctx context.Context) error {
-	return Every(ctx, s.Log, s.Name(), func() time.Duration { return time.Minute }, s.Auth.ForgetSignatures)
+	return Every(ctx, s.Log, s.Name(), fixed(time.Minute), s.Auth.ForgetSignatures)
 }
