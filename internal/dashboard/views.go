@@ -90,7 +90,8 @@ func newViews() (*views, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"overview", "tasks", "task", "submit", "devices", "device", "logs", "keys", "login", "error"} {
+	for _, name := range []string{"overview", "tasks", "task", "submit", "devices", "device", "logs", "keys", "login", "error",
+		"queues", "workflows", "workflow", "run", "pools", "pool"} {
 		t, err := layout.Clone()
 		if err != nil {
 			return nil, err
@@ -188,15 +189,27 @@ type pageData struct {
 	Version string
 	Q       url.Values
 	Flash   string
+	Has     sections
 	// Stream is the page's live event stream (sse-connect), or "".
 	Stream string
 	Data   any
 }
 
+// sections are the optional parts of the dashboard this server has.
+type sections struct {
+	Queues, Workflows, Pools bool
+}
+
+func (d *Dashboard) sections() sections {
+	return sections{Queues: d.opts.Queues != nil, Workflows: d.opts.Workflows != nil, Pools: d.opts.Pools != nil}
+}
+
 // streams are the live topics of each page.
 var streams = map[string]string{
 	"overview": "/ui/live?topics=tasks,devices", "tasks": "/ui/live?topics=tasks", "devices": "/ui/live?topics=devices",
-	"device": "/ui/live?topics=devices", "logs": "/ui/live?topics=logs",
+	"device": "/ui/live?topics=devices", "logs": "/ui/live?topics=logs", "queues": "/ui/live?topics=queues",
+	"workflows": "/ui/live?topics=runs", "workflow": "/ui/live?topics=runs", "run": "/ui/live?topics=runs",
+	"pools": "/ui/live?topics=pools", "pool": "/ui/live?topics=pools",
 }
 
 // streamer is page data with a stream of its own (a task's page).
@@ -214,7 +227,7 @@ func (d *Dashboard) renderStatus(w http.ResponseWriter, r *http.Request, status 
 	if !ok {
 		return fmt.Errorf("dashboard: no page %q", name)
 	}
-	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Data: data}
+	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Has: d.sections(), Data: data}
 	// A message rides in the redirect after an action, signed: a link
 	// from elsewhere cannot put words on the page.
 	if f := pd.Q.Get("flash"); f != "" && hmac.Equal([]byte(pd.Q.Get("fs")), []byte(d.sessions.sign("flash:"+f))) {
@@ -289,7 +302,7 @@ func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, err erro
 	t := d.views.pages["error"]
 	var buf bytes.Buffer
 	v := &viewer{Auth: d.opts.Auth}
-	data := pageData{V: v, Nav: "error", Title: http.StatusText(status), Version: d.opts.Version,
+	data := pageData{V: v, Nav: "error", Title: http.StatusText(status), Version: d.opts.Version, Has: d.sections(),
 		Data: errorData{Status: status, Code: string(de.Code), Message: de.Message}}
 	block := "layout"
 	if r.Header.Get("HX-Request") == "true" {
