@@ -17,7 +17,8 @@ const queueListKey = "queue list"
 
 type queueRow struct {
 	*domain.Queue
-	Waited time.Duration // how long the oldest pending task has waited
+	Pending, Running, Failed int64
+	Waited                   time.Duration // how long the oldest pending task has waited
 }
 
 func (d *Dashboard) queues(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -28,7 +29,7 @@ func (d *Dashboard) queues(w http.ResponseWriter, r *http.Request, v *viewer) er
 	now := d.opts.Engine.Now()
 	rows := make([]queueRow, len(qs))
 	for i, q := range qs {
-		rows[i] = queueRow{Queue: q}
+		rows[i] = queueRow{Queue: q, Pending: q.Counts[domain.TaskPending], Running: q.Counts[domain.TaskRunning], Failed: q.Counts[domain.TaskFailed]}
 		if !q.OldestPending.IsZero() {
 			rows[i].Waited = now.Sub(q.OldestPending)
 		}
