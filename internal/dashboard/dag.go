@@ -22,15 +22,15 @@ type dagView struct {
 }
 
 type dagNode struct {
-	Name      string
-	Label     string // Name, cut to fit the box
-	State     string // a run's action state, or ""
-	Href      string // the step's task, or ""
-	X, Y      int
-	TextX     int
-	TextY     int
-	W, H      int
-	Depth     int
+	Name  string
+	Label string // Name, cut to fit the box
+	State string // a run's action state, or ""
+	Href  string // the step's task, or ""
+	X, Y  int
+	TextX int
+	TextY int
+	W, H  int
+	Depth int
 }
 
 type dagEdge struct {

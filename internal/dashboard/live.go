@@ -30,7 +30,7 @@ import (
 var allTopics = []string{"tasks", "devices", "logs", "queues", "runs", "pools"}
 
 var (
-	byTaskEvent   = []string{"tasks", "queues", "runs"}
+	byTaskEvent = []string{"tasks", "queues", "runs"}
 	// A heartbeat (device_update) changes a device's figures; joining,
 	// leaving and going offline change queues' and pools' workers too.
 	byDeviceEvent = []string{"devices", "queues", "pools"}

@@ -341,11 +341,11 @@ type deviceData struct {
 	// nothing new until resumed.
 	Suspended   bool
 	SuspendedAt time.Time
-	Period string
-	Chart  chart
-	Tasks  chart
-	Recent []domain.Event
-	Empty  bool
+	Period      string
+	Chart       chart
+	Tasks       chart
+	Recent      []domain.Event
+	Empty       bool
 }
 
 func (d *Dashboard) device(w http.ResponseWriter, r *http.Request, v *viewer) error {
