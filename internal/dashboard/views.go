@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"math"
@@ -67,6 +68,9 @@ func newViews() (*views, error) {
 			return "", fmt.Errorf("no asset %q", name)
 		},
 		"iso":     iso,
+		"timetag": timeTag,
+		"state":   stateTag("s-"),
+		"runstate": stateTag("r-"),
 		"ago":     ago,
 		"dur":     dur,
 		"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
@@ -102,6 +106,27 @@ func newViews() (*views, error) {
 		v.pages[name] = t
 	}
 	return v, nil
+}
+
+// timeTag is t as a <time> element (a dash when zero), built here rather
+// than by a template: lists show one per row, and a template's actions cost
+// a reflective call each. Its text is iso's, which holds only digits and
+// "-:TZ", so it needs no escaping.
+func timeTag(t time.Time) template.HTML {
+	if t.IsZero() {
+		return "—"
+	}
+	s := iso(t)
+	return template.HTML(`<time datetime="` + s + `">` + s + `</time>`)
+}
+
+// stateTag makes the func of a state badge whose class is prefix+state;
+// the state is escaped.
+func stateTag(prefix string) func(s any) template.HTML {
+	return func(s any) template.HTML {
+		e := html.EscapeString(fmt.Sprint(s))
+		return template.HTML(`<span class="state ` + prefix + e + `">` + e + `</span>`)
+	}
 }
 
 // iso is t in UTC, RFC 3339; the browser shows it in its own zone.
