@@ -300,6 +300,11 @@ func TestHostileTextIsEscaped(t *testing.T) {
 			}
 		}
 	}
+	for _, path := range []string{"/ui/workflows", "/ui/workflows/1", fmt.Sprintf("/ui/runs/%d", f.run)} {
+		if a := f.do(t, "GET", path, nil); strings.Contains(a.body, "<report>") || !strings.Contains(a.body, "nightly &lt;report&gt;") {
+			t.Errorf("GET %s: the workflow's name is not escaped", path)
+		}
+	}
 	if a := f.do(t, "GET", "/ui/tasks/"+f.hostile, nil); !strings.Contains(a.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("the hostile payload is not shown as text:\n%s", a.body)
 	}

@@ -131,7 +131,11 @@ type runData struct {
 	Failures []workflow.StepFailure
 	// Restartable: a step did not complete, so "restart failed" has work.
 	Restartable bool
+	Unexplained int // failed steps past maxFailuresExplained
 }
+
+// maxFailuresExplained bounds the failed steps a run's page explains.
+const maxFailuresExplained = 5
 
 func (d *Dashboard) run(w http.ResponseWriter, r *http.Request, v *viewer) error {
 	ctx := r.Context()
@@ -151,13 +155,25 @@ func (d *Dashboard) run(w http.ResponseWriter, r *http.Request, v *viewer) error
 	if err != nil {
 		return err
 	}
-	rd := runData{Run: run, Workflow: wf, DAG: dag, Failures: d.opts.Workflows.Failures(ctx, run)}
+	rd := runData{Run: run, Workflow: wf, DAG: dag}
+	// Why steps failed costs two reads per failed step (its task and its
+	// log): the page explains the first few, and links every step's task.
+	failed := *run
+	failed.Actions = nil
 	for _, a := range run.Actions {
 		switch a.State {
-		case domain.ActionFailed, domain.ActionCancelled, domain.ActionUpstreamFailed:
+		case domain.ActionFailed:
+			if len(failed.Actions) < maxFailuresExplained {
+				failed.Actions = append(failed.Actions, a)
+			} else {
+				rd.Unexplained++
+			}
+			rd.Restartable = true
+		case domain.ActionCancelled, domain.ActionUpstreamFailed:
 			rd.Restartable = true
 		}
 	}
+	rd.Failures = d.opts.Workflows.Failures(ctx, &failed)
 	return d.render(w, r, "run", v, rd)
 }
 
