@@ -202,7 +202,9 @@ func TestBrowserKeepsUp(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &st); err != nil {
 			t.Fatal(err)
 		}
-		q := func(p float64) time.Duration { return ls[min(len(ls)-1, int(p*float64(len(ls))))].Round(time.Millisecond) }
+		q := func(p float64) time.Duration {
+			return ls[min(len(ls)-1, int(p*float64(len(ls))))].Round(time.Millisecond)
+		}
 		// A page that falls behind lags more and more: compare the halves.
 		half := func(xs []time.Duration) time.Duration {
 			xs = slices.Clone(xs)
