@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,13 @@ func taskState(t *testing.T, srv *drovertest.Server, id string) string {
 	return env.Data.Task.Status
 }
 
+// press clicks the button sel in one step of the page's own script: the
+// buttons below sit in live regions, which a refresh may replace between
+// chromedp's finding a node and its clicking it.
+func press(sel string) chromedp.Action {
+	return chromedp.Evaluate(`document.querySelector(`+strconv.Quote(sel)+`).click()`, nil)
+}
+
 // TestBrowserWorkflowsQueuesDrain: a workflow's DAG draws; a run started
 // from its page shows its steps' states change without a reload; a queue
 // is paused and resumed from the queues page, and a device drained and
@@ -45,10 +53,10 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 	// a ─┬─ b ─┬─ d
 	//    └─ c ─┘
 	body := `{"name": "diamond", "steps": [
-		{"name": "a", "task_type": "ticker", "payload": {"n": 40}},
+		{"name": "a", "task_type": "ticker", "payload": {"n": 100}},
 		{"name": "b", "task_type": "ticker", "payload": {"n": 3}, "depends_on": ["a"]},
 		{"name": "c", "task_type": "ticker", "payload": {"n": 3}, "depends_on": ["a"]},
-		{"name": "d", "task_type": "ticker", "payload": {"n": 20}, "depends_on": ["b", "c"]}]}`
+		{"name": "d", "task_type": "ticker", "payload": {"n": 3}, "depends_on": ["b", "c"]}]}`
 	resp, err := http.Post(base+"/api/v1/workflows", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +74,7 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 		var box []float64
 		run(t, ctx, "dag",
 			chromedp.Navigate(wfPage),
-			within(10*time.Second, chromedp.WaitVisible(`svg.dag`, chromedp.ByQuery)),
+			within(20*time.Second, chromedp.WaitVisible(`svg.dag`, chromedp.ByQuery)),
 			chromedp.Evaluate(`document.querySelectorAll("svg.dag .node").length`, &nodes),
 			chromedp.Evaluate(`document.querySelectorAll("svg.dag path.edge").length`, &edges),
 			// d is drawn right of b and c, which are right of a.
@@ -85,7 +93,7 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 		run(t, ctx, "run now",
 			chromedp.Navigate(wfPage),
 			chromedp.Click(`button[name="run"]`, chromedp.ByQuery),
-			within(10*time.Second, chromedp.WaitVisible(`svg.dag [data-step="a"]`, chromedp.ByQuery)),
+			within(20*time.Second, chromedp.WaitVisible(`svg.dag [data-step="a"]`, chromedp.ByQuery)),
 			chromedp.Location(&url),
 			chromedp.Evaluate(`window.__mark = 5`, nil),
 		)
@@ -93,15 +101,36 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 			t.Fatalf("after Run now the browser is at %s", url)
 		}
 		run(t, ctx, "states",
-			within(15*time.Second, chromedp.WaitVisible(`svg.dag .n-running[data-step="a"]`, chromedp.ByQuery)),
+			// a runs 10 s: long enough to be seen running on a loaded machine.
+			within(30*time.Second, chromedp.WaitVisible(`svg.dag .n-running[data-step="a"]`, chromedp.ByQuery)),
 			within(30*time.Second, chromedp.WaitVisible(`svg.dag .n-completed[data-step="a"]`, chromedp.ByQuery)),
-			within(30*time.Second, chromedp.WaitVisible(`svg.dag .n-running[data-step="d"]`, chromedp.ByQuery)),
 			within(30*time.Second, chromedp.WaitVisible(`svg.dag .n-completed[data-step="d"]`, chromedp.ByQuery)),
-			within(10*time.Second, chromedp.WaitVisible(`#live .r-completed`, chromedp.ByQuery)),
+			within(20*time.Second, chromedp.WaitVisible(`#live .r-completed`, chromedp.ByQuery)),
 			chromedp.Evaluate(`window.__mark || 0`, &mark),
 		)
 		if mark != 5 {
 			t.Error("the run's page was reloaded")
+		}
+	})
+
+	t.Run("a live region holds still while a control of it has the focus", func(t *testing.T) {
+		btn := `tr[data-queue="FifoQ"] button[name="pause"]`
+		var same bool
+		run(t, ctx, "focus",
+			chromedp.Navigate(base+"/ui/queues"),
+			within(20*time.Second, chromedp.WaitVisible(btn, chromedp.ByQuery)),
+			chromedp.Evaluate(`window.__btn = document.querySelector(`+strconv.Quote(btn)+`); window.__btn.focus()`, nil),
+		)
+		submit(t, srv, "ticker", `{"n": 1}`) // the queues change: a refresh is due
+		run(t, ctx, "held",
+			within(20*time.Second, chromedp.Poll(`document.getElementById("live").dataset.stale === "1"`, nil)),
+			chromedp.Evaluate(`window.__btn === document.querySelector(`+strconv.Quote(btn)+`) && document.activeElement === window.__btn`, &same),
+			chromedp.Evaluate(`window.__btn.blur()`, nil),
+			// Once the focus leaves, the region catches up.
+			within(20*time.Second, chromedp.Poll(`!document.getElementById("live").dataset.stale && window.__btn !== document.querySelector(`+strconv.Quote(btn)+`)`, nil)),
+		)
+		if !same {
+			t.Error("the focused button was replaced by a refresh")
 		}
 	})
 
@@ -110,9 +139,9 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 		run(t, ctx, "pause",
 			chromedp.Navigate(base+"/ui/queues"),
 			chromedp.Evaluate(`window.confirm = () => true`, nil),
-			within(10*time.Second, chromedp.WaitVisible(row+` button[name="pause"]`, chromedp.ByQuery)),
-			chromedp.Click(row+` button[name="pause"]`, chromedp.ByQuery),
-			within(10*time.Second, chromedp.WaitVisible(row+` .q-paused`, chromedp.ByQuery)),
+			within(20*time.Second, chromedp.WaitVisible(row+` button[name="pause"]`, chromedp.ByQuery)),
+			press(row+` button[name="pause"]`),
+			within(20*time.Second, chromedp.WaitVisible(row+` .q-paused`, chromedp.ByQuery)),
 		)
 		id := submit(t, srv, "ticker", `{"n": 1}`)
 		time.Sleep(1500 * time.Millisecond) // a browser test: what must NOT happen needs a while
@@ -120,8 +149,8 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 			t.Fatalf("a task in the paused queue is %s", st)
 		}
 		run(t, ctx, "resume",
-			chromedp.Click(row+` button[name="resume"]`, chromedp.ByQuery),
-			within(10*time.Second, chromedp.WaitVisible(row+` .q-running`, chromedp.ByQuery)),
+			press(row+` button[name="resume"]`),
+			within(20*time.Second, chromedp.WaitVisible(row+` .q-running`, chromedp.ByQuery)),
 		)
 		drovertest.Eventually(t, 15*time.Second, func() bool { return taskState(t, srv, id) == "completed" }, "the task to run once resumed")
 	})
@@ -129,9 +158,9 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 	t.Run("drain a device and resume it", func(t *testing.T) {
 		run(t, ctx, "drain",
 			chromedp.Navigate(base+"/ui/devices/"+w1.ID()),
-			within(10*time.Second, chromedp.WaitVisible(`button[name="drain"]`, chromedp.ByQuery)),
-			chromedp.Click(`button[name="drain"]`, chromedp.ByQuery),
-			within(10*time.Second, chromedp.WaitVisible(`#live .w-suspended`, chromedp.ByQuery)),
+			within(20*time.Second, chromedp.WaitVisible(`button[name="drain"]`, chromedp.ByQuery)),
+			press(`button[name="drain"]`),
+			within(20*time.Second, chromedp.WaitVisible(`#live .w-suspended`, chromedp.ByQuery)),
 		)
 		id := submit(t, srv, "ticker", `{"n": 1}`)
 		time.Sleep(1500 * time.Millisecond)
@@ -139,8 +168,8 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 			t.Fatalf("a task with only a drained worker is %s", st)
 		}
 		run(t, ctx, "undrain",
-			chromedp.Click(`button[name="undrain"]`, chromedp.ByQuery),
-			within(10*time.Second, chromedp.WaitVisible(`button[name="drain"]`, chromedp.ByQuery)),
+			press(`button[name="undrain"]`),
+			within(20*time.Second, chromedp.WaitVisible(`button[name="drain"]`, chromedp.ByQuery)),
 		)
 		drovertest.Eventually(t, 15*time.Second, func() bool { return taskState(t, srv, id) == "completed" }, "the task to run once resumed")
 	})
