@@ -93,7 +93,8 @@ func TestBrowserWorkflowsQueuesDrain(t *testing.T) {
 		run(t, ctx, "run now",
 			chromedp.Navigate(wfPage),
 			chromedp.Click(`button[name="run"]`, chromedp.ByQuery),
-			within(20*time.Second, chromedp.WaitVisible(`svg.dag [data-step="a"]`, chromedp.ByQuery)),
+			// A run's DAG is in its live region; a workflow's is not.
+			within(20*time.Second, chromedp.WaitVisible(`#live svg.dag [data-step="a"]`, chromedp.ByQuery)),
 			chromedp.Location(&url),
 			chromedp.Evaluate(`window.__mark = 5`, nil),
 		)
