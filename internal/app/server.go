@@ -199,12 +199,12 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	}, s.pools.services(s, cfg)...)...)
 
 	ins := insight.New(st, engine.Now, engine.StartedAt())
-	dash, err := dashboard.New(dashboard.Options{Engine: engine, Insight: ins, Bus: obs.bus, Keys: sec.keys, Auth: cfg.Auth,
-		Pinger: obs.control, Logger: log, Version: cfg.Version})
+	queues := queue.New(st, engine, queue.Options{Logger: log})
+	dash, err := dashboard.New(dashboard.Options{Engine: engine, Insight: ins, Queues: queues, Workflows: wf, Pools: s.pools.svc,
+		Bus: obs.bus, Keys: sec.keys, Auth: cfg.Auth, Pinger: obs.control, Logger: log, Version: cfg.Version})
 	if err != nil {
 		return nil, err
 	}
-	queues := queue.New(st, engine, queue.Options{Logger: log})
 	native := server.New(server.Options{Engine: engine, Insight: ins, Logger: log, Version: cfg.Version,
 		SchemaVersion: schemaVersion(st), Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
 		Pools: s.pools.svc, Queues: queues, Also: slices.Concat(dash.Routes(), elastic.Routes(elastic.Deps{Pools: s.pools.svc}))})

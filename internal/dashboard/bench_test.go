@@ -20,12 +20,17 @@ import (
 	"github.com/drover-run/drover/internal/event"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/queue"
+	"github.com/drover-run/drover/internal/scale"
+	"github.com/drover-run/drover/internal/scale/local"
 	"github.com/drover-run/drover/internal/store/sqlite"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // BenchmarkPages renders each page server-side over a store holding
 // 100,000 tasks (about 5,000 of them finished, the rest pending) and 100
-// workers, and reports each page's p50 and p99 render time. The target
+// workers, a 24-step workflow with 200 runs, and a pool of 10 workers
+// with 100 changes of size, and reports each page's p50 and p99 render time. The target
 // (issue 13): p99 under 20 ms.
 //
 //	go test -run '^$' -bench BenchmarkPages -benchtime 200x ./internal/dashboard
@@ -49,7 +54,11 @@ func BenchmarkPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	someTask := seed(b, ctx, eng, reuse)
+	flows := workflow.New(workflow.Options{Store: st, Tasks: eng})
+	pools := scale.New(st, scale.Options{Providers: map[string]scale.Provider{local.Name: local.New(local.Options{})}})
+	wfID, runID, poolID := seedOps(b, ctx, eng, flows, pools)
 	d, err := dashboard.New(dashboard.Options{Engine: eng, Insight: insight.New(st, nil, time.Now()),
+		Queues: queue.New(st, eng, queue.Options{}), Workflows: flows, Pools: pools,
 		Bus: event.New(event.Options{Store: st}), Keys: auth.New(auth.Options{Store: st})})
 	if err != nil {
 		b.Fatal(err)
@@ -65,6 +74,12 @@ func BenchmarkPages(b *testing.B) {
 		{"devices", "/ui/devices"},
 		{"device", "/ui/devices/w007?period=24h"},
 		{"logs", "/ui/logs"},
+		{"queues", "/ui/queues"},
+		{"workflows", "/ui/workflows"},
+		{"workflow", fmt.Sprintf("/ui/workflows/%d", wfID)},
+		{"run", fmt.Sprintf("/ui/runs/%d", runID)},
+		{"pools", "/ui/pools"},
+		{"pool", fmt.Sprintf("/ui/pools/%d", poolID)},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
@@ -148,4 +163,64 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// seedOps stores, unless there is one, a workflow of 24 steps (six layers
+// of four, each step after two of the layer above) with 200 runs whose
+// first steps are started, and a pool with 10 workers and 100 changes of
+// size; it returns the workflow's, the newest run's and the pool's ids.
+func seedOps(b *testing.B, ctx context.Context, eng *dispatch.Service, flows *workflow.Engine, pools *scale.Service) (wf, run, pool int64) {
+	if ws, err := flows.Workflows(ctx, 1, 0); err != nil {
+		b.Fatal(err)
+	} else if len(ws) == 1 {
+		runs, err := flows.Runs(ctx, workflow.RunFilter{WorkflowID: ws[0].ID, Limit: 1})
+		if err != nil || len(runs) == 0 {
+			b.Fatalf("the reused store holds no run: %v", err)
+		}
+		ps, err := pools.List(ctx)
+		if err != nil || len(ps) == 0 {
+			b.Fatalf("the reused store holds no pool: %v", err)
+		}
+		return ws[0].ID, runs[0].ID, ps[0].ID
+	}
+	var steps []domain.Step
+	for layer := range 6 {
+		for k := range 4 {
+			s := domain.Step{Name: fmt.Sprintf("s%d-%d", layer, k), TaskType: "echo", Queue: "flows", Payload: json.RawMessage(`{"message":"x"}`)}
+			if layer > 0 {
+				s.DependsOn = []string{fmt.Sprintf("s%d-%d", layer-1, k), fmt.Sprintf("s%d-%d", layer-1, (k+1)%4)}
+			}
+			steps = append(steps, s)
+		}
+	}
+	w, err := flows.Create(ctx, &domain.Workflow{Name: "bench", Steps: steps})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 200 {
+		r, err := flows.RunNow(ctx, w.ID, workflow.RunOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := flows.AdvanceRun(ctx, r.ID); err != nil {
+			b.Fatal(err)
+		}
+		run = r.ID
+	}
+	p, err := pools.Create(ctx, &domain.Pool{Name: "bench", Points: 1, MaxPoints: 20, Provider: local.Name}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		if _, _, err := pools.Scale(ctx, p.ID, 1+i%20, "autoscaler", "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if _, err := eng.Register(ctx, &domain.Worker{ID: fmt.Sprintf("pool-w%02d", i), Name: fmt.Sprintf("pool-w%02d", i), Role: "worker",
+			PoolID: p.ID, TaskTypes: []string{"echo"}, Concurrency: 2}, "", ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return w.ID, run, p.ID
 }

@@ -106,3 +106,11 @@ func (c *aggregates) recount(e *aggregate, compute func(context.Context) (any, e
 		e.val, e.at, e.cursor = v, time.Now(), cursor
 	}
 }
+
+// forget drops key, so that its next get computes it afresh: after an
+// action of this server that changes it.
+func (c *aggregates) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
+}

@@ -3,7 +3,8 @@
 // Events stream fed by the cluster's event bus, every asset embedded.
 //
 // It is an HTTP package like the native API: it reads and acts only through
-// the engine services (dispatch, insight, auth), never the store. With
+// the engine services (dispatch, insight, queue, workflow, scale, auth),
+// never the store. With
 // authentication on, a visitor logs in once with an API key; the key stays
 // on the server (session.go), and every engine call is made as that key's
 // principal, so the dashboard can do exactly what the key could do through
@@ -24,6 +25,9 @@ import (
 	"github.com/drover-run/drover/internal/event"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/queue"
+	"github.com/drover-run/drover/internal/scale"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 // Pinger probes a worker over its control channel.
@@ -35,6 +39,11 @@ type Pinger interface {
 type Options struct {
 	Engine  *dispatch.Service
 	Insight *insight.Service
+	// Queues, Workflows and Pools are the other engines; each nil one
+	// leaves its pages (and device drains, for Queues) out.
+	Queues    *queue.Service
+	Workflows *workflow.Engine
+	Pools     *scale.Service
 	// Bus feeds the live updates; nil: pages are static until reloaded.
 	Bus *event.Bus
 	// Keys authenticates logins and manages keys (the Keys page).
@@ -102,7 +111,7 @@ func (d *Dashboard) Routes() []httpapi.Route {
 		return httpapi.Route{Method: "POST", Path: path, Access: httpapi.Public, Tag: "dashboard", Summary: "Dashboard action",
 			Raw: "text/html", Status: http.StatusSeeOther, Also: []int{http.StatusOK}, Errors: d.renderError, Handler: d.wrap(need, d.checked(h))}
 	}
-	return []httpapi.Route{
+	routes := []httpapi.Route{
 		page("/{$}", auth.ScopeRead, d.overview),
 		page("/ui/{$}", auth.ScopeRead, d.overview),
 		page("/ui/tasks", auth.ScopeRead, d.tasks),
@@ -132,6 +141,31 @@ func (d *Dashboard) Routes() []httpapi.Route {
 		action("/ui/keys/{id}/rotate", auth.ScopeAdmin, d.rotateKey),
 		action("/ui/keys/{id}/revoke", auth.ScopeAdmin, d.revokeKey),
 	}
+	// The API's scopes for the same acts: pausing queues and suspending
+	// workers is admin, as is resizing pools; runs are write.
+	if d.opts.Queues != nil {
+		routes = append(routes,
+			page("/ui/queues", auth.ScopeRead, d.queues),
+			action("/ui/queues/{name}/pause", auth.ScopeAdmin, d.pauseQueue),
+			action("/ui/queues/{name}/resume", auth.ScopeAdmin, d.resumeQueue),
+			action("/ui/devices/{id}/drain", auth.ScopeAdmin, d.drain),
+			action("/ui/devices/{id}/undrain", auth.ScopeAdmin, d.undrain))
+	}
+	if d.opts.Workflows != nil {
+		routes = append(routes,
+			page("/ui/workflows", auth.ScopeRead, d.workflows),
+			page("/ui/workflows/{id}", auth.ScopeRead, d.workflow),
+			page("/ui/runs/{id}", auth.ScopeRead, d.run),
+			action("/ui/workflows/{id}/run", auth.ScopeWrite, d.runWorkflow),
+			action("/ui/runs/{id}/restart", auth.ScopeWrite, d.restartRun),
+			action("/ui/runs/{id}/kill", auth.ScopeWrite, d.killRun))
+	}
+	if d.opts.Pools != nil {
+		routes = append(routes,
+			page("/ui/pools", auth.ScopeRead, d.pools),
+			page("/ui/pools/{id}", auth.ScopeRead, d.pool))
+	}
+	return routes
 }
 
 // notFound answers the dashboard's unknown paths with its own page.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,20 +23,28 @@ import (
 	"github.com/drover-run/drover/internal/event"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/queue"
+	"github.com/drover-run/drover/internal/scale"
+	"github.com/drover-run/drover/internal/scale/local"
 	"github.com/drover-run/drover/internal/store/sqlite"
+	"github.com/drover-run/drover/internal/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fixture is a dashboard over a fresh store holding one worker and a few
-// tasks in every state, on a fixed clock.
+// tasks in every state, a paused queue, a workflow with a run half done,
+// and a pool with a drained worker, on a fixed clock.
 type fixture struct {
 	h       http.Handler
 	eng     *dispatch.Service
 	keys    *auth.Service
+	queues  *queue.Service
+	flows   *workflow.Engine
 	done    string // a completed task, with log lines
 	hostile string // a pending task whose payload holds markup
 	failed  string
+	run     int64 // a run whose first step completed
 }
 
 var clock = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -56,8 +65,11 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 	keys := auth.New(auth.Options{Store: st, Now: now})
 	// A bus that is never run: its last id stays 0, so pages are stable.
 	bus := event.New(event.Options{Store: st})
+	queues := queue.New(st, eng, queue.Options{Clock: now})
+	flows := workflow.New(workflow.Options{Store: st, Tasks: eng, Clock: now})
+	pools := scale.New(st, scale.Options{Providers: map[string]scale.Provider{local.Name: local.New(local.Options{})}, Clock: now})
 	d, err := dashboard.New(dashboard.Options{Engine: eng, Bus: bus, Insight: insight.New(st, now, clock.Add(-time.Hour)),
-		Keys: keys, Auth: withAuth, Version: "test"})
+		Queues: queues, Workflows: flows, Pools: pools, Keys: keys, Auth: withAuth, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +78,7 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 		t.Errorf("%s answered %d, which its route does not declare", route.Pattern(), status)
 	}
 	rt.Add(d.Routes()...)
-	f := &fixture{h: rt, eng: eng, keys: keys}
+	f := &fixture{h: rt, eng: eng, keys: keys, queues: queues, flows: flows}
 
 	w, err := eng.Register(ctx, &domain.Worker{ID: "w1", Name: "w1", Hostname: "box", Role: "worker", Queues: []string{"FifoQ"},
 		TaskTypes: []string{"echo", "sleep"}, Concurrency: 2,
@@ -102,6 +114,59 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 		}
 	}
 	f.hostile = submit("echo", `{"message":"</pre><script>alert(1)</script>"}`)
+
+	if _, err := queues.Pause(ctx, domain.Actor{}, "batch"); err != nil {
+		t.Fatal(err)
+	}
+	step := func(name string, after ...string) domain.Step {
+		return domain.Step{Name: name, TaskType: "echo", Queue: "flows", Payload: json.RawMessage(`{"message":"` + name + `"}`), DependsOn: after}
+	}
+	wf, err := flows.Create(ctx, &domain.Workflow{Name: "nightly <report>", Steps: []domain.Step{
+		step("fetch"), step("parse", "fetch"), step("lint", "fetch"), step("report", "parse", "lint"), step("a-rather-long-step-name-to-cut", "fetch")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := flows.RunNow(ctx, wf.ID, workflow.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.run = run.ID
+	// Its first step runs and completes on a worker of the flows queue;
+	// the next pass starts the steps below it.
+	fw, err := eng.Register(ctx, &domain.Worker{ID: "wf1", Name: "wf1", Role: "worker", Queues: []string{"flows"},
+		TaskTypes: []string{"echo"}, Concurrency: 1}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.AdvanceRun(ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	leased, err = eng.Lease(ctx, fw, 1, 0)
+	if err != nil || len(leased) != 1 {
+		t.Fatalf("lease the run's first step: %v %d", err, len(leased))
+	}
+	if _, err := eng.Finish(ctx, "wf1", []domain.AttemptResult{{Ref: domain.TaskRef{TaskID: leased[0].ID, Epoch: leased[0].LeaseEpoch},
+		Succeeded: true, Result: &domain.Result{Output: "fetched"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.AdvanceRun(ctx, run.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := pools.Create(ctx, &domain.Pool{ID: 7, Name: "edge", Points: 1, MaxPoints: 4, Provider: local.Name}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pools.Scale(ctx, p.ID, 2, "autoscaler", "backlog of 9 tasks"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Register(ctx, &domain.Worker{ID: "pool7-a", Name: "pool7-a", Role: "worker", PoolID: p.ID,
+		TaskTypes: []string{"echo"}, Concurrency: 2}, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queues.SuspendWorker(ctx, domain.Actor{}, "pool7-a"); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -186,6 +251,20 @@ func TestPagesAndFragments(t *testing.T) {
 		{"logs", "/ui/logs?level=info", nil},
 		{"logs.live", "/ui/logs", frag},
 		{"keys", "/ui/keys", nil},
+		{"queues", "/ui/queues", nil},
+		{"queues.live", "/ui/queues", frag},
+		{"workflows", "/ui/workflows", nil},
+		{"workflows.live", "/ui/workflows", frag},
+		{"workflow", "/ui/workflows/1", nil},
+		{"workflow.live", "/ui/workflows/1", frag},
+		{"run", fmt.Sprintf("/ui/runs/%d", f.run), nil},
+		{"run.live", fmt.Sprintf("/ui/runs/%d", f.run), frag},
+		{"pools", "/ui/pools", nil},
+		{"pools.live", "/ui/pools", frag},
+		{"pool", "/ui/pools/7", nil},
+		{"pool.live", "/ui/pools/7", frag},
+		{"device.drained", "/ui/devices/pool7-a?period=1h", nil},
+		{"norun", "/ui/runs/999", nil},
 		{"notfound", "/ui/tasks/task-nope", nil},
 		{"nopage", "/ui/nope", nil},
 	}
@@ -193,7 +272,7 @@ func TestPagesAndFragments(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := f.do(t, "GET", c.path, nil, c.hdr...)
 			want := http.StatusOK
-			if c.name == "notfound" || c.name == "nopage" {
+			if c.name == "notfound" || c.name == "nopage" || c.name == "norun" {
 				want = http.StatusNotFound
 			}
 			if a.status != want {
@@ -219,6 +298,11 @@ func TestHostileTextIsEscaped(t *testing.T) {
 			if strings.Contains(a.body, bad) {
 				t.Errorf("GET %s: the page holds %q unescaped", path, bad)
 			}
+		}
+	}
+	for _, path := range []string{"/ui/workflows", "/ui/workflows/1", fmt.Sprintf("/ui/runs/%d", f.run)} {
+		if a := f.do(t, "GET", path, nil); strings.Contains(a.body, "<report>") || !strings.Contains(a.body, "nightly &lt;report&gt;") {
+			t.Errorf("GET %s: the workflow's name is not escaped", path)
 		}
 	}
 	if a := f.do(t, "GET", "/ui/tasks/"+f.hostile, nil); !strings.Contains(a.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
@@ -362,6 +446,18 @@ func TestLoginAndScopes(t *testing.T) {
 	if a := f.do(t, "GET", "/ui/keys", nil, "Cookie", rc); a.status != http.StatusForbidden {
 		t.Errorf("a read key on the keys page = %d, want 403", a.status)
 	}
+	// Pausing queues and draining devices is admin, killing runs write:
+	// a read key sees none of their buttons, and is refused them anyway.
+	for page, button := range map[string]string{"/ui/queues": `name="pause"`, "/ui/devices/w1": `name="drain"`, fmt.Sprintf("/ui/runs/%d", f.run): `name="kill"`} {
+		if a := f.do(t, "GET", page, nil, "Cookie", rc); a.status != 200 || strings.Contains(a.body, button) {
+			t.Errorf("a read key on %s (%d) sees %s", page, a.status, button)
+		}
+	}
+	for _, action := range []string{"/ui/queues/FifoQ/pause", "/ui/devices/w1/drain", fmt.Sprintf("/ui/runs/%d/kill", f.run)} {
+		if a := f.do(t, "POST", action, url.Values{"csrf": {rtoken}}, "Cookie", rc); a.status != http.StatusForbidden {
+			t.Errorf("a read key: POST %s = %d, want 403", action, a.status)
+		}
+	}
 
 	ac := login(admin.Token)
 	page = f.do(t, "GET", "/ui/tasks/"+f.hostile, nil, "Cookie", ac)
@@ -385,5 +481,75 @@ func TestLoginAndScopes(t *testing.T) {
 	}
 	if a := f.do(t, "GET", "/", nil, "Cookie", ac); a.status != http.StatusSeeOther {
 		t.Errorf("after logout GET / = %d, want the login", a.status)
+	}
+}
+
+// TestQueueRunAndDrainActions: pause and resume a queue, drain and resume
+// a device, kill and restart a run, each a POST with the session's token
+// that the next page shows done.
+func TestQueueRunAndDrainActions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	ctx := context.Background()
+	token, cookie := csrfOf(t, f.do(t, "GET", "/ui/queues", nil))
+	post := func(path string, form url.Values) answer {
+		t.Helper()
+		if form == nil {
+			form = url.Values{}
+		}
+		form.Set("csrf", token)
+		a := f.do(t, "POST", path, form, "Cookie", cookie)
+		if a.status != http.StatusSeeOther {
+			t.Fatalf("POST %s = %d\n%s", path, a.status, a.body)
+		}
+		return f.do(t, "GET", a.header.Get("Location"), nil, "Cookie", cookie)
+	}
+	if a := f.do(t, "POST", "/ui/queues/FifoQ/pause", url.Values{}, "Cookie", cookie); a.status != http.StatusForbidden {
+		t.Errorf("pause without the CSRF token = %d, want 403", a.status)
+	}
+	page := post("/ui/queues/FifoQ/pause", nil)
+	if !strings.Contains(page.body, `action="/ui/queues/FifoQ/resume"`) {
+		t.Errorf("after pause the queues page offers no resume for FifoQ:\n%s", page.body)
+	}
+	if q, _ := f.queues.Get(ctx, "FifoQ"); !q.Paused {
+		t.Error("FifoQ is not paused")
+	}
+	post("/ui/queues/FifoQ/resume", nil)
+	if q, _ := f.queues.Get(ctx, "FifoQ"); q.Paused {
+		t.Error("FifoQ is still paused")
+	}
+
+	page = post("/ui/devices/w1/drain", nil)
+	if !strings.Contains(page.body, `name="undrain"`) || !strings.Contains(page.body, "drained") {
+		t.Errorf("after drain the device page shows no drained state:\n%s", page.body)
+	}
+	post("/ui/devices/w1/undrain", nil)
+	if vs, _ := f.queues.Workers(ctx, queue.WorkerQuery{Name: "w1"}); len(vs) != 1 || vs[0].Suspended {
+		t.Errorf("after resume w1 is %+v", vs)
+	}
+
+	run := fmt.Sprintf("/ui/runs/%d", f.run)
+	page = post(run+"/kill", nil)
+	if !strings.Contains(page.body, "r-killed") || !strings.Contains(page.body, `name="restart-failed"`) {
+		t.Errorf("after kill the run page shows no killed state or restart:\n%s", page.body)
+	}
+	page = post(run+"/restart", url.Values{"mode": {"failed"}})
+	if !strings.Contains(page.body, `name="kill"`) {
+		t.Errorf("after restarting the failed steps the run is not active:\n%s", page.body)
+	}
+	post(run+"/kill", nil)
+	r, err := f.flows.Run(ctx, f.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = post(run+"/restart", url.Values{"mode": {"steps"}, "action": {fmt.Sprint(r.Actions[1].ID)}})
+	if !strings.Contains(page.body, `data-step="parse"><td>parse</td><td><span class="state r-waiting">`) &&
+		!strings.Contains(page.body, `data-step="parse"><td>parse</td><td><span class="state r-pending">`) {
+		t.Errorf("after restarting from parse, parse did not start again:\n%s", page.body)
+	}
+	post(run+"/kill", nil)
+	page = f.do(t, "POST", run+"/restart", url.Values{"csrf": {token}, "mode": {"whole"}}, "Cookie", cookie)
+	if loc := page.header.Get("Location"); !strings.HasPrefix(loc, "/ui/runs/") || strings.HasPrefix(loc, run+"?") {
+		t.Errorf("restart whole went to %q, want a new run's page", loc)
 	}
 }

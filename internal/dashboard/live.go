@@ -15,27 +15,64 @@ import (
 
 // Live updates. A page opens one event stream (htmx-ext-sse); the stream
 // reads the cluster's event bus and sends, per topic a page shows
-// (tasks, devices, logs), a bare "something changed" event, at most once
+// (tasks, devices, logs, queues, runs, pools), a bare "something changed" event, at most once
 // per Throttle. The page's live region then fetches its own fresh HTML
 // (hx-trigger="sse:tasks"). Coalescing makes a tab's cost independent of
 // the event rate: 1,000 tasks a second cost it two requests a second.
 // A task's page streams its log lines themselves, rendered (and escaped)
 // on the server.
 
-// topicOf is the page topic an event type touches, or "".
-func topicOf(typ string) string {
-	switch {
-	case strings.HasPrefix(typ, domain.EventTaskPrefix):
-		return "tasks"
-	case strings.HasPrefix(typ, domain.EventDevicePrefix):
-		return "devices"
-	case strings.HasPrefix(typ, domain.EventLogEntryPrefix):
-		return "logs"
-	}
-	return ""
-}
+// The page topics, and the events that touch each. Queues count tasks and
+// the workers serving them; runs advance as their tasks do; pools hold
+// workers. Pauses, suspensions, run and pool changes are logged by their
+// engines (component audit, workflow, pools), which makes them log_entry
+// events: those signal the pages showing them too.
+var allTopics = []string{"tasks", "devices", "logs", "queues", "runs", "pools"}
 
-var allTopics = []string{"tasks", "devices", "logs"}
+var (
+	byTaskEvent = []string{"tasks", "queues", "runs"}
+	// A heartbeat (device_update) changes a device's figures; joining,
+	// leaving and going offline change queues' and pools' workers too.
+	byDeviceEvent = []string{"devices", "queues", "pools"}
+	byComponent   = []struct {
+		needle []byte
+		topics []string
+	}{
+		{[]byte(`"component":"audit"`), []string{"queues", "devices"}},
+		{[]byte(`"component":"workflow"`), []string{"runs"}},
+		{[]byte(`"component":"pools"`), []string{"pools", "devices"}},
+	}
+)
+
+// markTopics marks in dirty the topics of want an event touches.
+func markTopics(f *event.Frame, want, dirty map[string]bool) {
+	mark := func(ts ...string) {
+		for _, t := range ts {
+			if want[t] {
+				dirty[t] = true
+			}
+		}
+	}
+	switch typ := f.Type; {
+	case strings.HasPrefix(typ, domain.EventTaskPrefix):
+		mark(byTaskEvent...)
+	case typ == domain.EventDeviceUpdate:
+		mark("devices")
+	case strings.HasPrefix(typ, domain.EventDevicePrefix):
+		mark(byDeviceEvent...)
+	case strings.HasPrefix(typ, domain.EventRunPrefix):
+		mark("runs")
+	case strings.HasPrefix(typ, domain.EventPoolPrefix):
+		mark("pools")
+	case strings.HasPrefix(typ, domain.EventLogEntryPrefix):
+		mark("logs")
+		for _, c := range byComponent {
+			if bytes.Contains(f.JSON, c.needle) {
+				mark(c.topics...)
+			}
+		}
+	}
+}
 
 // stream starts an event stream on w, or refuses one past MaxStreams.
 func (d *Dashboard) stream(w http.ResponseWriter) (bus *event.Bus, release func(), err error) {
@@ -132,9 +169,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request, _ *viewer) erro
 		}
 		for i := range frames {
 			cursor = frames[i].ID
-			if t := topicOf(frames[i].Type); want[t] {
-				dirty[t] = true
-			}
+			markTopics(&frames[i], want, dirty)
 		}
 		if len(frames) == 4096 {
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/httpapi"
 	"github.com/drover-run/drover/internal/insight"
+	"github.com/drover-run/drover/internal/queue"
 )
 
 // chart is a uPlot chart's data, drawn by app.js: x values in Unix
@@ -303,7 +304,26 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request, v *viewer) e
 	slices.SortStableFunc(ws, func(a, b *domain.Worker) int {
 		return cmp.Or(-cmp.Compare(boolInt(a.State.Live()), boolInt(b.State.Live())), cmp.Compare(a.ID, b.ID))
 	})
-	return d.render(w, r, "devices", v, ws)
+	dd := devicesData{Workers: ws, Suspended: map[string]bool{}}
+	if d.opts.Queues != nil {
+		// The queue engine's fleet snapshot: at most a second old, one read
+		// however many tabs are open.
+		views, err := d.opts.Queues.Workers(r.Context(), queue.WorkerQuery{})
+		if err != nil {
+			return err
+		}
+		for _, wv := range views {
+			if wv.Suspended {
+				dd.Suspended[wv.ID] = true
+			}
+		}
+	}
+	return d.render(w, r, "devices", v, dd)
+}
+
+type devicesData struct {
+	Workers   []*domain.Worker
+	Suspended map[string]bool // drained by hand
 }
 
 func boolInt(b bool) int {
@@ -315,11 +335,17 @@ func boolInt(b bool) int {
 
 type deviceData struct {
 	Worker *domain.Worker
-	Period string
-	Chart  chart
-	Tasks  chart
-	Recent []domain.Event
-	Empty  bool
+	// Drains: this server can drain devices (it has a queue engine).
+	Drains bool
+	// Suspended: drained by hand; it finishes what it runs and leases
+	// nothing new until resumed.
+	Suspended   bool
+	SuspendedAt time.Time
+	Period      string
+	Chart       chart
+	Tasks       chart
+	Recent      []domain.Event
+	Empty       bool
 }
 
 func (d *Dashboard) device(w http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -345,7 +371,12 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request, v *viewer) er
 	if err != nil {
 		return err
 	}
-	dd := deviceData{Worker: wk, Period: p.Name, Recent: recent.Entries, Empty: len(s.Times) == 0,
+	view, err := d.workerView(ctx, wk.ID)
+	if err != nil {
+		return err
+	}
+	dd := deviceData{Worker: wk, Drains: d.opts.Queues != nil, Suspended: view.Suspended, SuspendedAt: view.SuspendedAt,
+		Period: p.Name, Recent: recent.Entries, Empty: len(s.Times) == 0,
 		Chart: chart{Unit: "%", Series: []chartLine{{Label: "CPU", Y: s.CPU}, {Label: "memory", Y: s.Memory}}},
 		Tasks: chart{Series: []chartLine{{Label: "tasks ended", Y: make([]float64, len(s.Tasks))}}}}
 	for i, t := range s.Times {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"math"
@@ -66,22 +67,25 @@ func newViews() (*views, error) {
 			}
 			return "", fmt.Errorf("no asset %q", name)
 		},
-		"iso":     iso,
-		"ago":     ago,
-		"dur":     dur,
-		"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
-		"gb":      func(f float64) string { return fmt.Sprintf("%.1f GB", f) },
-		"json":    jsonText,
-		"pretty":  pretty,
-		"query":   query,
-		"add":     func(a, b int) int { return a + b },
-		"sub":     func(a, b int) int { return a - b },
-		"states":  func() []domain.TaskState { return domain.TaskStates },
-		"levels":  func() []string { return []string{"debug", "info", "warning", "error"} },
-		"periods": func() []string { return []string{"1h", "24h", "7d"} },
-		"join":    strings.Join,
-		"list":    func(s ...string) []string { return s },
-		"usedPct": usedPct,
+		"iso":      iso,
+		"timetag":  timeTag,
+		"state":    stateTag("s-"),
+		"runstate": stateTag("r-"),
+		"ago":      ago,
+		"dur":      dur,
+		"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
+		"gb":       func(f float64) string { return fmt.Sprintf("%.1f GB", f) },
+		"json":     jsonText,
+		"pretty":   pretty,
+		"query":    query,
+		"add":      func(a, b int) int { return a + b },
+		"sub":      func(a, b int) int { return a - b },
+		"states":   func() []domain.TaskState { return domain.TaskStates },
+		"levels":   func() []string { return []string{"debug", "info", "warning", "error"} },
+		"periods":  func() []string { return []string{"1h", "24h", "7d"} },
+		"join":     strings.Join,
+		"list":     func(s ...string) []string { return s },
+		"usedPct":  usedPct,
 		"contains": func(list []string, s string) bool {
 			return strings.Contains(","+strings.Join(list, ",")+",", ","+s+",")
 		},
@@ -90,7 +94,8 @@ func newViews() (*views, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"overview", "tasks", "task", "submit", "devices", "device", "logs", "keys", "login", "error"} {
+	for _, name := range []string{"overview", "tasks", "task", "submit", "devices", "device", "logs", "keys", "login", "error",
+		"queues", "workflows", "workflow", "run", "pools", "pool"} {
 		t, err := layout.Clone()
 		if err != nil {
 			return nil, err
@@ -101,6 +106,27 @@ func newViews() (*views, error) {
 		v.pages[name] = t
 	}
 	return v, nil
+}
+
+// timeTag is t as a <time> element (a dash when zero), built here rather
+// than by a template: lists show one per row, and a template's actions cost
+// a reflective call each. Its text is iso's, which holds only digits and
+// "-:TZ", so it needs no escaping.
+func timeTag(t time.Time) template.HTML {
+	if t.IsZero() {
+		return "—"
+	}
+	s := iso(t)
+	return template.HTML(`<time datetime="` + s + `">` + s + `</time>`)
+}
+
+// stateTag makes the func of a state badge whose class is prefix+state;
+// the state is escaped.
+func stateTag(prefix string) func(s any) template.HTML {
+	return func(s any) template.HTML {
+		e := html.EscapeString(fmt.Sprint(s))
+		return template.HTML(`<span class="state ` + prefix + e + `">` + e + `</span>`)
+	}
 }
 
 // iso is t in UTC, RFC 3339; the browser shows it in its own zone.
@@ -188,15 +214,27 @@ type pageData struct {
 	Version string
 	Q       url.Values
 	Flash   string
+	Has     sections
 	// Stream is the page's live event stream (sse-connect), or "".
 	Stream string
 	Data   any
 }
 
+// sections are the optional parts of the dashboard this server has.
+type sections struct {
+	Queues, Workflows, Pools bool
+}
+
+func (d *Dashboard) sections() sections {
+	return sections{Queues: d.opts.Queues != nil, Workflows: d.opts.Workflows != nil, Pools: d.opts.Pools != nil}
+}
+
 // streams are the live topics of each page.
 var streams = map[string]string{
 	"overview": "/ui/live?topics=tasks,devices", "tasks": "/ui/live?topics=tasks", "devices": "/ui/live?topics=devices",
-	"device": "/ui/live?topics=devices", "logs": "/ui/live?topics=logs",
+	"device": "/ui/live?topics=devices", "logs": "/ui/live?topics=logs", "queues": "/ui/live?topics=queues",
+	"workflows": "/ui/live?topics=runs", "workflow": "/ui/live?topics=runs", "run": "/ui/live?topics=runs",
+	"pools": "/ui/live?topics=pools", "pool": "/ui/live?topics=pools",
 }
 
 // streamer is page data with a stream of its own (a task's page).
@@ -214,7 +252,7 @@ func (d *Dashboard) renderStatus(w http.ResponseWriter, r *http.Request, status 
 	if !ok {
 		return fmt.Errorf("dashboard: no page %q", name)
 	}
-	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Data: data}
+	pd := pageData{V: v, Nav: name, Version: d.opts.Version, Q: r.URL.Query(), Has: d.sections(), Data: data}
 	// A message rides in the redirect after an action, signed: a link
 	// from elsewhere cannot put words on the page.
 	if f := pd.Q.Get("flash"); f != "" && hmac.Equal([]byte(pd.Q.Get("fs")), []byte(d.sessions.sign("flash:"+f))) {
@@ -289,7 +327,7 @@ func (d *Dashboard) renderError(w http.ResponseWriter, r *http.Request, err erro
 	t := d.views.pages["error"]
 	var buf bytes.Buffer
 	v := &viewer{Auth: d.opts.Auth}
-	data := pageData{V: v, Nav: "error", Title: http.StatusText(status), Version: d.opts.Version,
+	data := pageData{V: v, Nav: "error", Title: http.StatusText(status), Version: d.opts.Version, Has: d.sections(),
 		Data: errorData{Status: status, Code: string(de.Code), Message: de.Message}}
 	block := "layout"
 	if r.Header.Get("HX-Request") == "true" {

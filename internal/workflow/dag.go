@@ -220,6 +220,19 @@ func DeriveState(states []domain.ActionState) domain.RunState {
 	return domain.RunFailed
 }
 
+// Depths is each step's depth, by index: 0 for a step without parents,
+// else one more than its deepest parent's (the column a drawing of the DAG
+// puts it in).
+func (g *Graph) Depths() []int {
+	d := make([]int, len(g.Steps))
+	for _, i := range g.topo() {
+		for _, p := range g.parents[i] {
+			d[i] = max(d[i], d[p]+1)
+		}
+	}
+	return d
+}
+
 // topo is the steps in a topological order (parents first), stable by index.
 func (g *Graph) topo() []int {
 	indeg := make([]int, len(g.Steps))

@@ -130,3 +130,16 @@ func TestRestartSet(t *testing.T) {
 		})
 	}
 }
+
+func TestDepths(t *testing.T) {
+	t.Parallel()
+	// d's parents are at depths 0 and 1: it sits below the deeper one.
+	g, err := NewGraph(steps("d:a,b", "a", "b:a", "c", "e:d,c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{2, 0, 1, 0, 3}
+	if got := g.Depths(); !cmp.Equal(got, want) {
+		t.Errorf("Depths() = %v, want %v", got, want)
+	}
+}

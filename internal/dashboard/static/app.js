@@ -60,6 +60,41 @@
     var log = document.getElementById("log");
     if (log) { localize(log); if (log.dataset.follow) log.scrollTop = log.scrollHeight; }
   });
+  // A live region holds still while the reader is in it — one of its
+  // controls focused, or a pointer pressed on it — so that a refresh
+  // cannot swallow a click or drop the keyboard focus; it catches up once
+  // they leave.
+  var pressed = null;
+  function busy(el) {
+    var f = document.activeElement;
+    return pressed === el || (f && f !== el && el.contains(f));
+  }
+  function catchUp(el) {
+    if (!el || !el.dataset.stale || busy(el)) return;
+    delete el.dataset.stale;
+    htmx.ajax("GET", el.getAttribute("hx-get"), { target: el, swap: "innerHTML" });
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var el = e.detail.elt;
+    if (el && el.id === "live" && busy(el)) {
+      e.preventDefault();
+      el.dataset.stale = "1";
+    }
+  });
+  document.addEventListener("pointerdown", function (e) {
+    pressed = e.target.closest ? e.target.closest("#live") : null;
+  }, true);
+  function release() {
+    var el = pressed;
+    pressed = null;
+    setTimeout(function () { catchUp(el); }, 0); // after the click it ends
+  }
+  document.addEventListener("pointerup", release, true);
+  document.addEventListener("pointercancel", release, true);
+  document.addEventListener("focusout", function (e) {
+    var el = e.target.closest ? e.target.closest("#live") : null;
+    if (el) setTimeout(function () { catchUp(el); }, 0); // once the focus has moved
+  });
   // Confirm destructive actions.
   document.addEventListener("submit", function (e) {
     var b = e.submitter;
