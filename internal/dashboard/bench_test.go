@@ -193,7 +193,7 @@ func seedOps(b *testing.B, ctx context.Context, eng *dispatch.Service, flows *wo
 			steps = append(steps, s)
 		}
 	}
-	w, err := flows.Create(ctx, &domain.Workflow{Name: "bench", Steps: steps})
+	w, err := flows.Create(ctx, domain.Actor{}, &domain.Workflow{Name: "bench", Steps: steps})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func newFixture(t testing.TB, withAuth bool) *fixture {
 	step := func(name string, after ...string) domain.Step {
 		return domain.Step{Name: name, TaskType: "echo", Queue: "flows", Payload: json.RawMessage(`{"message":"` + name + `"}`), DependsOn: after}
 	}
-	wf, err := flows.Create(ctx, &domain.Workflow{Name: "nightly <report>", Steps: []domain.Step{
+	wf, err := flows.Create(ctx, domain.Actor{}, &domain.Workflow{Name: "nightly <report>", Steps: []domain.Step{
 		step("fetch"), step("parse", "fetch"), step("lint", "fetch"), step("report", "parse", "lint"), step("a-rather-long-step-name-to-cut", "fetch")}})
 	if err != nil {
 		t.Fatal(err)

@@ -128,7 +128,7 @@ func (e *Engine) KillAction(ctx context.Context, id int64) (int64, error) {
 // reruns the actions named by actionIDs and their descendants, whatever
 // their state, in the same record. Tasks of rerun actions still going are
 // cancelled first.
-func (e *Engine) Restart(ctx context.Context, id int64, mode string, actionIDs []int64, starter int64) (*domain.Run, error) {
+func (e *Engine) Restart(ctx context.Context, actor domain.Actor, id int64, mode string, actionIDs []int64, starter int64) (*domain.Run, error) {
 	if mode == "failed" {
 		mode = RestartExceptional
 	}
@@ -140,6 +140,9 @@ func (e *Engine) Restart(ctx context.Context, id int64, mode string, actionIDs [
 	}
 	w, g, err := e.graph(ctx, r.WorkflowID)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.MayRun(ctx, actor, w.Steps); err != nil {
 		return nil, err
 	}
 	if mode == RestartWhole {

@@ -66,7 +66,7 @@ func sleepUntil(at time.Time) {
 
 func (b *cronBundle) workflow(schedule, tz, overlap string) *domain.Workflow {
 	b.t.Helper()
-	w, err := b.e.Create(context.Background(), &domain.Workflow{Name: schedule + tz + overlap, Schedule: schedule, Timezone: tz, Overlap: overlap,
+	w, err := b.e.Create(context.Background(), domain.Actor{}, &domain.Workflow{Name: schedule + tz + overlap, Schedule: schedule, Timezone: tz, Overlap: overlap,
 		Steps: []domain.Step{{Name: "s", TaskType: "echo"}}})
 	if err != nil {
 		b.t.Fatal(err)

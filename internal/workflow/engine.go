@@ -102,8 +102,12 @@ const (
 )
 
 // Create validates and stores a workflow; the error names the step and the
-// problem. Its ID, CreatedAt and NextFireAt are set.
-func (e *Engine) Create(ctx context.Context, w *domain.Workflow) (*domain.Workflow, error) {
+// problem. Its ID, CreatedAt and NextFireAt are set. A workflow with a
+// shell step needs an actor allowed to run shell.
+func (e *Engine) Create(ctx context.Context, actor domain.Actor, w *domain.Workflow) (*domain.Workflow, error) {
+	if err := e.MayRun(ctx, actor, w.Steps); err != nil {
+		return nil, err
+	}
 	w.Name = strings.TrimSpace(w.Name)
 	if w.Name == "" || len(w.Name) > maxNameLen {
 		return nil, invalid("name is required (at most %d characters)", maxNameLen).With("field", "name")
@@ -253,6 +257,7 @@ type RunOptions struct {
 	Delay      time.Duration // 0 to MaxDelay
 	IgnoreDeps bool          // start without waiting for upstream workflows
 	Creator    int64
+	Actor      domain.Actor // who asks: a workflow with shell steps needs one allowed to run shell
 }
 
 // RunNow creates a run of workflow id and starts it (after Delay).
@@ -262,6 +267,9 @@ func (e *Engine) RunNow(ctx context.Context, id int64, o RunOptions) (*domain.Ru
 	}
 	w, err := e.Workflow(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.MayRun(ctx, o.Actor, w.Steps); err != nil {
 		return nil, err
 	}
 	r := newRun(w, "manual", time.Time{})
@@ -359,4 +367,23 @@ func (e *Engine) Failures(ctx context.Context, r *domain.Run) []StepFailure {
 		out = append(out, f)
 	}
 	return out
+}
+
+// MayRun refuses steps the actor may not start (domain.Actor.MayRun: a shell
+// step needs the exec:shell scope), a template step judged by its template's
+// type as it stands now. A missing template is not refused here: the run
+// fails on it with its own error.
+func (e *Engine) MayRun(ctx context.Context, actor domain.Actor, steps []domain.Step) error {
+	for _, st := range steps {
+		typ := st.TaskType
+		if st.Template != "" {
+			if t, err := e.Template(ctx, st.Template); err == nil {
+				typ = t.TaskType
+			}
+		}
+		if err := actor.MayRun(typ); err != nil {
+			return err
+		}
+	}
+	return nil
 }

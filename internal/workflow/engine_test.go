@@ -109,7 +109,7 @@ func TestStepTaskCreatedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := workflow.New(workflow.Options{Store: st, Tasks: tasks})
-	w, err := e.Create(ctx, &domain.Workflow{Name: "pair", Steps: []domain.Step{
+	w, err := e.Create(ctx, domain.Actor{}, &domain.Workflow{Name: "pair", Steps: []domain.Step{
 		{Name: "a", TaskType: "echo", Payload: json.RawMessage(`{"message":"a"}`)},
 		{Name: "b", TaskType: "echo", Payload: json.RawMessage(`{"message":"b"}`), DependsOn: []string{"a"}}}})
 	if err != nil {

@@ -132,7 +132,10 @@ func (e *Engine) connectionValue(ctx context.Context, name string) (string, erro
 }
 
 // SetTemplate creates or replaces a template: a reusable step spec.
-func (e *Engine) SetTemplate(ctx context.Context, name string, spec domain.Step) (*domain.Object, error) {
+func (e *Engine) SetTemplate(ctx context.Context, actor domain.Actor, name string, spec domain.Step) (*domain.Object, error) {
+	if err := actor.MayRun(spec.TaskType); err != nil {
+		return nil, err
+	}
 	spec.Name = "template"
 	if err := checkStep(spec); err != nil {
 		return nil, err

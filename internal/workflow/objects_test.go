@@ -42,7 +42,7 @@ func TestConnectionsVariablesTemplates(t *testing.T) {
 	if _, err := e.SetVariable(ctx, "WHO", `a "quoted" \ name`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.SetTemplate(ctx, "sh", domain.Step{TaskType: "shell", Payload: json.RawMessage(`{"command":"echo ${WHO}"}`), Queue: "q-${WHO_Q}"}); err != nil {
+	if _, err := e.SetTemplate(ctx, domain.Actor{}, "sh", domain.Step{TaskType: "shell", Payload: json.RawMessage(`{"command":"echo ${WHO}"}`), Queue: "q-${WHO_Q}"}); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := st.ObjectGet(ctx, domain.ObjectConnection, "warehouse-db", 0)
@@ -53,7 +53,7 @@ func TestConnectionsVariablesTemplates(t *testing.T) {
 	if len(cs) != 1 || cs[0].Value != nil {
 		t.Fatalf("Connections = %+v: want the name without the value", cs)
 	}
-	w, err := e.Create(ctx, &domain.Workflow{Name: "w", Steps: []domain.Step{{Name: "a", Template: "sh", Connections: []string{"warehouse-db"}}}})
+	w, err := e.Create(ctx, domain.Actor{}, &domain.Workflow{Name: "w", Steps: []domain.Step{{Name: "a", Template: "sh", Connections: []string{"warehouse-db"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover-run/drover/internal/auth"
 	"github.com/drover-run/drover/internal/domain"
 	"github.com/drover-run/drover/internal/envelope"
 	"github.com/drover-run/drover/internal/httpapi"
@@ -233,7 +234,7 @@ func restartMode(r *http.Request) (string, []int64, error) {
 }
 
 func (h *handlers) restartOne(r *http.Request, id int64, mode string, ids []int64, starter int64) (RestartAnswer, error) {
-	run, err := h.wf.Restart(r.Context(), id, mode, ids, starter)
+	run, err := h.wf.Restart(r.Context(), auth.ActorOf(r), id, mode, ids, starter)
 	if err != nil {
 		return RestartAnswer{}, err
 	}
@@ -322,7 +323,7 @@ func (h *handlers) instant(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return bad("ignore must be yes or no").With("field", "ignore")
 	}
-	run, err := h.wf.RunNow(r.Context(), job, workflow.RunOptions{Delay: time.Duration(delay) * time.Second, IgnoreDeps: ignore, Creator: creator})
+	run, err := h.wf.RunNow(r.Context(), job, workflow.RunOptions{Delay: time.Duration(delay) * time.Second, IgnoreDeps: ignore, Creator: creator, Actor: auth.ActorOf(r)})
 	if err != nil {
 		return err
 	}
