@@ -82,18 +82,25 @@ func (r *reporter) setProgress(l api.Lease, fraction float64, message string) {
 	if r.progress == nil {
 		r.progress = map[api.Lease]api.AgentProgress{}
 		r.progressSent = map[api.Lease]time.Time{}
+		r.progressEnded = map[api.Lease]bool{}
 	}
 	r.progress[l] = api.AgentProgress{TaskID: l.TaskID, Epoch: l.Epoch, Fraction: fraction, Message: message, Time: time.Now()}
 	r.mu.Unlock()
 	r.poke()
 }
 
-// endProgress forgets a lease's reports once its attempt is over: the
-// result says the rest.
+// endProgress is called when a lease's attempt is over, before its result
+// is queued: a report still held is due at once, so it is posted ahead of
+// the result and the task's last word on its progress is kept; then the
+// lease is forgotten.
 func (r *reporter) endProgress(l api.Lease) {
 	r.mu.Lock()
-	delete(r.progress, l)
-	delete(r.progressSent, l)
+	if _, held := r.progress[l]; held {
+		r.progressSent[l] = time.Time{}
+		r.progressEnded[l] = true
+	} else {
+		delete(r.progressSent, l)
+	}
 	r.mu.Unlock()
 }
 
@@ -118,6 +125,10 @@ func (r *reporter) takeProgress() []api.AgentProgress {
 		batch = append(batch, p)
 		r.progressSent[l] = now
 		delete(r.progress, l)
+		if r.progressEnded[l] {
+			delete(r.progressSent, l)
+			delete(r.progressEnded, l)
+		}
 	}
 	if next > 0 && r.progressTimer == nil {
 		r.progressTimer = time.AfterFunc(next, func() {

@@ -44,7 +44,8 @@ type reporter struct {
 	// progressSent when each lease's last report was posted.
 	progress      map[api.Lease]api.AgentProgress
 	progressSent  map[api.Lease]time.Time
-	progressTimer *time.Timer // pokes the flusher when a held report is due
+	progressEnded map[api.Lease]bool // attempts over whose last report waits
+	progressTimer *time.Timer        // pokes the flusher when a held report is due
 
 	// Reused by the flusher only.
 	logBuf []api.AgentLogLine
