@@ -120,9 +120,10 @@ type AgentLogLine struct {
 }
 
 // ProgressBatch carries progress reports of running tasks. The server
-// stores at most one report per task every half second (see
-// ProgressOutcome): a worker keeps only each task's latest report and
-// sends it when the last one is that old.
+// stores a task's reports at two a second on average, in bursts of two
+// at most (see ProgressOutcome): a worker keeps only each task's latest
+// report, sends it about once a second, and sends an attempt's last one
+// just before its result.
 type ProgressBatch struct {
 	Reports []AgentProgress `json:"reports"`
 }
@@ -142,9 +143,8 @@ type ProgressBatchResponse struct {
 }
 
 // ProgressOutcome says what became of one report: "kept"; "throttled"
-// (sooner than half a second after the task's last: send the latest
-// later); or "stale_lease" (the task is not running under this lease:
-// forget it).
+// (over the task's rate: send the latest later); or "stale_lease" (the
+// task is not running under this lease: forget it).
 type ProgressOutcome struct {
 	TaskID  string `json:"task_id"`
 	Epoch   int64  `json:"epoch"`

@@ -190,8 +190,9 @@ func TestProgressIsFencedAndThrottled(t *testing.T) {
 	if code, out := report(w1.Credential, l.Epoch, 0.25); code != 200 || len(out) != 1 || out[0].Outcome != "kept" {
 		t.Errorf("first report = %d %+v, want kept", code, out)
 	}
+	report(w1.Credential, l.Epoch, 0.25) // the burst's second
 	if _, out := report(w1.Credential, l.Epoch, 0.3); len(out) != 1 || out[0].Outcome != "throttled" {
-		t.Errorf("report right after = %+v, want throttled", out)
+		t.Errorf("third report at once = %+v, want throttled", out)
 	}
 	if code, _ := report(w1.Credential, l.Epoch, 1.5); code != 400 {
 		t.Errorf("fraction 1.5 = %d, want 400", code)

@@ -16,17 +16,18 @@ import (
 
 // Progress rules: what a running task may report of how far it got.
 const (
-	// ProgressInterval is the least time between two reports of one task
-	// this server stores: a chatty task cannot flood the store or the event
-	// log. Reports that come sooner are throttled, not stored; a worker
-	// keeps only its latest report and sends it once the interval has
-	// passed (the Go worker sends at most one a second per task).
+	// ProgressInterval is the time one report of a task costs: a task may
+	// report once per interval on average, with bursts of two, so a chatty
+	// task cannot flood the store or the event log. Reports beyond that are
+	// throttled, not stored; a worker keeps only its latest report and
+	// sends it later (the Go worker sends at most one a second per task,
+	// plus its attempt's last report at once).
 	ProgressInterval = 500 * time.Millisecond
 	// MaxProgressMessage bounds a report's message, in bytes; longer ones
 	// are cut at a character boundary.
 	MaxProgressMessage = 200
-	// maxThrottled bounds the limiter's memory: past it, entries older
-	// than ProgressInterval (which limit nothing any more) are swept.
+	// maxThrottled bounds the limiter's memory: past it, the buckets that
+	// are full again (which limit nothing any more) are swept.
 	maxThrottled = 10_000
 )
 
@@ -37,7 +38,7 @@ type ProgressOutcome string
 const (
 	ProgressKept      ProgressOutcome = "kept"
 	ProgressStale     ProgressOutcome = "stale_lease" // not running under this worker and epoch: dropped
-	ProgressThrottled ProgressOutcome = "throttled"   // sooner than ProgressInterval after the last: send the latest later
+	ProgressThrottled ProgressOutcome = "throttled"   // over the task's rate (ProgressInterval): send the latest later
 )
 
 // ProgressReport is a stored report and the worker that made it, as the
@@ -137,32 +138,57 @@ func (s *Service) TaskProgress(ctx context.Context, t *domain.Task) (*domain.Pro
 	return p, err
 }
 
-// progressLimiter remembers when each task's last report was let through.
-// It is per server: behind a load balancer a task may report once per
-// interval to each server it reaches, which still bounds it.
+// progressLimiter is a token bucket per task: a report costs a token, one
+// comes back every ProgressInterval, and a bucket holds progressBurst, so a
+// worker that reports once a second can always add its attempt's last
+// report right before the result. It is per server: behind a load
+// balancer a task may report at this rate to each server it reaches,
+// which still bounds it.
 type progressLimiter struct {
 	mu   sync.Mutex
-	last map[string]time.Time
+	last map[string]progressBucket
 }
+
+type progressBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// progressBurst is how many reports a task may make back to back.
+const progressBurst = 2
 
 func (l *progressLimiter) allow(taskID string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.last == nil {
-		l.last = map[string]time.Time{}
+		l.last = map[string]progressBucket{}
 	}
-	if at, ok := l.last[taskID]; ok && now.Sub(at) < ProgressInterval {
-		return false
-	}
-	if len(l.last) >= maxThrottled {
-		for id, at := range l.last {
-			if now.Sub(at) >= ProgressInterval {
-				delete(l.last, id)
+	b, ok := l.last[taskID]
+	if !ok {
+		if len(l.last) >= maxThrottled {
+			for id, b := range l.last {
+				if refill(b, now) >= progressBurst {
+					delete(l.last, id) // full again: it limits nothing
+				}
 			}
 		}
+		b.tokens = progressBurst
+	} else {
+		b.tokens = refill(b, now)
 	}
-	l.last[taskID] = now
+	b.at = now
+	if b.tokens < 1 {
+		l.last[taskID] = b
+		return false
+	}
+	b.tokens--
+	l.last[taskID] = b
 	return true
+}
+
+// refill is b's tokens at now.
+func refill(b progressBucket, now time.Time) float64 {
+	return min(progressBurst, b.tokens+float64(now.Sub(b.at))/float64(ProgressInterval))
 }
 
 // forget un-throttles reports that were never stored (the store failed),

@@ -97,9 +97,13 @@ func TestReportProgress(t *testing.T) {
 	if got := report(task.LeaseEpoch, 0.25, "a quarter"); got != dispatch.ProgressKept {
 		t.Errorf("first report = %s, want %s", got, dispatch.ProgressKept)
 	}
+	// A burst of two, then one per interval.
+	if got := report(task.LeaseEpoch, 0.3, "at once"); got != dispatch.ProgressKept {
+		t.Errorf("second report at once = %s, want %s", got, dispatch.ProgressKept)
+	}
 	step(dispatch.ProgressInterval / 2)
-	if got := report(task.LeaseEpoch, 0.3, "too soon"); got != dispatch.ProgressThrottled {
-		t.Errorf("report after half the interval = %s, want %s", got, dispatch.ProgressThrottled)
+	if got := report(task.LeaseEpoch, 0.35, "too soon"); got != dispatch.ProgressThrottled {
+		t.Errorf("third report after half the interval = %s, want %s", got, dispatch.ProgressThrottled)
 	}
 	step(dispatch.ProgressInterval)
 	if got := report(task.LeaseEpoch+1, 0.9, "not my lease"); got != dispatch.ProgressStale {
@@ -109,8 +113,8 @@ func TestReportProgress(t *testing.T) {
 	if got := report(task.LeaseEpoch, 0.5, "half"); got != dispatch.ProgressKept {
 		t.Errorf("report after the interval = %s, want %s", got, dispatch.ProgressKept)
 	}
-	if len(seen) != 2 || seen[1].Message != "half" || seen[1].WorkerID != w.ID {
-		t.Errorf("TaskProgress hook saw %+v, want the two kept reports", seen)
+	if len(seen) != 3 || seen[2].Message != "half" || seen[2].WorkerID != w.ID {
+		t.Errorf("TaskProgress hook saw %+v, want the three kept reports", seen)
 	}
 	cur, err := eng.Task(ctx, sub[0].Task.ID)
 	if err != nil {
