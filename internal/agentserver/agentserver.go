@@ -36,6 +36,9 @@ type Options struct {
 	AuthorizeRegister func(r *http.Request, req *api.RegisterRequest) error
 	// Middleware wraps every route: rate limits plug in here.
 	Middleware func(http.Handler) http.Handler
+	// Instrument wraps the router itself (it sees the matched route
+	// pattern): request metrics plug in here.
+	Instrument func(http.Handler) http.Handler
 	// CredentialCacheTTL bounds how long a revoked worker credential keeps
 	// working on this server; default 1s.
 	CredentialCacheTTL time.Duration
@@ -71,7 +74,7 @@ func New(opts Options) *Server {
 	if s.ctl == nil {
 		s.ctl = NewControl()
 	}
-	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Middleware)
+	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Instrument, opts.Middleware)
 	return s
 }
 
