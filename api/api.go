@@ -253,11 +253,14 @@ type DetailedInfo struct {
 	Battery           *Battery `json:"battery"`
 }
 
-// PerformanceHistory is a device's recent samples, oldest first.
+// PerformanceHistory is a device's last 24 hours, one point per hour it
+// was seen in, oldest first: Timestamps24h[i] is the start of the hour of
+// the i-th point of every other series.
 type PerformanceHistory struct {
-	CPUUsage24h    []float64 `json:"cpu_usage_24h"`
-	MemoryUsage24h []float64 `json:"memory_usage_24h"`
-	TaskCount24h   []int64   `json:"task_count_24h"`
+	Timestamps24h  []time.Time `json:"timestamps_24h"`
+	CPUUsage24h    []float64   `json:"cpu_usage_24h"`
+	MemoryUsage24h []float64   `json:"memory_usage_24h"`
+	TaskCount24h   []int64     `json:"task_count_24h"`
 }
 
 // DeviceDetail is a device as GET /api/v1/devices/{id} shows it: the list

@@ -107,15 +107,17 @@ func outcomes(ts []store.TaskStat) TaskOutcomes {
 }
 
 // History is one device's last 24 hours, one point per hour it was seen
-// (oldest first): average CPU and memory use, and tasks ended.
+// (oldest first): the hour's start, average CPU and memory use, and tasks
+// ended.
 type History struct {
+	Times       []time.Time
 	CPU, Memory []float64
 	Tasks       []int64
 }
 
 // DeviceHistory is worker id's performance history.
 func (s *Service) DeviceHistory(ctx context.Context, id string) (*History, error) {
-	h := &History{CPU: []float64{}, Memory: []float64{}, Tasks: []int64{}}
+	h := &History{Times: []time.Time{}, CPU: []float64{}, Memory: []float64{}, Tasks: []int64{}}
 	since := s.now().Add(-23 * time.Hour).Truncate(time.Hour)
 	ms, err := s.store.MetricList(ctx, &store.MetricListParams{WorkerID: id, Width: store.MetricHour, Since: since})
 	if err != nil {
@@ -133,6 +135,7 @@ func (s *Service) DeviceHistory(ctx context.Context, id string) (*History, error
 		if m.N == 0 {
 			continue
 		}
+		h.Times = append(h.Times, m.Bucket.UTC())
 		h.CPU = append(h.CPU, round1(m.CPUSum/float64(m.N)))
 		h.Memory = append(h.Memory, round1(m.MemSum/float64(m.N)))
 		h.Tasks = append(h.Tasks, tasks[m.Bucket.Unix()])
