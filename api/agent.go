@@ -16,6 +16,7 @@ const (
 	AgentLogsPath       = "/agent/v1/logs"
 	AgentResultsPath    = "/agent/v1/results"
 	AgentDeregisterPath = "/agent/v1/deregister"
+	AgentProgressPath   = "/agent/v1/progress"
 )
 
 // RegisterRequest describes a worker joining the cluster.
@@ -116,6 +117,38 @@ type AgentLogLine struct {
 	Time    time.Time `json:"ts"`
 	Stream  string    `json:"stream"` // stdout, stderr
 	Message string    `json:"message"`
+}
+
+// ProgressBatch carries progress reports of running tasks. The server
+// stores a task's reports at two a second on average, in bursts of two
+// at most (see ProgressOutcome): a worker keeps only each task's latest
+// report, sends it about once a second, and sends an attempt's last one
+// just before its result.
+type ProgressBatch struct {
+	Reports []AgentProgress `json:"reports"`
+}
+
+// AgentProgress is how far one attempt of a task got.
+type AgentProgress struct {
+	TaskID   string    `json:"task_id"`
+	Epoch    int64     `json:"epoch"`
+	Fraction float64   `json:"fraction"`          // 0 to 1
+	Message  string    `json:"message,omitempty"` // one short line; cut to 200 bytes
+	Time     time.Time `json:"ts,omitzero"`
+}
+
+// ProgressBatchResponse answers a ProgressBatch, in order.
+type ProgressBatchResponse struct {
+	Outcomes []ProgressOutcome `json:"outcomes"`
+}
+
+// ProgressOutcome says what became of one report: "kept"; "throttled"
+// (over the task's rate: send the latest later); or "stale_lease" (the
+// task is not running under this lease: forget it).
+type ProgressOutcome struct {
+	TaskID  string `json:"task_id"`
+	Epoch   int64  `json:"epoch"`
+	Outcome string `json:"outcome"`
 }
 
 // ResultBatch carries finished attempts.

@@ -114,6 +114,9 @@ type Task struct {
 	AvailableAt          *time.Time        `json:"available_at,omitempty"`
 	Error                string            `json:"error,omitempty"`
 	Labels               map[string]string `json:"labels,omitempty"`
+	// Progress is what the current (or last) attempt last reported of how
+	// far it got; absent when it reported nothing. Shown in detail only.
+	Progress *TaskProgress `json:"progress,omitempty"`
 
 	DetailedLog   []string        `json:"detailed_log,omitempty"`
 	ResourceUsage *ResourceUsage  `json:"resource_usage,omitempty"`
@@ -166,10 +169,20 @@ type LogLine struct {
 // TaskLogs is data of GET /api/v1/tasks/{id}/logs. Pass Cursor back as
 // ?cursor= to read on.
 type TaskLogs struct {
-	TaskID string    `json:"task_id"`
-	Logs   []LogLine `json:"logs"`
-	Cursor int64     `json:"cursor"`
-	Status string    `json:"status"` // the task's state, so a follower knows when to stop
+	TaskID   string        `json:"task_id"`
+	Logs     []LogLine     `json:"logs"`
+	Cursor   int64         `json:"cursor"`
+	Status   string        `json:"status"`             // the task's state, so a follower knows when to stop
+	Progress *TaskProgress `json:"progress,omitempty"` // as in the task's detail, so a follower shows it too
+}
+
+// TaskProgress is how far a running task's attempt got, as it reported.
+type TaskProgress struct {
+	Fraction  float64   `json:"fraction"` // 0 to 1
+	Percent   float64   `json:"percent"`  // the fraction in percent, to one decimal
+	Message   string    `json:"message"`
+	Attempt   int       `json:"attempt"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Platform is what a device runs on.
@@ -240,11 +253,14 @@ type DetailedInfo struct {
 	Battery           *Battery `json:"battery"`
 }
 
-// PerformanceHistory is a device's recent samples, oldest first.
+// PerformanceHistory is a device's last 24 hours, one point per hour it
+// was seen in, oldest first: Timestamps24h[i] is the start of the hour of
+// the i-th point of every other series.
 type PerformanceHistory struct {
-	CPUUsage24h    []float64 `json:"cpu_usage_24h"`
-	MemoryUsage24h []float64 `json:"memory_usage_24h"`
-	TaskCount24h   []int64   `json:"task_count_24h"`
+	Timestamps24h  []time.Time `json:"timestamps_24h"`
+	CPUUsage24h    []float64   `json:"cpu_usage_24h"`
+	MemoryUsage24h []float64   `json:"memory_usage_24h"`
+	TaskCount24h   []int64     `json:"task_count_24h"`
 }
 
 // DeviceDetail is a device as GET /api/v1/devices/{id} shows it: the list

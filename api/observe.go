@@ -18,7 +18,7 @@ type NetworkMetrics struct {
 	ConnectedDevices    int     `json:"connected_devices"`    // online now
 	TotalDevices        int     `json:"total_devices"`        // registered now
 	Heartbeats          int64   `json:"heartbeats"`           // received over the period
-	AvailabilityPercent float64 `json:"availability_percent"` // devices' seen-online time over the period
+	AvailabilityPercent float64 `json:"availability_percent"` // devices' seen-online time over the part of the period each was registered in
 }
 
 // TaskMetrics counts tasks that ended over a period.

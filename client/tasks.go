@@ -169,15 +169,40 @@ func (s *TasksService) Wait(ctx context.Context, id string, pollInterval time.Du
 // when ctx ends. Pages come back to back while the server has lines; after
 // an empty page it waits as Wait does, up to the client's poll interval.
 func (s *TasksService) FollowLogs(ctx context.Context, id string, fn func(api.LogLine)) error {
+	return s.Follow(ctx, id, Follower{Log: fn})
+}
+
+// Follower receives what Follow sees of a task. Nil fields are skipped.
+type Follower struct {
+	Log func(api.LogLine)
+	// Progress is called when the task reports new progress (a report is
+	// kept about once a second at most).
+	Progress func(api.TaskProgress)
+}
+
+// Follow is FollowLogs that also reports the task's progress as it
+// changes: both come with every page of the log.
+func (s *TasksService) Follow(ctx context.Context, id string, f Follower) error {
 	p := s.c.poller()
-	var cursor int64
+	var (
+		cursor int64
+		last   api.TaskProgress
+	)
 	for {
 		page, err := s.Logs(ctx, id, cursor, 0)
 		if err != nil {
 			return err
 		}
 		for _, line := range page.Logs {
-			fn(line)
+			if f.Log != nil {
+				f.Log(line)
+			}
+		}
+		if pr := page.Progress; pr != nil && *pr != last {
+			last = *pr
+			if f.Progress != nil {
+				f.Progress(*pr)
+			}
 		}
 		if len(page.Logs) > 0 {
 			if page.Cursor <= cursor {

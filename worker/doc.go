@@ -21,9 +21,13 @@
 //   - leasing: one long-poll outstanding whenever a slot is free, asking for
 //     as many tasks as there are free slots;
 //   - running: one goroutine per running task;
-//   - reporting: one flusher posts log lines and results. A result that
-//     arrives while a post is in flight rides in the next post, so batches
-//     form under load without adding latency when idle;
+//   - reporting: one flusher posts log lines, progress reports and
+//     results, in that order. A result that arrives while a post is in
+//     flight rides in the next post, so batches form under load without
+//     adding latency when idle. Of each task's progress reports
+//     (Task.Progress, or "::progress 0.4 msg" lines of a command) only the
+//     latest is kept, posted about once a second, and an attempt's last one
+//     just before its result;
 //   - heartbeating: every interval (±10% stagger) with the host's resources
 //     and every lease still held, which renews them all. The answer may order
 //     tasks stopped (cancelled, or the lease was lost): their processes are

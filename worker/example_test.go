@@ -43,3 +43,23 @@ func ExampleWorker_Handle() {
 		os.Exit(1)
 	}
 }
+
+// A long handler reports how far it got; drover tasks wait shows
+// "[ 40%] copied 4 of 10 files", and GET /api/v1/tasks/{id} the last report.
+// Calling it on every item is cheap: reports are coalesced to about one a
+// second.
+func ExampleTask_Progress() {
+	copyFiles := func(ctx context.Context, t *worker.Task) (*api.TaskResult, error) {
+		files := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+		for i := range files {
+			if err := ctx.Err(); err != nil {
+				return nil, err // cancelled, timed out or the lease was lost
+			}
+			// … copy files[i] …
+			t.Progress(float64(i+1)/float64(len(files)), fmt.Sprintf("copied %d of %d files", i+1, len(files)))
+		}
+		return &api.TaskResult{Output: "copied"}, nil
+	}
+	w, _ := worker.New(worker.Config{Server: "http://127.0.0.1:8080"})
+	w.Handle("copy-files", copyFiles)
+}

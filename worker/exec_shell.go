@@ -165,8 +165,8 @@ func (e *shellExec) run(ctx context.Context, t *Task) (*api.TaskResult, error) {
 		out   = &tailBuffer{max: maxOutput}
 		pumps sync.WaitGroup
 	)
-	pumps.Go(func() { pump(outR, lineLog(t, "stdout"), out, &outMu) })
-	pumps.Go(func() { pump(errR, lineLog(t, "stderr"), out, &outMu) })
+	pumps.Go(func() { pump(outR, commandLog(t, "stdout"), out, &outMu) })
+	pumps.Go(func() { pump(errR, commandLog(t, "stderr"), out, &outMu) })
 
 	waitErr := cmd.Wait()
 	killMu.Lock()
@@ -203,18 +203,22 @@ func (e *shellExec) run(ctx context.Context, t *Task) (*api.TaskResult, error) {
 }
 
 // pump copies one output stream into the task log, line by line, and into
-// the shared output tail.
+// the shared output tail, both without progress directives.
 func pump(r io.Reader, log *taskLog, out *tailBuffer, mu *sync.Mutex) {
 	buf := make([]byte, 32<<10)
+	tail := &directiveFilter{w: out, atStart: true}
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			mu.Lock()
-			out.Write(buf[:n])
+			tail.Write(buf[:n])
 			mu.Unlock()
 			log.Write(buf[:n])
 		}
 		if err != nil {
+			mu.Lock()
+			tail.Close()
+			mu.Unlock()
 			log.Close()
 			return
 		}

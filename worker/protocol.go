@@ -204,6 +204,16 @@ func (c *agentClient) logs(ctx context.Context, cred string, req *api.LogBatch) 
 	return c.call(ctx, api.AgentLogsPath, cred, req, nil)
 }
 
+func (c *agentClient) progress(ctx context.Context, cred string, req *api.ProgressBatch) (*api.ProgressBatchResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var out api.ProgressBatchResponse
+	if err := c.call(ctx, api.AgentProgressPath, cred, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 func (c *agentClient) results(ctx context.Context, cred string, req *api.ResultBatch) (*api.ResultBatchResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()

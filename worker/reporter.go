@@ -40,6 +40,13 @@ type reporter struct {
 	maxResults int // lowered when the server finds our posts too large
 	closed     bool
 
+	// progress holds each running lease's latest unsent report;
+	// progressSent when each lease's last report was posted.
+	progress      map[api.Lease]api.AgentProgress
+	progressSent  map[api.Lease]time.Time
+	progressEnded map[api.Lease]bool // attempts over whose last report waits
+	progressTimer *time.Timer        // pokes the flusher when a held report is due
+
 	// Reused by the flusher only.
 	logBuf []api.AgentLogLine
 	resBuf []api.AgentResult
@@ -160,7 +167,8 @@ func (r *reporter) run(ctx context.Context) {
 // items it posted.
 func (r *reporter) flushOnce(ctx context.Context) (int, error) {
 	logs, results, lost := r.take()
-	if len(logs) == 0 && len(results) == 0 {
+	progress := r.takeProgress()
+	if len(logs) == 0 && len(results) == 0 && len(progress) == 0 {
 		if lost > 0 {
 			r.w.log.Warn("task log lines dropped: too many waiting to be sent", "lines", lost)
 		}
@@ -171,6 +179,7 @@ func (r *reporter) flushOnce(ctx context.Context) (int, error) {
 		err := r.w.client.logs(ctx, s.cred, &api.LogBatch{Lines: logs})
 		if err != nil && !permanent(err) {
 			r.putBack(logs, results)
+			r.progressRetry(progress)
 			r.failed(ctx, s, "post logs", err)
 			return 0, err
 		}
@@ -180,8 +189,26 @@ func (r *reporter) flushOnce(ctx context.Context) (int, error) {
 			r.w.log.Error("server refused task log lines; dropping them", "lines", len(logs), "err", err)
 		}
 	}
+	// Progress after the lines it follows, before any result, which
+	// would end its lease.
+	if len(progress) > 0 {
+		resp, err := r.w.client.progress(ctx, s.cred, &api.ProgressBatch{Reports: progress})
+		switch {
+		case err == nil:
+			r.progressAnswered(progress, resp)
+		case permanent(err):
+			// An older server without the call, or a report it refused:
+			// progress is advisory, so it is dropped, not retried.
+			r.w.log.Debug("server refused progress reports; dropping them", "reports", len(progress), "err", err)
+		default:
+			r.putBack(nil, results)
+			r.progressRetry(progress)
+			r.failed(ctx, s, "post progress", err)
+			return 0, err
+		}
+	}
 	if len(results) == 0 {
-		return len(logs), nil
+		return len(logs) + len(progress), nil
 	}
 	resp, err := r.w.client.results(ctx, s.cred, &api.ResultBatch{Results: results})
 	switch {
@@ -208,7 +235,7 @@ func (r *reporter) flushOnce(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	return len(logs) + len(results), nil
+	return len(logs) + len(progress) + len(results), nil
 }
 
 func (r *reporter) failed(ctx context.Context, s session, what string, err error) {

@@ -34,6 +34,8 @@ type Task struct {
 
 	// usage is filled by executors that can measure what they consumed.
 	usage *api.ResourceUsage
+	// progress receives Progress reports; nil outside a worker.
+	progress func(fraction float64, message string)
 }
 
 // IdempotencyKey is "task_id:attempt": a key a handler can hand to an

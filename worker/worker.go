@@ -590,6 +590,7 @@ func (w *Worker) execute(ctx context.Context, r *run, lt *api.LeasedTask) {
 	}
 	log := newTaskLog(w.rep, t.ID, t.Epoch, "stdout")
 	t.Log = log
+	t.progress = func(f float64, msg string) { w.rep.setProgress(r.lease, f, msg) }
 
 	h := w.handlers[t.Type]
 	switch {
@@ -603,6 +604,7 @@ func (w *Worker) execute(ctx context.Context, r *run, lt *api.LeasedTask) {
 	log.Close()
 	ar := resultOf(ctx, t, res, err)
 	r.cancel(nil) // release the context's resources
+	w.rep.endProgress(r.lease)
 
 	w.mu.Lock()
 	if r.stop == "" {

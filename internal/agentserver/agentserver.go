@@ -36,6 +36,9 @@ type Options struct {
 	AuthorizeRegister func(r *http.Request, req *api.RegisterRequest) error
 	// Middleware wraps every route: rate limits plug in here.
 	Middleware func(http.Handler) http.Handler
+	// Instrument wraps the router itself (it sees the matched route
+	// pattern): request metrics plug in here.
+	Instrument func(http.Handler) http.Handler
 	// CredentialCacheTTL bounds how long a revoked worker credential keeps
 	// working on this server; default 1s.
 	CredentialCacheTTL time.Duration
@@ -71,7 +74,7 @@ func New(opts Options) *Server {
 	if s.ctl == nil {
 		s.ctl = NewControl()
 	}
-	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Middleware)
+	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Instrument, opts.Middleware)
 	return s
 }
 
@@ -86,6 +89,7 @@ func (s *Server) Routes() []httpapi.Route {
 		route(api.AgentHeartbeatPath, "Report resources and renew every lease held", s.authed(s.heartbeat)),
 		route(api.AgentLeasePath, "Long-poll for a batch of tasks", s.authed(s.lease)),
 		route(api.AgentLogsPath, "Append log lines of leased tasks", s.authed(s.logs)),
+		route(api.AgentProgressPath, "Report how far running tasks got", s.authed(s.progress)),
 		route(api.AgentResultsPath, "Report attempt results", s.authed(s.results)),
 		route(api.AgentDeregisterPath, "Leave the cluster, handing leases back", s.authed(s.deregister)),
 		route(api.AgentControlPath, "Long-poll for control messages (kills, pings)", s.authed(s.control)),
@@ -263,6 +267,7 @@ const (
 	maxLogLines     = 5000
 	maxLogLineBytes = 16 << 10
 	maxResults      = 2000
+	maxProgress     = 2000
 	maxOutputBytes  = 1 << 20
 )
 
@@ -298,6 +303,30 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, wk *domain.Worker)
 		return err
 	}
 	envelope.OK(w, r, map[string]int{"accepted": len(lines)}, "")
+	return nil
+}
+
+func (s *Server) progress(w http.ResponseWriter, r *http.Request, wk *domain.Worker) error {
+	var req api.ProgressBatch
+	if err := httpapi.Decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if len(req.Reports) == 0 || len(req.Reports) > maxProgress {
+		return domain.Errorf(domain.CodeValidation, "reports must hold 1 to %d reports", maxProgress)
+	}
+	reports := make([]domain.Progress, len(req.Reports))
+	for i, p := range req.Reports {
+		reports[i] = domain.Progress{TaskID: p.TaskID, Epoch: p.Epoch, Fraction: p.Fraction, Message: p.Message, Time: p.Time}
+	}
+	outs, err := s.engine.ReportProgress(r.Context(), wk.ID, reports)
+	if err != nil {
+		return err
+	}
+	resp := api.ProgressBatchResponse{Outcomes: make([]api.ProgressOutcome, len(outs))}
+	for i, o := range outs {
+		resp.Outcomes[i] = api.ProgressOutcome{TaskID: reports[i].TaskID, Epoch: reports[i].Epoch, Outcome: string(o)}
+	}
+	envelope.OK(w, r, resp, "")
 	return nil
 }
 

@@ -166,6 +166,51 @@ func TestStaleLeaseIsFenced(t *testing.T) {
 	}
 }
 
+// TestProgressIsFencedAndThrottled: a worker's progress reports through
+// the protocol are kept under its lease, throttled when they come too
+// fast, refused once the lease is another's, and malformed ones are a 400.
+func TestProgressIsFencedAndThrottled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	w1 := b.register(t, "w1")
+	if _, err := b.engine.Submit(ctx, []*domain.Task{{Type: "sleep", Payload: json.RawMessage(`{"seconds":1}`), MaxRetries: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	leased := b.lease(t, w1.Credential)
+	if len(leased) != 1 {
+		t.Fatalf("lease = %+v, want one task", leased)
+	}
+	l := leased[0]
+	report := func(cred string, epoch int64, f float64) (int, []api.ProgressOutcome) {
+		var resp api.ProgressBatchResponse
+		code := b.call(t, api.AgentProgressPath, cred, api.ProgressBatch{Reports: []api.AgentProgress{{TaskID: l.TaskID, Epoch: epoch, Fraction: f, Message: "m"}}}, &resp)
+		return code, resp.Outcomes
+	}
+	if code, out := report(w1.Credential, l.Epoch, 0.25); code != 200 || len(out) != 1 || out[0].Outcome != "kept" {
+		t.Errorf("first report = %d %+v, want kept", code, out)
+	}
+	report(w1.Credential, l.Epoch, 0.25) // the burst's second
+	if _, out := report(w1.Credential, l.Epoch, 0.3); len(out) != 1 || out[0].Outcome != "throttled" {
+		t.Errorf("third report at once = %+v, want throttled", out)
+	}
+	if code, _ := report(w1.Credential, l.Epoch, 1.5); code != 400 {
+		t.Errorf("fraction 1.5 = %d, want 400", code)
+	}
+	b.clock.add(time.Second)
+	w2 := b.register(t, "w2")
+	if _, out := report(w2.Credential, l.Epoch, 0.9); len(out) != 1 || out[0].Outcome != "stale_lease" {
+		t.Errorf("another worker's report = %+v, want stale_lease", out)
+	}
+	task, err := b.engine.Task(ctx, l.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.engine.TaskProgress(ctx, task); err != nil || p == nil || p.Fraction != 0.25 {
+		t.Errorf("TaskProgress() = %+v, %v; want the kept 0.25", p, err)
+	}
+}
+
 func TestCredentialIsRequired(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -206,6 +251,7 @@ func FuzzAgentProtocol(f *testing.F) {
 		`{"lines":[{"task_id":"task-x","epoch":1,"stream":"stdout","message":"hi"}]}`,
 		`{"results":[{"task_id":"task-x","epoch":1,"status":"completed","result":{"output":"x","exit_code":0}}]}`,
 		`{}`, `[]`, `{"max":-1}`, `{"results":[{"status":"won"}]}`,
+		`{"reports":[{"task_id":"task-x","epoch":1,"fraction":0.5,"message":"half"}]}`, `{"reports":[{"fraction":2}]}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), s)
@@ -228,7 +274,7 @@ func FuzzAgentProtocol(f *testing.F) {
 	if json.Unmarshal(reg.Body.Bytes(), &env) != nil || json.Unmarshal(env.Data, &rr) != nil || rr.Credential == "" {
 		f.Fatalf("register: %s", reg.Body.String())
 	}
-	paths := []string{api.AgentRegisterPath, api.AgentHeartbeatPath, api.AgentLeasePath, api.AgentLogsPath, api.AgentResultsPath}
+	paths := []string{api.AgentRegisterPath, api.AgentHeartbeatPath, api.AgentLeasePath, api.AgentLogsPath, api.AgentResultsPath, api.AgentProgressPath}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		path := paths[int(which)%len(paths)]
 		if path == api.AgentLeasePath {

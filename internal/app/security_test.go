@@ -299,7 +299,7 @@ func TestWorkerProtocolMatrix(t *testing.T) {
 		if status != want {
 			t.Errorf("register as %s: %d %s, want %d", p.name, status, b, want)
 		}
-		for _, path := range []string{api.AgentHeartbeatPath, api.AgentLeasePath, api.AgentLogsPath, api.AgentResultsPath, api.AgentDeregisterPath} {
+		for _, path := range []string{api.AgentHeartbeatPath, api.AgentLeasePath, api.AgentLogsPath, api.AgentProgressPath, api.AgentResultsPath, api.AgentDeregisterPath} {
 			status, _, b := call(t, "POST", s.AgentURL()+path, "", `{}`, "Authorization", bearer(p.token))
 			if status != http.StatusUnauthorized {
 				t.Errorf("%s as %s: %d %s, want 401 (an API key is not a worker credential)", path, p.name, status, b)

@@ -209,7 +209,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 		SchemaVersion: schemaVersion(st), Guard: sec.guard, Keys: sec.keys, Observe: obs.serverOptions(), Workflows: wf,
 		Pools: s.pools.svc, Queues: queues, Also: slices.Concat(dash.Routes(), elastic.Routes(elastic.Deps{Pools: s.pools.svc}))})
 	agent := agentserver.New(agentserver.Options{Engine: engine, Logger: log,
-		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Control: obs.control})
+		AuthorizeRegister: sec.authorizeRegister(st), Middleware: sec.agentMiddleware(), Instrument: obs.metrics.InstrumentAgent, Control: obs.control})
 	s.listeners = []*listener{
 		{name: "api", port: cfg.Port, handler: native.Handler()},
 		{name: "agent", port: cfg.AgentPort, handler: agent.Handler()},

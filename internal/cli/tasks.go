@@ -24,13 +24,17 @@ func newTasksCommand(m *meta) *cobra.Command {
 }
 
 // wait waits for task id to end and reports it as finish does. For people
-// it streams the task's log to errOut as it is written (out keeps only the
-// task's output, for pipes); scripts (-o json) get only the final task.
+// it streams the task's log and progress to errOut as they come (out keeps
+// only the task's output, for pipes); scripts (-o json) get only the final
+// task.
 func (m *meta) wait(ctx context.Context, c *client.Client, id string) error {
 	if m.output != formatJSON {
 		// The log ends when the task does; a failure to follow it is not
 		// the task's, so the wait below still reports the end.
-		_ = c.Tasks.FollowLogs(ctx, id, func(l api.LogLine) { _ = m.writeLogLineTo(m.errOut, l, false) })
+		_ = c.Tasks.Follow(ctx, id, client.Follower{
+			Log:      func(l api.LogLine) { _ = m.writeLogLineTo(m.errOut, l, false) },
+			Progress: func(p api.TaskProgress) { fmt.Fprintln(m.errOut, progressLine(p)) },
+		})
 	}
 	t, err := c.Tasks.Wait(ctx, id, 0)
 	if err != nil {
@@ -58,4 +62,9 @@ func (m *meta) finish(t *api.Task) error {
 		return &taskError{task: t}
 	}
 	return nil
+}
+
+// progressLine shows a progress report: "[ 40%] copying files".
+func progressLine(p api.TaskProgress) string {
+	return strings.TrimSpace(fmt.Sprintf("[%3.0f%%] %s", p.Percent, p.Message))
 }

@@ -57,6 +57,9 @@ func (m *meta) writeTask(w io.Writer, t *api.Task) {
 	fmt.Fprintf(w, "Started:\t%s\n", m.when(t.StartedAt))
 	fmt.Fprintf(w, "Completed:\t%s\n", m.when(t.CompletedAt))
 	fmt.Fprintf(w, "Duration:\t%s\n", seconds(t.ExecutionTimeSeconds))
+	if p := t.Progress; p != nil {
+		fmt.Fprintf(w, "Progress:\t%s (attempt %d, %s)\n", progressLine(*p), p.Attempt, m.when(&p.UpdatedAt))
+	}
 	if t.Error != "" {
 		fmt.Fprintf(w, "Error:\t%s\n", t.Error)
 	}

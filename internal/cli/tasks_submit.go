@@ -43,8 +43,8 @@ func newTasksSubmitCommand(m *meta) *cobra.Command {
 		Use:   "submit TYPE",
 		Short: "Submit a task",
 		Long: `Submit a task of type TYPE (echo, sleep, http, shell or one a worker
-registered). With --wait, stream its log to stderr until it ends, then
-print its output; the command then fails if the task did, with the task's
+registered). With --wait, stream its log and progress to stderr until it
+ends, then print its output; the command then fails if the task did, with the task's
 exit code when it has one. --payload @FILE reads the payload from FILE,
 --payload @- from the standard input.`,
 		Example: `  drover tasks submit echo --payload '{"message": "hello", "repeat": 2}' --wait

@@ -166,6 +166,44 @@ func TestTasksSubmitWaitFailed(t *testing.T) {
 	}
 }
 
+// TestTasksWaitProgress: a command's progress lines reach the server
+// through its worker; drover tasks submit --wait streams them to stderr
+// beside the log, the output keeps neither, and drover tasks get shows the
+// last one.
+func TestTasksWaitProgress(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, drovertest.Options{})
+	srv.StartWorker(t, worker.Config{AllowShell: true})
+
+	r := drover(t, testEnv(t, srv), "tasks", "submit", "shell", "--payload",
+		`{"command":"echo start; echo '::progress 0.5 half way'; sleep 1; echo '::progress 90%'; echo end; exit 4"}`, "--wait")
+
+	if r.code != 4 || r.stdout != "start\nend\n" {
+		t.Errorf("submit --wait = exit %d, stdout %q; want the task's exit code 4 and its output without progress lines", r.code, r.stdout)
+	}
+	// The first report is sent at once; the second may be coalesced with
+	// it or come after, but the last one shown is the task's last.
+	if !regexp.MustCompile(`(?s)\[ 50%\] half way\n.*\[ 90%\]\n`).MatchString(r.stderr) &&
+		!regexp.MustCompile(`(?s)\[ 90%\]\n`).MatchString(r.stderr) {
+		t.Errorf("stderr %q, want the progress reports", r.stderr)
+	}
+	if strings.Contains(r.stderr, "::progress") {
+		t.Errorf("stderr %q holds a progress directive as a log line", r.stderr)
+	}
+	id := regexp.MustCompile(`task-[0-9a-z]+`).FindString(r.stderr)
+	got := mustRun(t, testEnv(t, srv), "tasks", "get", id)
+	if !regexp.MustCompile(`Progress:\s+\[ 90%\] \(attempt 1, `).MatchString(got) {
+		t.Errorf("tasks get:\n%s\nwant a Progress line with the last report", got)
+	}
+	task, err := srv.Client.Tasks.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := task.Progress; p == nil || p.Fraction != 0.9 || p.Percent != 90 || p.Attempt != 1 || p.UpdatedAt.IsZero() {
+		t.Errorf("GET /tasks/%s progress = %+v, want 0.9 (90%%) of attempt 1", id, p)
+	}
+}
+
 func TestTasksWait(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, drovertest.Options{})

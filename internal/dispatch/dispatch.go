@@ -94,6 +94,8 @@ type Service struct {
 	start   time.Time
 	random  func(n int64) int64
 
+	progress progressLimiter
+
 	durMu     sync.Mutex
 	durations map[string]time.Duration // moving average of successful run time, per task type
 }
@@ -109,6 +111,9 @@ type Hooks struct {
 	TaskFinished  func(*domain.Task) // completed, failed, or requeued for retry (State says which)
 	TaskCancelled func(*domain.Task)
 	WorkerChanged func(*domain.Worker)
+	// TaskProgress sees every progress report stored: at most one per task
+	// per ProgressInterval.
+	TaskProgress func(*ProgressReport)
 	// WorkerHeartbeat sees every heartbeat's worker (resources, counters):
 	// the metric history samples it.
 	WorkerHeartbeat func(*domain.Worker)

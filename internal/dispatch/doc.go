@@ -36,5 +36,7 @@
 //     queues its notification names.
 //   - A heartbeat is one store transaction: it renews every lease of the
 //     worker and names the leases it lost, and why. A log line is kept only
-//     if its lease holds, checked in the append's own transaction.
+//     if its lease holds, checked in the append's own transaction; so is a
+//     progress report, which is also throttled to one per task per
+//     ProgressInterval, and belongs to the attempt (epoch) that made it.
 package dispatch

@@ -60,6 +60,7 @@ const (
 	EventTaskFailed     = "task_failed"
 	EventTaskRetrying   = "task_retrying"
 	EventTaskCancelled  = "task_cancelled"
+	EventTaskProgress   = "task_progress" // coalesced: at most one a second per task
 	EventLogEntry       = "log_entry"
 	EventConfigUpdated  = "config_updated"
 	EventPoolScaled     = "pool_scaled"

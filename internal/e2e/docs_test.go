@@ -35,7 +35,8 @@ import (
 //     and a real device;
 //   - `drover` is the built binary, the CLI's configuration is in a temp
 //     directory, and the blocks run in a temp working directory holding the
-//     dev cluster's ./drover-data;
+//     dev cluster's ./drover-data and a copy of docs/examples, as the root
+//     of a clone does;
 //   - curl answers of 400 and above fail the block (--fail-with-body), and
 //     streams (curl -N, drover monitor) are cut after 3 s, which is success.
 
@@ -72,6 +73,7 @@ func docBlocks(t *testing.T, path string) []docBlock {
 		case cur != nil && strings.TrimSpace(line) == "```":
 			blocks = append(blocks, *cur)
 			cur = nil
+			lastTxt = "```" // a marker belongs to the next fence only, not to one after a block
 		case cur != nil:
 			cur.text += line + "\n"
 		case strings.TrimSpace(line) == "```sh":
@@ -141,6 +143,9 @@ func TestDocsRunAsWritten(t *testing.T) {
 	// Blocks run in work, where drover dev keeps its data in ./drover-data
 	// as it does when started as the README says.
 	work := t.TempDir()
+	if err := os.CopyFS(filepath.Join(work, "docs", "examples"), os.DirFS(filepath.Join(root, "docs", "examples"))); err != nil {
+		t.Fatal(err)
+	}
 	start(t, "dev", "dev", "--data", filepath.Join(work, "drover-data"), "--labels", "disk=ssd",
 		"--port", strconv.Itoa(ports[api.DefaultPort]), "--agent-port", strconv.Itoa(ports[api.DefaultAgentPort]),
 		"--keeper-port", strconv.Itoa(ports[api.DefaultKeeperPort]), "--netpulse-port", strconv.Itoa(ports[api.DefaultNetPulsePort]))

@@ -79,7 +79,8 @@ type Bus struct {
 	flushMu sync.Mutex // one flush at a time: batches are written and delivered in order
 	mu      sync.Mutex
 	pending []domain.Event
-	kick    chan struct{} // cap 1: events are pending
+	kick    chan struct{}           // cap 1: events are pending
+	held    map[string]domain.Event // coalesced events by task id, released every CoalesceInterval
 
 	ringMu  sync.RWMutex
 	ring    []Frame // ids ascending, at most ringCap
@@ -120,6 +121,48 @@ func New(opts Options) *Bus {
 	return b
 }
 
+// CoalesceInterval is how long PublishLatest holds an event: of a task's
+// coalesced events, at most one per interval is recorded.
+const CoalesceInterval = time.Second
+
+// PublishLatest queues e, an event of task e.TaskID that the next one of
+// the same kind makes obsolete (progress): it is held up to
+// CoalesceInterval, and replaced if another comes meanwhile, so a chatty
+// task costs the log one event a second. Any other event of the task
+// releases it first, so the stream never shows it after the task's later
+// events (its end).
+func (b *Bus) PublishLatest(e domain.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	e.Origin = b.origin
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		b.held = map[string]domain.Event{}
+	}
+	if _, replaces := b.held[e.TaskID]; !replaces && len(b.held) >= b.maxPen {
+		b.dropped.Add(1)
+		return
+	}
+	b.held[e.TaskID] = e
+}
+
+// release moves every held event to pending, oldest first. b.mu is held.
+func (b *Bus) release() {
+	if len(b.held) == 0 {
+		return
+	}
+	start := len(b.pending)
+	for _, e := range b.held {
+		b.pending = append(b.pending, e)
+	}
+	clear(b.held)
+	sort.SliceStable(b.pending[start:], func(i, j int) bool {
+		return b.pending[start+i].Time.Before(b.pending[start+j].Time)
+	})
+}
+
 // Publish queues e to be recorded and delivered. It never blocks.
 func (b *Bus) Publish(e domain.Event) {
 	if e.Time.IsZero() {
@@ -127,6 +170,10 @@ func (b *Bus) Publish(e domain.Event) {
 	}
 	e.Origin = b.origin
 	b.mu.Lock()
+	if h, ok := b.held[e.TaskID]; ok && e.TaskID != "" {
+		delete(b.held, e.TaskID)
+		b.pending = append(b.pending, h)
+	}
 	if len(b.pending) >= b.maxPen {
 		b.mu.Unlock()
 		b.dropped.Add(1)
@@ -172,11 +219,17 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(b.every)
 	defer t.Stop()
+	coalesce := time.NewTicker(CoalesceInterval)
+	defer coalesce.Stop()
 	for {
 		select {
+		case <-coalesce.C:
+			b.mu.Lock()
+			b.release()
+			b.mu.Unlock()
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			b.flush(fctx)
+			b.Flush(fctx)
 			cancel()
 			wg.Wait()
 			return nil
@@ -199,8 +252,14 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 }
 
-// Flush writes every pending event now. Tests and shutdown use it.
-func (b *Bus) Flush(ctx context.Context) { b.flush(ctx) }
+// Flush writes every pending event now, held ones too. Tests and shutdown
+// use it.
+func (b *Bus) Flush(ctx context.Context) {
+	b.mu.Lock()
+	b.release()
+	b.mu.Unlock()
+	b.flush(ctx)
+}
 
 func (b *Bus) flush(ctx context.Context) {
 	b.flushMu.Lock()

@@ -125,3 +125,34 @@ func TestTee(t *testing.T) {
 		t.Errorf("details = %v, want attempt 2", got["details"])
 	}
 }
+
+// PublishLatest keeps only a task's last coalesced event until it is
+// released, and another event of the task releases it first, so it is
+// recorded before that event.
+func TestBusCoalesces(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, event.Options{})
+	ctx := context.Background()
+	progress := func(task, msg string) {
+		b.PublishLatest(domain.Event{Type: "task_progress", Level: domain.LevelInfo, TaskID: task, Message: msg})
+	}
+	for i := range 5 {
+		progress("a", fmt.Sprint("a", i))
+		progress("b", fmt.Sprint("b", i))
+	}
+	b.Publish(domain.Event{Type: domain.EventTaskCompleted, Level: domain.LevelInfo, TaskID: "a", Message: "a done"})
+	b.Flush(ctx)
+	frames, _, _ := b.Read(0, 100)
+	var got []string
+	for _, f := range frames {
+		var e map[string]any
+		if err := json.Unmarshal(f.JSON, &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e["message"].(string))
+	}
+	want := []string{"a4", "a done", "b4"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("recorded %q, want %q", got, want)
+	}
+}

@@ -80,6 +80,18 @@ func (s *Service) ParsePeriod(name, def string) (Period, error) {
 	return Period{Name: name, Span: p.span, Width: p.width, Since: s.now().Add(-p.span).Truncate(p.width)}, nil
 }
 
+// observed is how much of the period a device registered at registered
+// could have been seen in, up to now: the period's buckets start at Since
+// (the bucket holding now-Span), so a device up all along fills exactly
+// this window with heartbeats, whatever the bucket width.
+func (p Period) observed(registered, now time.Time) time.Duration {
+	from := p.Since
+	if registered.After(from) {
+		from = registered
+	}
+	return max(0, now.Sub(from))
+}
+
 // round1 rounds to one decimal, as every percentage and size is shown.
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
 

@@ -49,17 +49,26 @@ func (s *Service) Metrics(ctx context.Context, p Period) (*Metrics, error) {
 		return nil, err
 	}
 	var (
-		n                  int64
-		cpu, mem, disk, up float64
+		n              int64
+		cpu, mem, disk float64
+		up, window     float64
+		upOf           = map[string]float64{}
 	)
 	m := &Metrics{Period: p, Devices: len(ws), Tasks: outcomes(ts)}
 	for _, x := range sums {
 		n += x.N
-		cpu, mem, disk, up = cpu+x.CPUSum, mem+x.MemSum, disk+x.DiskSum, up+x.UpSeconds
+		cpu, mem, disk = cpu+x.CPUSum, mem+x.MemSum, disk+x.DiskSum
+		upOf[x.WorkerID] = x.UpSeconds
 		m.CPU.Peak, m.Memory.Peak, m.Disk.Peak = max(m.CPU.Peak, x.CPUMax), max(m.Memory.Peak, x.MemMax), max(m.Disk.Peak, x.DiskMax)
 	}
+	now := s.now()
 	seen := machines{}
 	for _, wk := range ws {
+		// Each registered device's seen-online time over the part of the
+		// period it existed in, so a device that joined an hour ago and
+		// never left counts as 100%, not 1/24 of it.
+		up += upOf[wk.ID]
+		window += p.observed(wk.RegisteredAt, now).Seconds()
 		if wk.State.Live() {
 			m.Connected++
 			if !seen.first(wk) {
@@ -76,8 +85,8 @@ func (s *Service) Metrics(ctx context.Context, p Period) (*Metrics, error) {
 	m.CPU.Peak, m.Memory.Peak, m.Disk.Peak = round1(m.CPU.Peak), round1(m.Memory.Peak), round1(m.Disk.Peak)
 	m.Memory.TotalGB, m.Disk.TotalGB = round1(m.Memory.TotalGB), round1(m.Disk.TotalGB)
 	m.Heartbeats = n
-	if len(ws) > 0 {
-		m.Availability = round1(min(100, 100*up/(p.Span.Seconds()*float64(len(ws)))))
+	if window > 0 {
+		m.Availability = round1(min(100, 100*up/window))
 	}
 	return m, nil
 }
@@ -98,15 +107,17 @@ func outcomes(ts []store.TaskStat) TaskOutcomes {
 }
 
 // History is one device's last 24 hours, one point per hour it was seen
-// (oldest first): average CPU and memory use, and tasks ended.
+// (oldest first): the hour's start, average CPU and memory use, and tasks
+// ended.
 type History struct {
+	Times       []time.Time
 	CPU, Memory []float64
 	Tasks       []int64
 }
 
 // DeviceHistory is worker id's performance history.
 func (s *Service) DeviceHistory(ctx context.Context, id string) (*History, error) {
-	h := &History{CPU: []float64{}, Memory: []float64{}, Tasks: []int64{}}
+	h := &History{Times: []time.Time{}, CPU: []float64{}, Memory: []float64{}, Tasks: []int64{}}
 	since := s.now().Add(-23 * time.Hour).Truncate(time.Hour)
 	ms, err := s.store.MetricList(ctx, &store.MetricListParams{WorkerID: id, Width: store.MetricHour, Since: since})
 	if err != nil {
@@ -124,6 +135,7 @@ func (s *Service) DeviceHistory(ctx context.Context, id string) (*History, error
 		if m.N == 0 {
 			continue
 		}
+		h.Times = append(h.Times, m.Bucket.UTC())
 		h.CPU = append(h.CPU, round1(m.CPUSum/float64(m.N)))
 		h.Memory = append(h.Memory, round1(m.MemSum/float64(m.N)))
 		h.Tasks = append(h.Tasks, tasks[m.Bucket.Unix()])

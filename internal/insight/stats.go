@@ -149,7 +149,7 @@ func (s *Service) DeviceStats(ctx context.Context, p Period) (*DeviceStats, erro
 		if m.N > 0 {
 			u.CPUAvg, u.MemoryAvg = round1(m.CPUSum/float64(m.N)), round1(m.MemSum/float64(m.N))
 		}
-		if window := min(p.Span, now.Sub(wk.RegisteredAt)).Seconds(); window > 0 {
+		if window := p.observed(wk.RegisteredAt, now).Seconds(); window > 0 {
 			u.UptimePercent = round1(min(100, 100*m.UpSeconds/window))
 		}
 		out.Utilization[wk.ID] = u

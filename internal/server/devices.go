@@ -116,7 +116,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 			NetworkInterfaces: nonNil(wk.Info.NetworkInterfaces),
 			Sensors:           nonNil(wk.Info.Sensors),
 		},
-		PerformanceHistory: api.PerformanceHistory{CPUUsage24h: h.CPU, MemoryUsage24h: h.Memory, TaskCount24h: h.Tasks},
+		PerformanceHistory: api.PerformanceHistory{Timestamps24h: h.Times, CPUUsage24h: h.CPU, MemoryUsage24h: h.Memory, TaskCount24h: h.Tasks},
 	}
 	if b := wk.Resources.Battery; b != nil {
 		d.DetailedInfo.Battery = &api.Battery{Level: b.Level, Charging: b.Charging}

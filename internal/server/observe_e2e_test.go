@@ -115,8 +115,15 @@ func TestHistoryMetricsAndStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := d.PerformanceHistory
-	if len(h.MemoryUsage24h) != len(h.CPUUsage24h) || len(h.TaskCount24h) != len(h.CPUUsage24h) {
+	if len(h.MemoryUsage24h) != len(h.CPUUsage24h) || len(h.TaskCount24h) != len(h.CPUUsage24h) || len(h.Timestamps24h) != len(h.CPUUsage24h) {
 		t.Errorf("performance_history series differ in length: %+v", h)
+	}
+	// Each point has its hour's start, oldest first, within the last day.
+	for i, at := range h.Timestamps24h {
+		if at.IsZero() || !at.Equal(at.Truncate(time.Hour)) || time.Since(at) > 24*time.Hour || (i > 0 && !at.After(h.Timestamps24h[i-1])) {
+			t.Errorf("performance_history timestamps_24h = %v: want hour starts of the last day, ascending", h.Timestamps24h)
+			break
+		}
 	}
 	if last := h.TaskCount24h[len(h.TaskCount24h)-1]; last < 5 {
 		t.Errorf("task_count_24h last hour = %d, want >= 5", last)

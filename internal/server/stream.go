@@ -47,7 +47,7 @@ var streamGroups = map[string]string{
 var knownTypes = []string{
 	domain.EventDeviceUpdate, domain.EventDeviceOnline, domain.EventDeviceOffline, domain.EventDeviceRemoved,
 	domain.EventTaskSubmitted, domain.EventTaskStarted, domain.EventTaskCompleted, domain.EventTaskFailed,
-	domain.EventTaskRetrying, domain.EventTaskCancelled, domain.EventLogEntry, domain.EventConfigUpdated, domain.EventPoolScaled,
+	domain.EventTaskRetrying, domain.EventTaskCancelled, domain.EventTaskProgress, domain.EventLogEntry, domain.EventConfigUpdated, domain.EventPoolScaled,
 }
 
 func parseStreamFilter(r *http.Request) (*streamFilter, error) {

@@ -185,6 +185,9 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 		usage = api.ResourceUsage(*t.ResourceUsage)
 	}
 	v.ResourceUsage = &usage
+	if v.Progress, err = s.taskProgress(r.Context(), t); err != nil {
+		return err
+	}
 	envelope.OK(w, r, api.TaskDetail{Task: v}, "")
 	return nil
 }
@@ -234,6 +237,9 @@ func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := api.TaskLogs{TaskID: t.ID, Logs: make([]api.LogLine, len(lines)), Cursor: int64(cursor), Status: string(t.State)}
+	if out.Progress, err = s.taskProgress(r.Context(), t); err != nil {
+		return err
+	}
 	for i, l := range lines {
 		out.Logs[i] = api.LogLine{Seq: l.Seq, Timestamp: l.Time.UTC(), Stream: l.Stream, Level: l.Level, Message: l.Message}
 		out.Cursor = l.Seq

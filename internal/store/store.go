@@ -29,6 +29,7 @@ type Store interface {
 	TaskStore
 	WorkerStore
 	LogStore
+	ProgressStore
 	KVStore
 	LeaderStore
 	KeyStore

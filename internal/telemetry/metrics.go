@@ -25,8 +25,13 @@ type Metrics struct {
 	transitions   *prometheus.CounterVec
 	leaseExpiries prometheus.Counter
 	dispatch      prometheus.Histogram
+	runTime       *prometheus.HistogramVec
+	retries       *prometheus.CounterVec
+	types         typeLabels
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
+	agentRequests *prometheus.CounterVec
+	agentDuration *prometheus.HistogramVec
 	storeDuration *prometheus.HistogramVec
 	eventsWritten prometheus.Counter
 	eventsDropped prometheus.CounterFunc
@@ -48,21 +53,40 @@ func NewMetrics(st store.Store, dropped func() int64) *Metrics {
 	m.dispatch = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "drover_dispatch_latency_seconds",
 		Help:    "Time from a task becoming available to its lease (submit-to-start for tasks without delay).",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14),
+		Buckets: tidyBuckets(0.001, 60),
 	})
+	m.runTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "drover_task_run_seconds",
+		Help: "Run time of attempts, from start to result, by task type and outcome (completed, failed). " +
+			"Types beyond the built-in ones and the first 50 others this server sees fold into \"other\".",
+		Buckets: tidyBuckets(0.01, 7200),
+	}, []string{"type", "outcome"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drover_task_retries_total",
+		Help: "Attempts that will run again, by task type and why: failed (a failed attempt with retries left) or lease_expired (its worker was lost).",
+	}, []string{"type", "reason"})
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "drover_http_requests_total",
-		Help: "Native API requests, by route pattern, method and status code.",
+		Help: "Native API (and dialect) requests, by route pattern, method and status code.",
 	}, []string{"route", "method", "code"})
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "drover_http_request_duration_seconds",
-		Help:    "Native API request durations, by route pattern (streams excluded).",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10),
+		Help:    "Native API (and dialect) request durations, by route pattern (streams excluded).",
+		Buckets: tidyBuckets(0.0005, 10),
+	}, []string{"route"})
+	m.agentRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drover_agent_http_requests_total",
+		Help: "Worker protocol requests (the agent port), by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	m.agentDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "drover_agent_http_request_duration_seconds",
+		Help:    "Worker protocol request durations, by route; lease and control are long polls, held up to their wait.",
+		Buckets: tidyBuckets(0.0005, 60),
 	}, []string{"route"})
 	m.storeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "drover_store_operation_duration_seconds",
 		Help:    "Store call latency, by operation.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+		Buckets: tidyBuckets(0.0001, 10),
 	}, []string{"op"})
 	m.eventsWritten = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "drover_events_written_total", Help: "Events recorded in the cluster's event log by this server.",
@@ -81,7 +105,9 @@ func NewMetrics(st store.Store, dropped func() int64) *Metrics {
 		},
 	})
 	buildInfo.Set(1)
-	m.reg.MustRegister(buildInfo, m.transitions, m.leaseExpiries, m.dispatch, m.httpRequests, m.httpDuration,
+	m.zeroSeries()
+	m.reg.MustRegister(buildInfo, m.transitions, m.leaseExpiries, m.dispatch, m.runTime, m.retries,
+		m.httpRequests, m.httpDuration, m.agentRequests, m.agentDuration,
 		m.storeDuration, m.eventsWritten, m.eventsDropped, m.streams,
 		newStoreCollector(st),
 		collectors.NewGoCollector(),
@@ -114,10 +140,19 @@ func (m *Metrics) ObserveStore(op string, took time.Duration) {
 	m.storeDuration.WithLabelValues(op).Observe(took.Seconds())
 }
 
-// Instrument counts requests by the route pattern the router matched. It
-// must wrap the router itself, so that it sees the request the router
-// fills Pattern in.
+// Instrument counts native API (and dialect) requests by the route
+// pattern the router matched. It must wrap the router itself, so that it
+// sees the request the router fills Pattern in.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return instrument(next, m.httpRequests, m.httpDuration)
+}
+
+// InstrumentAgent is Instrument for the worker protocol's listener.
+func (m *Metrics) InstrumentAgent(next http.Handler) http.Handler {
+	return instrument(next, m.agentRequests, m.agentDuration)
+}
+
+func instrument(next http.Handler, requests *prometheus.CounterVec, duration *prometheus.HistogramVec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
@@ -128,9 +163,9 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		} else if _, path, ok := strings.Cut(route, " "); ok {
 			route = path
 		}
-		m.httpRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rec.code)).Inc()
+		requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rec.code)).Inc()
 		if !rec.stream {
-			m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}
 	})
 }
@@ -172,11 +207,26 @@ func taskState(t *domain.Task) string {
 	return string(t.State)
 }
 
-// Task counts a transition.
+// Task counts a transition, and an attempt's run time and retry when it
+// ended one.
 func (m *Metrics) Task(t *domain.Task) {
-	m.transitions.WithLabelValues(t.Type, taskState(t)).Inc()
-	if strings.HasPrefix(t.Error, "lease expired") && t.LeaseOwner == "" {
+	typ, state := m.types.of(t.Type), taskState(t)
+	m.transitions.WithLabelValues(typ, state).Inc()
+	expired := strings.HasPrefix(t.Error, "lease expired") && t.LeaseOwner == ""
+	if expired {
 		m.leaseExpiries.Inc()
+	}
+	if state == "retrying" {
+		reason := "failed"
+		if expired {
+			reason = "lease_expired"
+		}
+		m.retries.WithLabelValues(typ, reason).Inc()
+	}
+	if outcome := runOutcome(state); outcome != "" {
+		if d := t.ExecutionTime(); d > 0 {
+			m.runTime.WithLabelValues(typ, outcome).Observe(d.Seconds())
+		}
 	}
 	if t.State == domain.TaskRunning && !t.StartedAt.IsZero() {
 		ready := t.CreatedAt
@@ -195,11 +245,14 @@ type storeCollector struct {
 	st store.Store
 
 	depth, oldest, tasks, workers *prometheus.Desc
+	dev                           deviceDescs
 
 	mu      sync.Mutex
 	at      time.Time
 	queues  []store.QueueStat
 	byState map[domain.WorkerState]int
+	devices []*domain.Worker // at most maxDeviceSeries
+	omitted int              // devices beyond them
 }
 
 func newStoreCollector(st store.Store) *storeCollector {
@@ -207,8 +260,9 @@ func newStoreCollector(st store.Store) *storeCollector {
 		st:      st,
 		depth:   prometheus.NewDesc("drover_queue_depth", "Pending tasks per queue.", []string{"queue"}, nil),
 		oldest:  prometheus.NewDesc("drover_queue_oldest_pending_age_seconds", "Age of the oldest available pending task per queue.", []string{"queue"}, nil),
-		tasks:   prometheus.NewDesc("drover_tasks", "Tasks in the store, by queue and state.", []string{"queue", "state"}, nil),
+		tasks:   prometheus.NewDesc("drover_tasks", "Tasks in the store, by queue and state (every state of every queue shown, 0 included).", []string{"queue", "state"}, nil),
 		workers: prometheus.NewDesc("drover_workers", "Registered workers, by state.", []string{"state"}, nil),
+		dev:     newDeviceDescs(),
 	}
 }
 
@@ -217,6 +271,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.oldest
 	ch <- c.tasks
 	ch <- c.workers
+	c.dev.describe(ch)
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -241,10 +296,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, w := range ws {
 			c.byState[w.State]++
 		}
+		c.devices, c.omitted = boundDevices(ws)
 	}
+	c.collectTasks(ch)
+	c.dev.collect(ch, c.devices, c.omitted)
 	pending := map[string]bool{}
 	for _, q := range c.queues {
-		ch <- prometheus.MustNewConstMetric(c.tasks, prometheus.GaugeValue, float64(q.Count), q.Queue, string(q.State))
 		if q.State == domain.TaskPending {
 			pending[q.Queue] = true
 			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(q.Count), q.Queue)

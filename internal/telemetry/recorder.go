@@ -34,6 +34,7 @@ func (r *Recorder) Hooks() dispatch.Hooks {
 		TaskStarted:     r.taskStarted,
 		TaskFinished:    r.taskFinished,
 		TaskCancelled:   r.taskCancelled,
+		TaskProgress:    r.taskProgress,
 		WorkerChanged:   r.workerChanged,
 		WorkerHeartbeat: r.workerHeartbeat,
 	}
@@ -110,6 +111,18 @@ func (r *Recorder) taskCancelled(t *domain.Task) {
 		DeviceID: t.DeviceOf(), TaskID: t.ID, Time: t.CompletedAt,
 		Message: fmt.Sprintf("task %s cancelled", t.ID),
 		Data:    data(map[string]any{"task_type": t.Type, "reason": t.Error})})
+}
+
+// taskProgress publishes a progress report, coalesced per task: the
+// stream shows the latest report about once a second.
+func (r *Recorder) taskProgress(p *dispatch.ProgressReport) {
+	msg := fmt.Sprintf("task %s is %.0f%% done", p.TaskID, p.Fraction*100)
+	if p.Message != "" {
+		msg += ": " + p.Message
+	}
+	r.bus.PublishLatest(domain.Event{Type: domain.EventTaskProgress, Level: domain.LevelDebug, Component: "task_executor",
+		DeviceID: p.WorkerID, TaskID: p.TaskID, Time: p.Time, Message: msg,
+		Data: data(map[string]any{"fraction": p.Fraction, "percent": math.Round(p.Fraction*1000) / 10, "progress_message": p.Message})})
 }
 
 func (r *Recorder) workerChanged(w *domain.Worker) {

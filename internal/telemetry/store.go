@@ -59,3 +59,8 @@ func (s *instrumentedStore) LogAppend(ctx context.Context, p *store.LogAppendPar
 	defer s.observe("LogAppend", time.Now())
 	return s.Store.LogAppend(ctx, p)
 }
+
+func (s *instrumentedStore) TaskProgressSet(ctx context.Context, p *store.TaskProgressSetParams) ([]bool, error) {
+	defer s.observe("TaskProgressSet", time.Now())
+	return s.Store.TaskProgressSet(ctx, p)
+}

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Finish", finishTests},
 		{"Worker", workerTests},
 		{"Log", logTests},
+		{"Progress", progressTests},
 		{"KV", kvTests},
 		{"Leader", leaderTests},
 		{"Observe", observeTests},

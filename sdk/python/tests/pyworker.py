@@ -31,8 +31,10 @@ def crash(task):
 
 @worker.handle("py-slow")
 def slow(task):
-    for i in range(int(task.payload.get("steps", 10))):
+    steps = int(task.payload.get("steps", 10))
+    for i in range(steps):
         task.log("step %d" % i)
+        task.progress((i + 1) / steps, "step %d of %d" % (i + 1, steps))
         task.sleep(float(task.payload.get("pause", 0.2)))
     return Result(output="slow done by " + name, data={"steps": task.payload.get("steps", 10)})
 

@@ -110,6 +110,22 @@ def test_failures_timeouts_and_cancels(cluster, client, spawn):
     assert t["status"] == "failed" and t["result"]["exit_code"] == 124
 
 
+def test_progress(cluster, client, spawn):
+    """Task.progress and a program's "::progress" lines reach the task's answer;
+    the last report of an attempt is sent before its result, and the lines are
+    neither logged nor output."""
+    spawn("py-4", queues="q-py-4")
+    t = client.tasks.wait(client.tasks.submit("py-slow", {"steps": 3, "pause": 0.1}, queue="q-py-4"), timeout=30)
+    assert t["status"] == "completed"
+    p = client.tasks.get(t["task_id"])["progress"]
+    assert p["fraction"] == 1 and p["percent"] == 100 and p["message"] == "step 3 of 3" and p["attempt"] == 1
+    cmd = "echo one; echo '::progress 0.25 a quarter'; sleep 1.2; echo '::progress 60%' >&2; echo two"
+    t = client.tasks.wait(client.tasks.submit("py-shell", {"command": cmd}, queue="q-py-4"), timeout=30)
+    assert t["status"] == "completed" and t["result"]["output"] == "one\ntwo"
+    assert [l["message"] for l in client.tasks.logs(t["task_id"])["logs"]] == ["one", "two"]
+    assert client.tasks.get(t["task_id"])["progress"]["fraction"] == 0.6
+
+
 def test_drain_on_sigterm(cluster, client, spawn):
     w = spawn("py-3", queues="q-py-3")
     tid = client.tasks.submit("py-slow", {"steps": 10, "pause": 0.2}, queue="q-py-3")

@@ -460,6 +460,9 @@ def write_task(t: Dict[str, Any], o: Out) -> None:
         pairs.append(("Labels", labels(t["labels"])))
     pairs += [("Created", when(t.get("created_at"))), ("Started", when(t.get("started_at"))),
               ("Completed", when(t.get("completed_at"))), ("Duration", seconds(t.get("execution_time_seconds")))]
+    p = t.get("progress")
+    if p:
+        pairs.append(("Progress", ("[%3.0f%%] %s" % (p.get("percent", 0), p.get("message", ""))).strip()))
     if t.get("error"):
         pairs.append(("Error", t["error"]))
     r = t.get("result")

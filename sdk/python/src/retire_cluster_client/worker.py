@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._resources import Sampler, interfaces, platform_info
 from ._transport import api_error
@@ -102,6 +102,12 @@ class Task:
         for line in str(message).splitlines() or [""]:
             self._worker._log_line(self, stream, line)
 
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report how far the attempt got: the fraction done, 0 to 1 (clamped),
+        and a short message. Reports are coalesced: the server gets the latest
+        about once a second, so calling it on every item of a loop is cheap."""
+        self._worker._progress_report(self, fraction, message)
+
     def sleep(self, seconds: float) -> None:
         """Sleep, or raise TaskCancelled as soon as the attempt must stop."""
         if self.cancelled.wait(seconds):
@@ -128,6 +134,10 @@ class Task:
         def pump(name: str, pipe: Any) -> None:
             for line in pipe:
                 line = line.rstrip("\n")
+                directive = _progress_directive(line)
+                if directive is not None:  # "::progress 0.4 copying": a report, not output
+                    self.progress(*directive)
+                    continue
                 out[name].append(line)
                 self.log(line, stream=name)
 
@@ -230,6 +240,8 @@ class Worker:
         self._stopping = threading.Event()
         self._registered = threading.Event()
         self._log_lock = threading.Lock()  # one logs post at a time, so lines keep their order
+        self._progress: Dict[Any, Dict[str, Any]] = {}  # (task id, epoch) -> its latest unsent report
+        self._progress_sent: Dict[Any, float] = {}  # (task id, epoch) -> when its last report was posted
 
     # ----- the user's side -----
 
@@ -471,6 +483,7 @@ class Worker:
             run.reported = True
         task = run.task
         self._flush_logs()
+        self._flush_progress(final=(task.id, task.epoch))  # its last report goes before the result
         report: Dict[str, Any] = {"task_id": task.id, "epoch": task.epoch, "status": status, "result": result}
         if cpu_seconds is not None:
             report["resource_usage"] = {"peak_cpu_percent": 0.0, "peak_memory_mb": 0.0,
@@ -558,9 +571,57 @@ class Worker:
             except (APIError, TransportError) as e:
                 log.warning("logs: %s (%d lines dropped)", e, len(lines))
 
+    def _progress_report(self, task: Task, fraction: float, message: str) -> None:
+        if task.cancelled.is_set():
+            return
+        f = min(max(float(fraction), 0.0), 1.0)
+        with self._mu:
+            self._progress[(task.id, task.epoch)] = {"task_id": task.id, "epoch": task.epoch, "fraction": f,
+                                                     "message": str(message), "ts": _now()}
+
+    def _flush_progress(self, final: Any = None) -> None:
+        """Post the reports that are due: at most one a second per task (the
+        server keeps one per half second), and final's at once, as its attempt
+        is over."""
+        with self._log_lock:  # one post at a time, so a task's reports keep their order
+            now = time.monotonic()
+            with self._mu:
+                due = [k for k in self._progress if k == final or now - self._progress_sent.get(k, 0.0) >= 1.0]
+                reports = [self._progress.pop(k) for k in due]
+                for k in due:
+                    self._progress_sent[k] = now
+                if final is not None:
+                    self._progress.pop(final, None)
+                    self._progress_sent.pop(final, None)
+            if not reports:
+                return
+            try:
+                self._post("/agent/v1/progress", {"reports": reports})
+            except (APIError, TransportError) as e:
+                log.debug("progress: %s (%d reports dropped)", e, len(reports))  # advisory: not retried
+
     def _log_loop(self) -> None:
         while not self._stopping.wait(0.2):
             self._flush_logs()
+            self._flush_progress()
+
+
+def _progress_directive(line: str) -> Optional[Tuple[float, str]]:
+    """Parse "::progress 0.4 copying" or "::progress 40% copying": the
+    fraction and message, or None when the line is not such a directive."""
+    if not line.startswith("::progress") or line[10:11] not in (" ", "\t"):
+        return None
+    parts = line[10:].strip().split(" ", 1)
+    num, scale = parts[0], 1.0
+    if num.endswith("%"):
+        num, scale = num[:-1], 100.0
+    try:
+        f = float(num)
+    except ValueError:
+        return None
+    if not 0 <= f <= scale:  # also refuses NaN
+        return None
+    return f / scale, (parts[1].strip() if len(parts) > 1 else "")
 
 
 def _result_of(value: Any) -> Dict[str, Any]:
