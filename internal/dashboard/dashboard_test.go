@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -551,5 +552,40 @@ func TestQueueRunAndDrainActions(t *testing.T) {
 	page = f.do(t, "POST", run+"/restart", url.Values{"csrf": {token}, "mode": {"whole"}}, "Cookie", cookie)
 	if loc := page.header.Get("Location"); !strings.HasPrefix(loc, "/ui/runs/") || strings.HasPrefix(loc, run+"?") {
 		t.Errorf("restart whole went to %q, want a new run's page", loc)
+	}
+}
+
+// TestTaskProgressShows: a running task's last progress report is on its
+// page, its message escaped like every other worker-supplied text.
+func TestTaskProgressShows(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	ctx := context.Background()
+	out, err := f.eng.SubmitRequests(ctx, domain.Actor{}, []dispatch.TaskRequest{{Type: "sleep", Payload: json.RawMessage(`{"seconds":60}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out[0].Task.ID
+	w, err := f.eng.Worker(ctx, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased, err := f.eng.Lease(ctx, w, 2, 0) // the fixture's pending task and this one
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(leased, func(l *domain.Task) bool { return l.ID == id })
+	if i < 0 {
+		t.Fatalf("the sleep task was not leased: %+v", leased)
+	}
+	if _, err := f.eng.ReportProgress(ctx, "w1", []domain.Progress{{TaskID: id, Epoch: leased[i].LeaseEpoch, Fraction: 0.4,
+		Message: "<i>copying</i>", Time: clock}}); err != nil {
+		t.Fatal(err)
+	}
+	page := f.do(t, "GET", "/ui/tasks/"+id, nil).body
+	for _, want := range []string{`<progress max="1" value="0.4">`, "40.0%", "&lt;i&gt;copying&lt;/i&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the task's page lacks %s", want)
+		}
 	}
 }

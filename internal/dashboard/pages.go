@@ -163,6 +163,7 @@ func (d *Dashboard) tasks(w http.ResponseWriter, r *http.Request, v *viewer) err
 
 type taskData struct {
 	Task     *domain.Task
+	Progress *domain.Progress // the current attempt's last report, if any
 	Lines    []domain.LogLine
 	After    int64 // the last log line's seq
 	Duration time.Duration
@@ -182,6 +183,9 @@ func (d *Dashboard) task(w http.ResponseWriter, r *http.Request, v *viewer) erro
 		return err
 	}
 	td := taskData{Task: t, Lines: lines, Duration: t.ExecutionTime()}
+	if td.Progress, err = d.opts.Engine.TaskProgress(r.Context(), t); err != nil {
+		return err
+	}
 	if n := len(lines); n > 0 {
 		td.After = lines[n-1].Seq
 	}

@@ -74,6 +74,7 @@ func newViews() (*views, error) {
 		"ago":      ago,
 		"dur":      dur,
 		"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
+		"percent":  func(fraction float64) float64 { return fraction * 100 },
 		"gb":       func(f float64) string { return fmt.Sprintf("%.1f GB", f) },
 		"json":     jsonText,
 		"pretty":   pretty,
