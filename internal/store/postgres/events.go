@@ -50,7 +50,7 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 			events[i].Time = at
 		}
 		events[i].Time = events[i].Time.UTC().Truncate(time.Microsecond) // as stored
-		events[i].ID = int64(i)                                            // offsets from the first id, which the insert draws
+		events[i].ID = int64(i)                                          // offsets from the first id, which the insert draws
 	}
 	packed, err := store.PackEvents(0, events)
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 			events[i].Time = at
 		}
 		events[i].Time = events[i].Time.UTC().Truncate(time.Microsecond) // as stored
-		events[i].ID = int64(i)                                            // offsets from the first id, drawn below
+		events[i].ID = int64(i)                                          // offsets from the first id, drawn below
 	}
 	packed, err := store.PackEvents(0, events)
 	if err != nil {
