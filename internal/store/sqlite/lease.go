@@ -41,7 +41,11 @@ func (s *Store) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*dom
 	}
 	var rows []taskRow
 	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		rows, err = queryTasks(ctx, tx, query, args...)
+		var q querier = tx
+		if hot, ok := s.hot[query]; ok {
+			q = stmtQuerier{tx.StmtContext(ctx, hot)}
+		}
+		rows, err = queryTasks(ctx, q, query, args...)
 		return err
 	})
 	if err != nil {
