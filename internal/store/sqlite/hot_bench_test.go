@@ -91,3 +91,22 @@ func BenchmarkEventAppend600(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkLease1 is a one-slot worker's lease of one task, as a crowd of
+// small workers makes them (each iteration inserts the task it leases).
+func BenchmarkLease1(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := context.Background()
+	w := *benchWorker
+	w.Name, w.State = w.ID, domain.WorkerOnline
+	if _, err := s.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: &w}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		insertOrFail(b, s, benchTasks(1))
+		leased, err := s.TaskLease(ctx, &store.TaskLeaseParams{Worker: benchWorker, Max: 1, TTL: time.Minute})
+		if err != nil || len(leased) != 1 {
+			b.Fatalf("TaskLease() = %d tasks, %v", len(leased), err)
+		}
+	}
+}
