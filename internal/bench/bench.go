@@ -42,7 +42,13 @@ type Config struct {
 	Queue       string   // queue of the tasks; default a fresh one when bench starts the workers, else FifoQ
 	Prefill     bool     // measure burning down a full queue: submit every task first, then let the workers go
 	ServerArgs  []string // extra flags for the server bench starts, e.g. --pprof-addr
-	Out         io.Writer
+	// SimWorkers, if > 0: instead, simulate this many workers in this
+	// process (see simulate) and run Rate tasks/s on them for Duration.
+	SimWorkers int
+	SimSlots   int           // slots per simulated worker; default 1
+	Rate       int           // tasks/s submitted in the simulation; default 1000
+	Duration   time.Duration // of the submitting; default 30s
+	Out        io.Writer
 }
 
 func (c *Config) defaults() {
@@ -51,7 +57,14 @@ func (c *Config) defaults() {
 			*p = v
 		}
 	}
-	if c.APIURL == "" {
+	if c.SimWorkers > 0 {
+		c.Workers = 0
+		def(&c.SimSlots, 1)
+		def(&c.Rate, 1000)
+		if c.Duration <= 0 {
+			c.Duration = 30 * time.Second
+		}
+	} else if c.APIURL == "" {
 		def(&c.Workers, 2)
 	}
 	def(&c.Concurrency, 64)
@@ -79,6 +92,17 @@ type Report struct {
 	WorkerIdleRSSMB  float64 `json:"worker_idle_rss_mb,omitempty"`
 	WorkerPeakRSSMB  float64 `json:"worker_peak_rss_mb,omitempty"`
 	HeldPendingTasks int     `json:"held_pending_tasks,omitempty"`
+
+	// With simulated workers:
+	SimWorkers       int     `json:"sim_workers,omitempty"`
+	ServerCPUPercent float64 `json:"server_cpu_percent,omitempty"` // of one core, over the measured window
+	Heartbeats       int     `json:"heartbeats,omitempty"`
+	HeartbeatP50MS   float64 `json:"heartbeat_p50_ms,omitempty"`
+	HeartbeatP99MS   float64 `json:"heartbeat_p99_ms,omitempty"`
+	LeaseCalls       int64   `json:"lease_calls,omitempty"`
+	EmptyLeases      int64   `json:"empty_leases,omitempty"`
+	BacklogAtEnd     int     `json:"backlog_at_end_of_submit,omitempty"`
+	DrainSeconds     float64 `json:"drain_seconds,omitempty"`
 }
 
 // Run measures and prints a report.
@@ -129,6 +153,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	if cfg.Hold > 0 {
 		return rep, hold(ctx, c, cfg, server, rep)
+	}
+	if cfg.SimWorkers > 0 {
+		if server == nil {
+			return nil, errors.New("--sim-workers needs the server bench starts (it reads the server's CPU and memory)")
+		}
+		return rep, simulate(ctx, c, cfg, server.Process.Pid, rep)
 	}
 
 	var workers []*exec.Cmd
@@ -389,6 +419,25 @@ func rssMB(pid int, field string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the CPU time (user and system) a process has used; 0
+// where /proc does not tell.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces), from field 3
+	// on: utime and stime are fields 14 and 15, in clock ticks (100/s).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100
 }
 
 func freePorts() (int, int, error) {

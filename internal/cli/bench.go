@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,12 @@ processes, all talking HTTP, then measures submit-to-start latency on the idle
 cluster (--samples sequential tasks) and throughput (--tasks no-op tasks
 submitted in batches of --batch, first submit to last completion). With
 --api-url it measures an existing server instead. With --hold N it fills a
-queue with N tasks nobody takes and reports the server's memory.`,
+queue with N tasks nobody takes and reports the server's memory. With
+--sim-workers N it simulates N workers in this process over the worker
+protocol (heartbeats at the server's interval, long-poll leases, instant
+results) and runs --rate tasks/s on them for --duration, reporting the
+server's CPU and memory, heartbeat round trips, submit-to-start under that
+load, and lease calls per task (a wake-up stampede shows as many empty ones).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = cmd.OutOrStdout()
@@ -51,6 +57,10 @@ queue with N tasks nobody takes and reports the server's memory.`,
 	f.StringVar(&cfg.Queue, "queue", "", "queue of the tasks (default: a fresh one for the workers bench starts, FifoQ otherwise)")
 	f.StringSliceVar(&cfg.ServerArgs, "server-args", nil, "extra flags for the server bench starts, e.g. --pprof-addr=127.0.0.1:6060")
 	f.BoolVar(&cfg.Prefill, "prefill", false, "measure burning down a full queue: fill it while the workers are paused, then time them")
+	f.IntVar(&cfg.SimWorkers, "sim-workers", 0, "instead, simulate this many workers in this process over the worker protocol and run --rate tasks/s on them")
+	f.IntVar(&cfg.SimSlots, "sim-slots", 1, "slots per simulated worker")
+	f.IntVar(&cfg.Rate, "rate", 1000, "tasks per second submitted with --sim-workers")
+	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to submit with --sim-workers")
 	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
 	return cmd
 }

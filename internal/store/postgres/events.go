@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -32,79 +30,49 @@ func (s *Store) eventsChannel() string {
 	return strings.Replace(s.channel, "drover_work", "drover_events", 1)
 }
 
-const appendEventsSQL = `
-INSERT INTO events (time, type, level, component, device_id, task_id, message, data, origin)
-SELECT coalesce(time, now()), type, level, component, device_id, task_id, message, data::jsonb, origin
-FROM unnest($1::timestamptz[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-	WITH ORDINALITY AS e(time, type, level, component, device_id, task_id, message, data, origin, ord)
-ORDER BY ord
-RETURNING id, time`
+// appendBatchSQL stores one batch, drawing its ids from events_id_seq
+// (nextval, then setval past the batch) in the same statement.
+const appendBatchSQL = `
+INSERT INTO event_batches (first_id, last_id, n, min_time, max_time, events)
+SELECT last - $1 + 1, last, $1, $2, $3, $4
+FROM (SELECT setval('events_id_seq', nextval('events_id_seq') + $1 - 1) AS last) ids
+RETURNING first_id`
 
-// EventAppend stores events in one statement under the ordering lock, and
-// notifies the event channel in the same transaction.
+// EventAppend stores events as one batch row under the ordering lock, and
+// notifies the event channel in the same transaction: one round trip.
 func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	n := len(events)
-	var (
-		times      = make([]*time.Time, n)
-		types      = make([]string, n)
-		levels     = make([]int16, n)
-		components = make([]string, n)
-		devices    = make([]string, n)
-		tasks      = make([]string, n)
-		messages   = make([]string, n)
-		datas      = make([]*string, n)
-		origins    = make([]string, n)
-	)
-	for i, e := range events {
-		times[i], types[i], levels[i], components[i] = timeArg(e.Time), e.Type, int16(e.Level), e.Component
-		devices[i], tasks[i], messages[i], origins[i] = e.DeviceID, e.TaskID, e.Message, e.Origin
-		if len(e.Data) > 0 {
-			d := string(e.Data)
-			datas[i] = &d
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	for i := range events {
+		if events[i].Time.IsZero() {
+			events[i].Time = at
 		}
+		events[i].Time = events[i].Time.UTC().Truncate(time.Microsecond) // as stored
+		events[i].ID = int64(i)                                          // offsets from the first id, which the insert draws
 	}
-	// The lock, the insert and the notification go in one round trip.
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	packed, err := store.PackEvents(0, events)
+	if err != nil {
+		return err
+	}
+	earliest, latest := store.TimeRange(events)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.eventsLockKey())
-		b.Queue(appendEventsSQL, times, types, levels, components, devices, tasks, messages, datas, origins)
+		b.Queue(appendBatchSQL, len(events), earliest, latest, packed)
 		b.Queue(notifySQL, s.eventsChannel(), s.origin)
 		br := tx.SendBatch(ctx, &b)
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		rows, err := br.Query()
-		if err != nil {
+		var first int64
+		if err := br.QueryRow().Scan(&first); err != nil {
 			return err
 		}
-		type idTime struct {
-			id int64
-			at time.Time
-		}
-		got := make([]idTime, 0, n)
-		for rows.Next() {
-			var r idTime
-			if err := rows.Scan(&r.id, &r.at); err != nil {
-				rows.Close()
-				return err
-			}
-			got = append(got, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(got) != n {
-			return fmt.Errorf("postgres: %d events appended, %d ids returned", n, len(got))
-		}
-		// Ids are drawn in ord order under the lock: sorted, they match the input.
-		slices.SortFunc(got, func(a, b idTime) int { return int(a.id - b.id) })
 		for i := range events {
-			events[i].ID, events[i].Time = got[i].id, got[i].at.UTC()
+			events[i].ID = first + int64(i)
 		}
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -114,79 +82,45 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 	return translate(err)
 }
 
-// eventWhere builds the WHERE clause of p; args collects its arguments.
-func eventWhere(p *store.EventListParams, args *[]any, withIDs bool) string {
-	add := func(v any) string {
-		*args = append(*args, v)
-		return "$" + strconv.Itoa(len(*args))
+// eventPage reads a page of batches for store.ListEventBatches.
+func (s *Store) eventPage(ctx context.Context, p *store.EventListParams) store.EventBatchPage {
+	after, before, since := p.AfterID, int64(math.MaxInt64), p.Since
+	if p.BeforeID > 0 {
+		before = p.BeforeID
 	}
-	where := []string{"level >= " + add(int16(p.MinLevel))}
-	if withIDs && p.AfterID > 0 {
-		where = append(where, "id > "+add(p.AfterID))
+	if since.IsZero() {
+		since = time.Unix(0, 0)
 	}
-	if withIDs && p.BeforeID > 0 {
-		where = append(where, "id < "+add(p.BeforeID))
+	return func(cursor int64, descending bool, limit int) ([]store.EventBatch, error) {
+		q := `SELECT first_id, events FROM event_batches
+			WHERE first_id > $1 AND last_id > $2 AND first_id < $3 AND max_time >= $4 ORDER BY first_id LIMIT $5`
+		if descending {
+			q = `SELECT first_id, events FROM event_batches
+			WHERE first_id < $1 AND last_id > $2 AND first_id < $3 AND max_time >= $4 ORDER BY first_id DESC LIMIT $5`
+		}
+		rows, err := s.pool.Query(ctx, q, cursor, after, before, since, limit)
+		if err != nil {
+			return nil, translate(err)
+		}
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.EventBatch, error) {
+			var b store.EventBatch
+			err := r.Scan(&b.FirstID, &b.Packed)
+			return b, err
+		})
+		return out, translate(err)
 	}
-	if len(p.Types) > 0 {
-		where = append(where, "type = ANY("+add(p.Types)+"::text[])")
-	}
-	if p.DeviceID != "" {
-		where = append(where, "device_id = "+add(p.DeviceID))
-	}
-	if p.Component != "" {
-		where = append(where, "component = "+add(p.Component))
-	}
-	if p.TaskID != "" {
-		where = append(where, "task_id = "+add(p.TaskID))
-	}
-	if !p.Since.IsZero() {
-		where = append(where, "time >= "+add(p.Since))
-	}
-	return strings.Join(where, " AND ")
 }
 
 // EventList lists events by id.
 func (s *Store) EventList(ctx context.Context, p *store.EventListParams) ([]domain.Event, error) {
-	var args []any
-	query := `SELECT id, time, type, level, component, device_id, task_id, message, data::text, origin FROM events WHERE ` +
-		eventWhere(p, &args, true) + ` ORDER BY id`
-	if p.Descending {
-		query += ` DESC`
-	}
-	if p.Limit > 0 {
-		args = append(args, p.Limit)
-		query += ` LIMIT $` + strconv.Itoa(len(args))
-	}
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []domain.Event
-	for rows.Next() {
-		var (
-			e     domain.Event
-			level int16
-			data  *string
-		)
-		if err := rows.Scan(&e.ID, &e.Time, &e.Type, &level, &e.Component, &e.DeviceID, &e.TaskID, &e.Message, &data, &e.Origin); err != nil {
-			return nil, translate(err)
-		}
-		e.Time, e.Level = e.Time.UTC(), domain.Level(level)
-		if data != nil {
-			e.Data = []byte(*data)
-		}
-		out = append(out, e)
-	}
-	return out, translate(rows.Err())
+	return store.ListEventBatches(p, s.eventPage(ctx, p))
 }
 
 // EventCount counts the events the filter matches.
 func (s *Store) EventCount(ctx context.Context, p *store.EventListParams) (int, error) {
-	var args []any
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+eventWhere(p, &args, false), args...).Scan(&n)
-	return n, translate(err)
+	q := *p
+	q.AfterID, q.BeforeID = 0, 0
+	return store.CountEventBatches(&q, s.eventPage(ctx, &q))
 }
 
 // EventLastID is the largest id given so far (the sequence's last value,
@@ -197,22 +131,84 @@ func (s *Store) EventLastID(ctx context.Context) (int64, error) {
 	return id, translate(err)
 }
 
-// EventPrune deletes old events, then any beyond the newest MaxEvents.
+// EventPrune deletes old events, then any beyond the newest MaxEvents:
+// whole batches where it can, and the batches that straddle the bound
+// repacked without the events that go.
 func (s *Store) EventPrune(ctx context.Context, p *store.EventPruneParams) (int64, error) {
 	var n int64
 	if !p.Before.IsZero() {
-		k, err := s.exec(ctx, `DELETE FROM events WHERE time < $1`, p.Before)
+		k, err := s.pruneEvents(ctx, `max_time < $1`, `min_time < $1`, p.Before,
+			func(e *domain.Event) bool { return e.Time.Before(p.Before) })
+		n += k
 		if err != nil {
 			return n, err
 		}
-		n += k
 	}
 	if p.MaxEvents > 0 {
-		k, err := s.exec(ctx, `DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - $1`, p.MaxEvents)
+		var top *int64
+		if err := s.pool.QueryRow(ctx, `SELECT max(last_id) FROM event_batches`).Scan(&top); err != nil || top == nil {
+			return n, translate(err)
+		}
+		cutoff := *top - p.MaxEvents
+		k, err := s.pruneEvents(ctx, `last_id <= $1`, `first_id <= $1`, cutoff,
+			func(e *domain.Event) bool { return e.ID <= cutoff })
+		n += k
 		if err != nil {
 			return n, err
 		}
-		n += k
+	}
+	return n, nil
+}
+
+// pruneEvents deletes the batches whole matches (every event goes), then
+// repacks those part matches without the events drop reports.
+func (s *Store) pruneEvents(ctx context.Context, whole, part string, arg any, drop func(*domain.Event) bool) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `WITH gone AS (DELETE FROM event_batches WHERE `+whole+` RETURNING n)
+		SELECT coalesce(sum(n), 0) FROM gone`, arg).Scan(&n)
+	if err != nil {
+		return 0, translate(err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT first_id, events, n FROM event_batches WHERE `+part+` ORDER BY first_id`, arg)
+	if err != nil {
+		return n, translate(err)
+	}
+	type held struct {
+		b store.EventBatch
+		n int
+	}
+	straddling, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (held, error) {
+		var h held
+		err := r.Scan(&h.b.FirstID, &h.b.Packed, &h.n)
+		return h, err
+	})
+	if err != nil {
+		return n, translate(err)
+	}
+	for _, h := range straddling {
+		packed, kept, dropped, err := store.RepackEvents(h.b, drop)
+		if err != nil {
+			return n, err
+		}
+		if dropped == 0 {
+			continue
+		}
+		// Only if unchanged since read: two prunes at once must not
+		// write back what the other removed.
+		var k int64
+		if len(kept) == 0 {
+			k, err = s.exec(ctx, `DELETE FROM event_batches WHERE first_id = $1 AND n = $2`, h.b.FirstID, h.n)
+		} else {
+			earliest, latest := store.TimeRange(kept)
+			k, err = s.exec(ctx, `UPDATE event_batches SET events = $3, n = $4, last_id = $5, min_time = $6, max_time = $7
+				WHERE first_id = $1 AND n = $2`, h.b.FirstID, h.n, packed, len(kept), kept[len(kept)-1].ID, earliest, latest)
+		}
+		if err != nil {
+			return n, err
+		}
+		if k > 0 {
+			n += int64(dropped)
+		}
 	}
 	return n, nil
 }

@@ -41,7 +41,11 @@ func (s *Store) TaskLease(ctx context.Context, p *store.TaskLeaseParams) ([]*dom
 	}
 	var rows []taskRow
 	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		rows, err = queryTasks(ctx, tx, query, args...)
+		var q querier = tx
+		if hot, ok := s.hot[query]; ok {
+			q = stmtQuerier{tx.StmtContext(ctx, hot)}
+		}
+		rows, err = queryTasks(ctx, q, query, args...)
 		return err
 	})
 	if err != nil {
@@ -67,7 +71,7 @@ func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sql
 	if err != nil {
 		return "", nil, err
 	}
-	nowArg, limitArg, workerArg := args.add(micros(at)), args.add(limit), args.add(w.ID)
+	nowArg, limitArg, workerArg := args.add(micros(at)), "CAST("+args.add(limit)+" AS INTEGER)", args.add(w.ID)
 
 	candidate := func(match string) string {
 		return `SELECT * FROM (SELECT t.seq, t.priority, t.available_at FROM tasks t
@@ -76,7 +80,12 @@ func leaseQuery(w *domain.Worker, limit int, at, expires time.Time) (string, sql
 			ORDER BY t.priority DESC, t.available_at, t.seq LIMIT ` + limitArg + `)`
 	}
 	// The literal device_id terms let SQLite match the partial indexes.
-	parts := []string{candidate(`t.device_id <> '' AND t.device_id = ` + workerArg)}
+	// The worker's id and the limit go in through CASTs: as bare
+	// parameters, the planner reads their bound values (the id to match
+	// the partial indexes' device_id terms, the limit to size the sort),
+	// which marks the prepared statement as planned for those values, and
+	// SQLite re-prepared it on every lease (BenchmarkLease1: 2.2 -> 1.1 ms).
+	parts := []string{candidate(`t.device_id <> '' AND t.device_id = CAST(` + workerArg + ` AS TEXT)`)}
 	for _, q := range uniqueQueues(w.Queues) {
 		parts = append(parts, candidate(`t.device_id = '' AND t.queue = `+args.add(q)))
 	}

@@ -112,6 +112,7 @@ type Store struct {
 	read      *sql.DB // query-only pool
 	committer *committer
 	hot       map[string]*sql.Stmt // prepared on write (stmt.go)
+	hotRead   map[string]*sql.Stmt // prepared on read (stmt.go)
 	lock      *os.File             // Options.Exclusive
 	schema    []store.Migration    // as of Open, after migrating
 	closeOnce sync.Once
@@ -182,8 +183,15 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
 	}
-	hot, err := prepareHot(ctx, write)
+	hot, err := prepareHot(ctx, write, hotStatements)
 	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	hotRead, err := prepareHot(ctx, read, hotReads)
+	if err != nil {
+		closeStmts(hot)
 		write.Close()
 		read.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -192,6 +200,7 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		write:     write,
 		read:      read,
 		hot:       hot,
+		hotRead:   hotRead,
 		committer: startCommitter(write, opts.MaxBatch),
 		schema:    schema,
 	}, nil
@@ -261,7 +270,7 @@ func (s *Store) Close() error {
 		s.committer.stop()
 		// A last checkpoint leaves the WAL empty, so the file alone is the database.
 		_, _ = s.write.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-		s.closeErr = errors.Join(closeStmts(s.hot), s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(closeStmts(s.hot), closeStmts(s.hotRead), s.read.Close(), s.write.Close())
 		if s.lock != nil {
 			s.lock.Close() // after the last write: the next server may start
 		}

@@ -159,10 +159,12 @@ func (s *Store) WorkerGetByCredential(ctx context.Context, hash string) (*domain
 	if hash == "" {
 		return nil, domain.ErrNotFound
 	}
-	w, err := scanWorker(s.read.QueryRowContext(ctx, `SELECT `+workerColumns+` FROM workers w
-		WHERE w.credential_hash = $1 AND w.state <> 'removed'`, hash))
+	w, err := scanWorker(s.hotRead[workerByCredentialSQL].QueryRowContext(ctx, hash))
 	return w, interpretError(err)
 }
+
+var workerByCredentialSQL = `SELECT ` + workerColumns + ` FROM workers w
+	WHERE w.credential_hash = $1 AND w.state <> 'removed'`
 
 // WorkerHeartbeat records a heartbeat, renews the worker's leases and
 // reports the leases of Held it lost, in one transaction.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ var observeTests = []test{
 	{"EventAppendOrder", testEventAppendOrder},
 	{"EventFilters", testEventFilters},
 	{"EventPruneKeepsIDs", testEventPruneKeepsIDs},
+	{"EventManyAppends", testEventManyAppends},
 	{"MetricMerge", testMetricMerge},
 	{"TaskStatGroups", testTaskStatGroups},
 	{"QueueStats", testQueueStats},
@@ -139,6 +141,50 @@ func testEventPruneKeepsIDs(t *testing.T, b *bundle) {
 	next := b.events(t, ev("task_completed", domain.LevelInfo, "a", b.now))
 	if next[0].ID <= es[4].ID {
 		t.Errorf("id after pruning = %d, want > %d", next[0].ID, es[4].ID)
+	}
+}
+
+// Many appends of several events each read back as one log: in order both
+// ways, across any page boundary the store reads in, with every filter,
+// and pruning by count cuts between the events of one append.
+func testEventManyAppends(t *testing.T, b *bundle) {
+	var all []int64
+	for i := range 50 {
+		device := []string{"a", "b"}[i%2]
+		es := b.events(t, ev("task_submitted", domain.LevelInfo, device, b.now),
+			ev("task_started", domain.LevelInfo, device, b.now), ev("task_completed", domain.LevelInfo, device, b.now))
+		for _, e := range es {
+			all = append(all, e.ID)
+		}
+	}
+	if got := b.eventIDs(t, store.EventListParams{}); !cmp.Equal(got, all) {
+		t.Fatalf("EventList() = %v, want %v", got, all)
+	}
+	desc := slices.Clone(all)
+	slices.Reverse(desc)
+	if got := b.eventIDs(t, store.EventListParams{Descending: true, BeforeID: all[100], Limit: 70}); !cmp.Equal(got, desc[50:120]) {
+		t.Errorf("EventList(descending, before %d, 70) = %v, want %v", all[100], got, desc[50:120])
+	}
+	if got := b.eventIDs(t, store.EventListParams{AfterID: all[4], Limit: 3}); !cmp.Equal(got, all[5:8]) {
+		t.Errorf("EventList(after %d, 3) = %v, want %v", all[4], got, all[5:8])
+	}
+	var bStarted []int64
+	for i := 1; i < 50; i += 2 {
+		bStarted = append(bStarted, all[3*i+1])
+	}
+	p := store.EventListParams{DeviceID: "b", Types: []string{"task_started"}}
+	if got := b.eventIDs(t, p); !cmp.Equal(got, bStarted) {
+		t.Errorf("EventList(device b, started) = %v, want %v", got, bStarted)
+	}
+	if n, err := b.s.EventCount(b.ctx, &p); err != nil || n != 25 {
+		t.Errorf("EventCount(device b, started) = %d, %v; want 25", n, err)
+	}
+	n, err := b.s.EventPrune(b.ctx, &store.EventPruneParams{MaxEvents: 100})
+	if err != nil || n != 50 {
+		t.Fatalf("EventPrune(max 100) = %d, %v; want 50", n, err)
+	}
+	if got := b.eventIDs(t, store.EventListParams{}); !cmp.Equal(got, all[50:]) {
+		t.Errorf("after pruning to 100: %v, want %v", got, all[50:])
 	}
 }
 
