@@ -28,3 +28,26 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, Options{}) })
 }
+
+// TestModel is R9 on SQLite: the task state machine against a plain map,
+// with restarts that close the file and open it again.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "drover.db")
+	open := func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), path, Options{})
+		if err != nil {
+			t.Fatalf("Open() error = %v", err)
+		}
+		return s
+	}
+	last := storetest.RunModel(t, open(t), func(t *testing.T, s store.Store) store.Store {
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close() error = %v", err)
+		}
+		return open(t)
+	}, 100)
+	if err := last.Close(); err != nil {
+		t.Errorf("Close() error = %v", err)
+	}
+}
