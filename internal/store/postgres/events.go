@@ -50,7 +50,7 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 	var (
 		times      = make([]*time.Time, n)
 		types      = make([]string, n)
-		levels     = make([]int16, n)
+		levels     = make([]int, n) // pgx refuses, rather than wraps, a level beyond int2
 		components = make([]string, n)
 		devices    = make([]string, n)
 		tasks      = make([]string, n)
@@ -59,7 +59,7 @@ func (s *Store) EventAppend(ctx context.Context, events []domain.Event) error {
 		origins    = make([]string, n)
 	)
 	for i, e := range events {
-		times[i], types[i], levels[i], components[i] = timeArg(e.Time), e.Type, int16(e.Level), e.Component
+		times[i], types[i], levels[i], components[i] = timeArg(e.Time), e.Type, int(e.Level), e.Component
 		devices[i], tasks[i], messages[i], origins[i] = e.DeviceID, e.TaskID, e.Message, e.Origin
 		if len(e.Data) > 0 {
 			d := string(e.Data)
@@ -120,7 +120,7 @@ func eventWhere(p *store.EventListParams, args *[]any, withIDs bool) string {
 		*args = append(*args, v)
 		return "$" + strconv.Itoa(len(*args))
 	}
-	where := []string{"level >= " + add(int16(p.MinLevel))}
+	where := []string{"level >= " + add(int(p.MinLevel))}
 	if withIDs && p.AfterID > 0 {
 		where = append(where, "id > "+add(p.AfterID))
 	}
