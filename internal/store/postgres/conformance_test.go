@@ -14,11 +14,18 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
 }
 
+// raceEnabled is set by race_test.go.
+var raceEnabled bool
+
 // TestModel is R9 on PostgreSQL: the task state machine against a plain
 // map, with restarts that close the pool and open the schema again. Each
 // step is a few PostgreSQL transactions, so 25 checks (-rapid.checks raises
 // it) keep the run near a minute on a loaded machine.
 func TestModel(t *testing.T) {
+	checks := 25
+	if raceEnabled {
+		checks = 10
+	}
 	url := testURL(t)
 	schema := testSchema(t, url)
 	open := func(t *testing.T) store.Store {
@@ -33,7 +40,7 @@ func TestModel(t *testing.T) {
 			t.Fatalf("Close() error = %v", err)
 		}
 		return open(t)
-	}, 25)
+	}, checks)
 	if err := last.Close(); err != nil {
 		t.Errorf("Close() error = %v", err)
 	}

@@ -29,10 +29,17 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, Options{}) })
 }
 
+// raceEnabled is set by race_test.go.
+var raceEnabled bool
+
 // TestModel is R9 on SQLite: the task state machine against a plain map,
 // with restarts that close the file and open it again.
 func TestModel(t *testing.T) {
 	t.Parallel()
+	checks := 100
+	if raceEnabled {
+		checks = 20 // the race detector slows the store tenfold
+	}
 	path := filepath.Join(t.TempDir(), "drover.db")
 	open := func(t *testing.T) store.Store {
 		s, err := Open(context.Background(), path, Options{})
@@ -46,7 +53,7 @@ func TestModel(t *testing.T) {
 			t.Fatalf("Close() error = %v", err)
 		}
 		return open(t)
-	}, 100)
+	}, checks)
 	if err := last.Close(); err != nil {
 		t.Errorf("Close() error = %v", err)
 	}
