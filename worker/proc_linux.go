@@ -120,9 +120,10 @@ func readStat(pid int, buf []byte) (procSample, bool) {
 		return procSample{}, false
 	}
 	num := func(i int) uint64 { v, _ := strconv.ParseUint(string(fields[i]), 10, 64); return v }
+	pgid, _ := strconv.Atoi(string(fields[2]))
 	return procSample{
 		pid:  pid,
-		pgid: int(num(2)),
+		pgid: pgid,
 		cpu:  float64(num(11)+num(12)) / clockTicks,
 		rss:  num(21) * pageSize,
 	}, true

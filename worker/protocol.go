@@ -244,7 +244,7 @@ func (b *backoff) next() time.Duration {
 		d = b.base << b.n
 	}
 	b.n++
-	return rand.N(d) + time.Millisecond // never zero: no tight loop
+	return rand.N(d) + time.Millisecond // #nosec G404 -- jitter, not a secret; never zero: no tight loop
 }
 
 func (b *backoff) reset() { b.n = 0 }

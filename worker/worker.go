@@ -350,7 +350,7 @@ func (w *Worker) nextBeat() time.Duration {
 	if d <= 0 {
 		d = defaultInterval
 	}
-	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64())) // #nosec G404 -- jitter spreads load; it guards no secret
 }
 
 func (w *Worker) heartbeat(ctx context.Context) {

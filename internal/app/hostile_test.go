@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/drover-run/drover/api"
+	"github.com/drover-run/drover/internal/httpapi"
 )
 
 // countingListener counts the bytes the server reads from its connections.
@@ -160,7 +164,63 @@ func TestOversizedBody(t *testing.T) {
 	}
 }
 
-// TestHugeHeader: a 2 MiB header is 431.
+// TestHeaderOverBudget: headers over the budget but under net/http's hard
+// cap are answered 431 in each listener's own error format, with a request
+// id where the format has one.
+func TestHeaderOverBudget(t *testing.T) {
+	t.Parallel()
+	s := start(t, Security{})
+	for _, l := range s.listeners {
+		t.Run(l.name, func(t *testing.T) {
+			srv := newHTTPServer(l.handler, slog.New(slog.DiscardHandler))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+			for _, size := range []int{httpapi.MaxHeaderBytes - 1024, httpapi.MaxHeaderBytes + 1, httpapi.HardMaxHeaderBytes - 1024} {
+				req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/no-such-route", nil)
+				req.Header.Set("X-Big", strings.Repeat("a", size))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%d-byte header: %v", size, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if size < httpapi.MaxHeaderBytes {
+					if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+						t.Errorf("%d-byte header, under the budget: 431", size)
+					}
+					continue
+				}
+				if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+					t.Fatalf("%d-byte header: %d %s %.200s, want 431 JSON", size, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+				}
+				var answer map[string]any
+				if err := json.Unmarshal(body, &answer); err != nil {
+					t.Fatalf("%d-byte header: %v in %.200s", size, err, body)
+				}
+				if !strings.Contains(string(body), "HEADER_TOO_LARGE") {
+					t.Errorf("%d-byte header: %s, want code HEADER_TOO_LARGE", size, body)
+				}
+				if resp.Header.Get("X-Request-ID") == "" {
+					t.Errorf("%d-byte header: no X-Request-ID", size)
+				}
+				if l.name == "api" || l.name == "agent" {
+					var env api.Envelope
+					if err := json.Unmarshal(body, &env); err != nil || env.Error == nil || env.Error.Code != "HEADER_TOO_LARGE" ||
+						env.Error.Message == "" || env.RequestID != resp.Header.Get("X-Request-ID") {
+						t.Errorf("%d-byte header: %s, want the 001 error envelope with code, message and request_id", size, body)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestHugeHeader: a 2 MiB header, beyond the hard cap, is still 431 (from
+// net/http, in plain text: it stops reading before any handler runs).
 func TestHugeHeader(t *testing.T) {
 	t.Parallel()
 	addr, _ := serveHostile(t, 5*time.Second, 5*time.Second)

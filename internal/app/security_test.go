@@ -365,6 +365,11 @@ func TestJoinTokens(t *testing.T) {
 	if status, _, b := register(t, s, expired.Token, strings.Replace(body, "gpu-box", "late", 2)); status != http.StatusUnauthorized {
 		t.Errorf("revoked join token: %d %s, want 401", status, b)
 	}
+	// Expired a microsecond after it was made: long gone when it arrives.
+	stale := s.newKey(t, auth.CreateParams{Join: true, TTL: time.Microsecond})
+	if status, _, b := register(t, s, stale.Token, strings.Replace(body, "gpu-box", "stale", 2)); status != http.StatusUnauthorized {
+		t.Errorf("expired join token: %d %s, want 401", status, b)
+	}
 }
 
 // TestRateLimitOverHTTP is S6 on a real listener: 64 racers for 100 write

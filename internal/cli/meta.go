@@ -44,8 +44,8 @@ func newMeta(out, errOut io.Writer, getenv func(string) string) *meta {
 // Environment variables the CLI reads.
 const (
 	envAPIURL    = "DROVER_API_URL"
-	envAPIKey    = "DROVER_API_KEY"
-	envAPISecret = "DROVER_API_SECRET"
+	envAPIKey    = "DROVER_API_KEY"    // #nosec G101 -- the name of a variable, not a credential
+	envAPISecret = "DROVER_API_SECRET" // #nosec G101 -- the name of a variable, not a credential
 	envConfigDir = "DROVER_CONFIG_DIR"
 )
 

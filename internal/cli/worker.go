@@ -68,6 +68,7 @@ DROVER_<FLAG> in the environment.`,
 	f.StringSliceVar(&labels, "labels", nil, "labels k=v,… that tasks may require")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "tasks run at once (default: the number of CPUs)")
 	f.BoolVar(&cfg.AllowShell, "allow-shell", false, "run shell tasks: arbitrary commands on this machine")
+	f.StringVar(&cfg.ShellUser, "shell-user", "", "the user shell tasks run as (default: nobody when the worker runs as root, else the worker's own user)")
 	f.StringSliceVar(&httpAllow, "http-allow", nil, "internal networks (CIDR,…) that http tasks may reach; loopback, private and metadata addresses are refused otherwise")
 	f.Int64Var(&cfg.PoolID, "pool-id", 0, "the pool this worker belongs to (set by the pool's provider)")
 	f.StringVar(&cfg.StateFile, "state-file", "", "file keeping the worker's id and credential across restarts")

@@ -83,7 +83,7 @@ func (c *aggregates) get(ctx context.Context, key string, compute func(context.C
 	stale := c.bus == nil && time.Since(e.at) >= c.maxAge || c.bus != nil && e.cursor != c.last()
 	if stale && !e.busy {
 		e.busy = true
-		go c.recount(e, compute)
+		go c.recount(e, compute) // #nosec G118 -- a recount shared by every reader must outlive the request that started it; it has its own timeout
 	}
 	return e.val, nil
 }

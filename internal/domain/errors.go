@@ -25,6 +25,7 @@ const (
 	CodeValidation          Code = "VALIDATION_ERROR"      // a field is missing, of the wrong type or out of range
 	CodeInvalidJSON         Code = "INVALID_JSON"          // the body is not JSON, or not the expected shape
 	CodePayloadTooLarge     Code = "PAYLOAD_TOO_LARGE"     // the body is over the cap
+	CodeHeaderTooLarge      Code = "HEADER_TOO_LARGE"      // the request's headers are over the budget
 	CodeNotFound            Code = "NOT_FOUND"             // no such route or resource
 	CodeMethodNotAllowed    Code = "METHOD_NOT_ALLOWED"    // the route exists, not with this method
 	CodeTaskNotCancellable  Code = "TASK_NOT_CANCELLABLE"  // the task already ended

@@ -48,12 +48,21 @@ type proc struct {
 
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, name, nil, args...)
+}
+
+// startEnv is start with env added to the test's environment.
+func startEnv(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(droverBin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -140,7 +149,13 @@ func (cl *cluster) startServer(t *testing.T, apiPort, agentPort int) {
 
 func (cl *cluster) startWorker(t *testing.T, name string, concurrency int, extra ...string) *proc {
 	t.Helper()
-	p := start(t, name, append([]string{"worker", "--server", cl.agent, "--name", name,
+	return cl.startWorkerEnv(t, nil, name, concurrency, extra...)
+}
+
+// startWorkerEnv is startWorker with env added to the worker's environment.
+func (cl *cluster) startWorkerEnv(t *testing.T, env []string, name string, concurrency int, extra ...string) *proc {
+	t.Helper()
+	p := startEnv(t, name, env, append([]string{"worker", "--server", cl.agent, "--name", name,
 		"--concurrency", strconv.Itoa(concurrency), "--log-level", "warn"}, extra...)...)
 	eventually(t, 20*time.Second, name+" to register", func() bool {
 		d, err := cl.c.Devices.Get(context.Background(), name)

@@ -34,6 +34,8 @@ func Status(code domain.Code) int {
 		return http.StatusMethodNotAllowed
 	case domain.CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case domain.CodeHeaderTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
 	case domain.CodeTaskNotCancellable, domain.CodeTaskNotRetryable, domain.CodeIdempotencyConflict,
 		domain.CodeStaleLease, domain.CodeDeviceBusy, domain.CodeConflict:
 		return http.StatusConflict

@@ -28,6 +28,21 @@ import (
 // MaxBodyBytes is the default cap on a request body.
 const MaxBodyBytes = 1 << 20
 
+// Request headers have two limits. MaxHeaderBytes is the budget every
+// listener enforces itself, first in its handler chain, so a request over it
+// is answered 431 in the listener's own envelope, with a request id.
+// HardMaxHeaderBytes is the http.Server's MaxHeaderBytes: net/http stops
+// reading there (plus its 4 KiB slack), before any handler runs, and answers
+// 431 in its own plain text — a handler cannot see a request it never
+// parsed, and reading on to reach one would let a client make the server
+// buffer without bound. The gap between the two keeps a connection's header
+// memory at HardMaxHeaderBytes while every request of a size clients really
+// send (proxies cap headers at 8–64 KiB) gets a proper answer.
+const (
+	MaxHeaderBytes     = 64 << 10
+	HardMaxHeaderBytes = 4 * MaxHeaderBytes
+)
+
 // ErrorFunc writes err in a listener's own error format. A *domain.Error
 // keeps its code; any other error is an internal error whose text is not
 // shown (AsError).
@@ -71,7 +86,33 @@ func Build(routes []Route, errs ErrorFunc, log *slog.Logger, middleware ...func(
 			h = m(h)
 		}
 	}
-	return withRequestID(recoverPanics(log, errs, h)), rt
+	return withRequestID(limitHeader(errs, recoverPanics(log, errs, h))), rt
+}
+
+// limitHeader refuses a request whose request line and headers are over
+// MaxHeaderBytes, before any other middleware sees it.
+func limitHeader(errs ErrorFunc, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := HeaderSize(r); n > MaxHeaderBytes {
+			errs(w, r, domain.Errorf(domain.CodeHeaderTooLarge, "the request's headers are %d bytes, over the %d-byte limit",
+				n, MaxHeaderBytes).With("limit_bytes", MaxHeaderBytes))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// HeaderSize is about the number of bytes r's request line and headers
+// took on the wire (HTTP/1 framing; for HTTP/2 the decoded size).
+func HeaderSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 // "GET /x HTTP/1.1\r\n"
+	n += len("Host: \r\n") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // "k: v\r\n"
+		}
+	}
+	return n
 }
 
 func withRequestID(next http.Handler) http.Handler {

@@ -74,7 +74,7 @@ func (s *Service) fleetRows(ctx context.Context) ([]store.WorkerStatus, error) {
 	}
 	if age > WorkerSnapshotTTL && !f.refreshing {
 		f.refreshing = true
-		go s.refreshFleet(f.gen)
+		go s.refreshFleet(f.gen) // #nosec G118 -- a refresh shared by every reader must outlive the request that started it; it has its own timeout
 	}
 	return f.rows, nil
 }

@@ -121,7 +121,8 @@ func Code(c domain.Code) (string, int) {
 		return "4004", http.StatusNotFound
 	case domain.CodeRateLimitExceeded:
 		return "4029", http.StatusTooManyRequests
-	case domain.CodeValidation, domain.CodeInvalidJSON, domain.CodePayloadTooLarge, domain.CodeMethodNotAllowed:
+	case domain.CodeValidation, domain.CodeInvalidJSON, domain.CodePayloadTooLarge, domain.CodeMethodNotAllowed,
+		domain.CodeHeaderTooLarge:
 		return "4000", http.StatusBadRequest
 	case domain.CodeUnavailable:
 		return "5000", http.StatusServiceUnavailable

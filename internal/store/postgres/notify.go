@@ -146,7 +146,7 @@ func (s *Store) subscribe(ctx context.Context, channel, what string, deliver fun
 		}
 		s.log.Warn(what+" listener lost its connection; reconnecting", "channel", channel, "err", translate(err), "backoff", backoff)
 		select {
-		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)): // #nosec G404 -- reconnect jitter, not a secret
 		case <-ctx.Done():
 			return nil
 		}

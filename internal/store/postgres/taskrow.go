@@ -116,11 +116,13 @@ type taskArgs struct {
 	id, typ, queue, deviceID, platform, role, requestHash, originalID []string
 	state, leaseOwner, lastDevice, errText                            []string
 	payload, reqLabels, labels, idempotencyKey, result, usage         []*string
-	priority, minCPU, timeout, maxRetries, attempt                    []int32
-	minMemory                                                         []float64
-	leaseEpoch                                                        []int64
-	retryBackoff                                                      []time.Duration
-	leaseExpires, available, created, started, completed              []*time.Time
+	// int, not int32: pgx refuses a value beyond the int4 column with an
+	// error, where a conversion here would wrap it silently.
+	priority, minCPU, timeout, maxRetries, attempt       []int
+	minMemory                                            []float64
+	leaseEpoch                                           []int64
+	retryBackoff                                         []time.Duration
+	leaseExpires, available, created, started, completed []*time.Time
 }
 
 func newTaskArgs(tasks []*domain.Task) (*taskArgs, error) {
@@ -161,23 +163,23 @@ func (a *taskArgs) add(t *domain.Task) error {
 	a.id = append(a.id, t.ID)
 	a.typ = append(a.typ, t.Type)
 	a.payload = append(a.payload, rawArg(t.Payload))
-	a.priority = append(a.priority, int32(t.Priority))
+	a.priority = append(a.priority, int(t.Priority))
 	a.queue = append(a.queue, t.Queue)
 	a.deviceID = append(a.deviceID, t.DeviceID)
-	a.minCPU = append(a.minCPU, int32(t.Requirements.MinCPUCores))
+	a.minCPU = append(a.minCPU, t.Requirements.MinCPUCores)
 	a.minMemory = append(a.minMemory, t.Requirements.MinMemoryGB)
 	a.platform = append(a.platform, t.Requirements.Platform)
 	a.role = append(a.role, t.Requirements.Role)
 	a.reqLabels = append(a.reqLabels, reqLabels)
-	a.timeout = append(a.timeout, int32(t.TimeoutSeconds))
-	a.maxRetries = append(a.maxRetries, int32(t.MaxRetries))
+	a.timeout = append(a.timeout, t.TimeoutSeconds)
+	a.maxRetries = append(a.maxRetries, t.MaxRetries)
 	a.retryBackoff = append(a.retryBackoff, t.RetryBackoff)
 	a.idempotencyKey = append(a.idempotencyKey, key)
 	a.requestHash = append(a.requestHash, t.RequestHash)
 	a.originalID = append(a.originalID, t.OriginalTaskID)
 	a.labels = append(a.labels, labels)
 	a.state = append(a.state, string(state))
-	a.attempt = append(a.attempt, int32(t.Attempt))
+	a.attempt = append(a.attempt, t.Attempt)
 	a.leaseOwner = append(a.leaseOwner, t.LeaseOwner)
 	a.leaseEpoch = append(a.leaseEpoch, t.LeaseEpoch)
 	a.leaseExpires = append(a.leaseExpires, timeArg(t.LeaseExpiresAt))
