@@ -371,4 +371,3 @@ func percentile(sorted []float64, p float64) float64 {
 	i := int(float64(len(sorted)-1) * p / 100)
 	return sorted[i]
 }
-

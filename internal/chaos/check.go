@@ -35,7 +35,7 @@ type checker struct {
 	samples    int
 	unanswered int
 	violations []string
-	stuck      map[string]bool // tasks seen breaking an invariant
+	stuck      map[string]bool      // tasks seen breaking an invariant
 	idleBefore map[string]bool      // workers idle in the previous sample
 	lastStale  map[string]time.Time // when a worker was last seen silent
 }
