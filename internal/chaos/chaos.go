@@ -38,7 +38,7 @@ type Config struct {
 	Concurrency int           // slots per worker; default 16
 	Duration    time.Duration // how long the load and the faults last; default 2m
 	Rate        float64       // submits per second; default 20
-	Clients     int           // concurrent submitters; default 8
+	Clients     int           // concurrent submitters; default 16
 	FaultEvery  time.Duration // one fault every; default 10s
 	Faults      []string      // the kinds injected, in turn; default all (pg-restart only with PGRestart)
 	Seed        uint64        // the fault order and the task mix follow from it; default 1
@@ -78,7 +78,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.Workers, 4)
 	def(&c.Concurrency, 16)
-	def(&c.Clients, 8)
+	def(&c.Clients, 16)
 	defd(&c.Duration, 2*time.Minute)
 	defd(&c.FaultEvery, 10*time.Second)
 	defd(&c.Heartbeat, time.Second)
@@ -341,8 +341,12 @@ func (r *runner) run(ctx context.Context, dir string) (*Report, error) {
 
 	rep.InvariantSamples, rep.Unavailable = check.samples, check.unanswered
 	rep.Violations = check.violations
-	for _, f := range rep.Faults {
-		f.measure(events)
+	for i, f := range rep.Faults {
+		var until time.Time
+		if i+1 < len(rep.Faults) {
+			until = rep.Faults[i+1].start
+		}
+		f.measure(events, until)
 		if f.Target == "server" {
 			rep.ServerRestarts++
 		}

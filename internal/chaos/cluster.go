@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -173,7 +174,22 @@ func (cl *cluster) waitOnline(ctx context.Context, n int) error {
 	})
 }
 
-// runCommand runs an operator-given shell command (the PostgreSQL restart).
-func runCommand(ctx context.Context, command string) ([]byte, error) {
-	return exec.CommandContext(ctx, "/bin/sh", "-c", command).CombinedOutput()
+// runCommand runs an operator-given shell command (the PostgreSQL restart),
+// its output appended to logPath. A file, not a pipe: a daemon the command
+// starts keeps its output open, and waiting for a pipe's end would wait for
+// the daemon.
+func runCommand(ctx context.Context, command, logPath string) error {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w (output in %s)", err, logPath)
+	}
+	return nil
 }

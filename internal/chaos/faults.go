@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -131,9 +132,8 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 		f.Target = "postgresql"
 		f.orphans = r.running(ctx, "")
 		f.start = time.Now()
-		out, err := runCommand(ctx, cfg.PGRestart)
-		if err != nil {
-			return fail(fmt.Errorf("--pg-restart: %w: %s", err, out))
+		if err := runCommand(ctx, cfg.PGRestart, filepath.Join(cl.dir, "pg-restart.log")); err != nil {
+			return fail(fmt.Errorf("--pg-restart: %w", err))
 		}
 		// The server's leadership may lapse while its database is away; a
 		// new term starts the reaper's failover grace again.
@@ -161,12 +161,13 @@ func (r *runner) running(ctx context.Context, device string) []string {
 	return ids
 }
 
-// measure fills in what the event stream tells of a fault's orphans.
-func (f *FaultReport) measure(ev *completions) {
+// measure fills in what the event stream tells of a fault's orphans, up to
+// the next fault (until), which may have moved them again.
+func (f *FaultReport) measure(ev *completions, until time.Time) {
 	f.Orphans = len(f.orphans)
 	var lat []float64
 	for _, id := range f.orphans {
-		if at, ok := ev.restartedAfter(id, f.start, f.from); ok {
+		if at, ok := ev.restartedAfter(id, f.start, f.from); ok && (until.IsZero() || at.Before(until)) {
 			lat = append(lat, at.Sub(f.start).Seconds())
 		}
 	}

@@ -121,7 +121,7 @@ type load struct {
 }
 
 func (l *load) run(ctx context.Context, giveUp context.Context) {
-	jobs := make(chan int, max(int(l.cfg.Rate), 1)*2)
+	jobs := make(chan int, max(int(l.cfg.Rate), 1)*10)
 	var wg sync.WaitGroup
 	for range l.cfg.Clients {
 		wg.Add(1)

@@ -50,7 +50,7 @@ non-zero on any loss, duplicate completion or stuck task.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 16, "slots per worker")
 	f.DurationVar(&cfg.Duration, "duration", 0, "how long the load and the faults last (default 2m)")
 	f.Float64Var(&cfg.Rate, "rate", 20, "submits per second")
-	f.IntVar(&cfg.Clients, "clients", 8, "concurrent submitters")
+	f.IntVar(&cfg.Clients, "clients", 16, "concurrent submitters")
 	f.DurationVar(&cfg.FaultEvery, "fault-every", 0, "one fault every (default 10s)")
 	f.StringSliceVar(&cfg.Faults, "faults", nil, "the faults to inject, in turn (default all; none for a run without faults)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the fault order, the victims and the task mix")
