@@ -169,11 +169,12 @@ type Report struct {
 	ServerRestarts int      `json:"server_restarts"`
 }
 
-// Failed reports whether the run broke a promise: a loss, a duplicate or a
-// stuck task.
+// Broken reports whether the run broke a promise: a loss, a duplicate, a
+// stuck task, or a task or DAG run that ended otherwise than it must (a
+// task that always succeeds failed: its retries were spent on faults).
 func (r *Report) Broken() bool {
 	return r.Lost > 0 || r.DuplicateCompletions > 0 || r.UnexplainedExecutions > 0 || r.RetryDuplicates > 0 ||
-		r.Stuck > 0 || r.CronDuplicateTicks > 0
+		r.Stuck > 0 || r.CronDuplicateTicks > 0 || r.Unexpected > 0 || r.DAGRunsFailed > 0
 }
 
 // ErrBroken is returned, with the report, by a run that found a loss, a
@@ -181,9 +182,10 @@ func (r *Report) Broken() bool {
 var ErrBroken = errors.New("chaos: a promise was broken")
 
 type runner struct {
-	cfg   *Config
-	cl    *cluster
-	began time.Time
+	cfg    *Config
+	cl     *cluster
+	began  time.Time
+	ledger string
 }
 
 // Run runs the load and the faults, drains, checks and prints a report.
@@ -216,7 +218,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer cl.stop()
-	rep, err := (&runner{cfg: &cfg, cl: cl}).run(ctx, dir)
+	r := &runner{cfg: &cfg, cl: cl}
+	rep, err := r.run(ctx, dir)
 	if rep != nil {
 		rep.print(cfg.Out)
 		if rep.Broken() {
@@ -231,6 +234,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if !keep {
 		cl.stop()
 		os.RemoveAll(dir)
+		if r.ledger != "" && filepath.Dir(r.ledger) != dir {
+			os.RemoveAll(filepath.Dir(r.ledger))
+		}
 	}
 	return rep, nil
 }
@@ -250,10 +256,11 @@ func (r *runner) run(ctx context.Context, dir string) (*Report, error) {
 		return nil, fmt.Errorf("workers did not come online: %w", err)
 	}
 	rep := &Report{Store: strings.SplitN(cfg.Store, "://", 2)[0], Seed: cfg.Seed}
-	ledger := filepath.Join(dir, "ledger")
-	if err := openLedger(dir, ledger); err != nil {
+	ledger, err := openLedger(dir)
+	if err != nil {
 		return nil, err
 	}
+	r.ledger = ledger
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	fmt.Fprintf(out, "chaos: server %s (store %s), %d workers × %d, %.0f submits/s for %s, a fault every %s (%s), seed %d; files in %s\n",
 		cl.api, rep.Store, cfg.Workers, cfg.Concurrency, cfg.Rate, cfg.Duration, cfg.FaultEvery, strings.Join(cfg.Faults, ", "), cfg.Seed, dir)
@@ -586,16 +593,56 @@ func (r *runner) verify(ctx context.Context, rep *Report, drainFrom time.Time, l
 	return nil
 }
 
-// openLedger creates the ledger writable by anyone: a worker running as
-// root runs shell tasks as an unprivileged user (docs/security.md).
-func openLedger(dir, ledger string) error {
+// openLedger creates the ledger, dir/ledger, writable by anyone: a worker
+// running as root runs shell tasks as an unprivileged user
+// (docs/security.md). When that user cannot reach dir (a private parent
+// directory), the ledger goes to a directory of its own under the system's
+// temporary directory, and dir/ledger links to it.
+func openLedger(dir string) (string, error) {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	at := dir
+	if !reachable(dir) {
+		var err error
+		if at, err = os.MkdirTemp("", "drover-chaos-ledger-"); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(at, 0o755); err != nil {
+			return "", err
+		}
+	}
+	ledger := filepath.Join(at, "ledger")
 	if err := os.WriteFile(ledger, nil, 0o666); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Chmod(ledger, 0o666); err != nil { // past the umask
-		return err
+		return "", err
 	}
-	return os.Chmod(dir, 0o755)
+	if at != dir {
+		if err := os.Symlink(ledger, filepath.Join(dir, "ledger")); err != nil {
+			return "", err
+		}
+	}
+	return ledger, nil
+}
+
+// reachable reports whether everyone may enter dir: it and every directory
+// above it can be searched by others.
+func reachable(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // readLedger reads the executions the shell tasks recorded: task id to the
@@ -702,6 +749,6 @@ func (r *Report) print(out io.Writer) {
 	if r.Broken() {
 		verdict = "BROKEN"
 	}
-	fmt.Fprintf(out, "result       %s: lost %d, duplicate completions %d, unexplained executions %d, retry duplicates %d, stuck %d, cron ticks fired twice %d\n",
-		verdict, r.Lost, r.DuplicateCompletions, r.UnexplainedExecutions, r.RetryDuplicates, r.Stuck, r.CronDuplicateTicks)
+	fmt.Fprintf(out, "result       %s: lost %d, duplicate completions %d, unexplained executions %d, retry duplicates %d, stuck %d, cron ticks fired twice %d, unexpected ends %d\n",
+		verdict, r.Lost, r.DuplicateCompletions, r.UnexplainedExecutions, r.RetryDuplicates, r.Stuck, r.CronDuplicateTicks, r.Unexpected+r.DAGRunsFailed)
 }

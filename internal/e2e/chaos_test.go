@@ -23,14 +23,14 @@ import (
 // that cannot fail proves nothing. (CI runs the clean two-minute pass.)
 func TestChaosDetectsViolations(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a chaos run takes 30 s")
+		t.Skip("a chaos run takes half a minute")
 	}
 	t.Parallel()
 	var out bytes.Buffer
 	var deleted, forged string
 	cfg := chaos.Config{
-		Binary: droverBin, Dir: t.TempDir(), Workers: 2, Concurrency: 8, Duration: 16 * time.Second, Rate: 10,
-		FaultEvery: 6 * time.Second, Faults: []string{chaos.FaultWorkerKill}, Drain: 40 * time.Second, Out: &out,
+		Binary: droverBin, Dir: t.TempDir(), Workers: 2, Concurrency: 8, Duration: 12 * time.Second, Rate: 10,
+		FaultEvery: 5 * time.Second, Faults: []string{chaos.FaultWorkerKill}, Drain: 40 * time.Second, Out: &out,
 		Sabotage: func(ctx context.Context, tg chaos.Target) error {
 			if len(tg.Acked) < 2 {
 				return fmt.Errorf("only %d tasks acknowledged halfway", len(tg.Acked))
@@ -67,7 +67,9 @@ func TestChaosDetectsViolations(t *testing.T) {
 	if len(rep.Faults) == 0 || rep.Faults[0].Kind != chaos.FaultWorkerKill {
 		t.Errorf("faults = %+v, want a worker kill", rep.Faults)
 	}
-	if rep.Acknowledged < 100 || rep.DuplicateCompletions != 0 || rep.Stuck != 0 {
-		t.Errorf("acknowledged %d, duplicate completions %d, stuck %d; want ≥ 100, 0, 0", rep.Acknowledged, rep.DuplicateCompletions, rep.Stuck)
+	// Nothing else broke: the run itself was sound.
+	if rep.Acknowledged < 50 || rep.DuplicateCompletions != 0 || rep.Stuck != 0 || rep.Unexpected != 0 || rep.Executions == 0 {
+		t.Errorf("acknowledged %d, duplicate completions %d, stuck %d, unexpected ends %d, executions %d; want ≥ 50, 0, 0, 0, > 0",
+			rep.Acknowledged, rep.DuplicateCompletions, rep.Stuck, rep.Unexpected, rep.Executions)
 	}
 }
