@@ -731,7 +731,8 @@ func (r *Report) print(out io.Writer) {
 		if f.Target == "server" || f.Target == "postgresql" {
 			line += fmt.Sprintf(", %d re-dispatched, next start after %.2f s", f.Released, f.ResumeS)
 		} else {
-			line += fmt.Sprintf(", %d re-leased, latency p50 %.2f s max %.2f s", f.Released, f.ReleaseP50S, f.ReleaseMaxS)
+			line += fmt.Sprintf(", %d requeued after p50 %.2f s max %.2f s, %d re-leased after p50 %.2f s max %.2f s",
+				f.Requeued, f.RequeueP50S, f.RequeueMaxS, f.Released, f.ReleaseP50S, f.ReleaseMaxS)
 		}
 		fmt.Fprintln(out, line)
 	}

@@ -23,8 +23,8 @@ import (
 //     lease of its worker (RELIABILITY.md rule 2); after the server or its
 //     database came back, the reaper waits one TTL first (failover grace);
 //   - no task waits more than 2 s in the queue while a worker that could
-//     take it is idle — online, heard from within two heartbeats, with a
-//     free slot — in this sample and the one before. A worker that was cut
+//     take it is idle — online, heard from within two heartbeats, running
+//     nothing — in this sample and the one before. A worker that was cut
 //     off (or the server down) within the worker's longest retry backoff
 //     plus 2 s is not counted idle: it may still be waiting to ask again.
 type checker struct {
@@ -108,7 +108,7 @@ func (k *checker) sample(ctx context.Context) {
 		if now.Sub(k.lastStale[d.ID]) < settle {
 			continue
 		}
-		if d.Status == "online" && fresh && d.Tasks.Active < int64(d.Concurrency) && slices.Contains(d.Queues, queue) {
+		if d.Status == "online" && fresh && d.Tasks.Active == 0 && slices.Contains(d.Queues, queue) {
 			idle[d.ID] = true
 			if k.idleBefore[d.ID] {
 				takers = append(takers, d)
@@ -126,8 +126,8 @@ func (k *checker) sample(ctx context.Context) {
 		}
 		for _, d := range takers {
 			if slices.Contains(d.TaskTypes, t.TaskType) {
-				k.violate(t.TaskID, fmt.Sprintf("task %s queued for %s while %s was idle (%d of %d slots busy)",
-					t.TaskID, now.Sub(ready).Round(time.Millisecond), d.ID, d.Tasks.Active, d.Concurrency))
+				k.violate(t.TaskID, fmt.Sprintf("task %s queued for %s while %s was idle",
+					t.TaskID, now.Sub(ready).Round(time.Millisecond), d.ID))
 				break
 			}
 		}
@@ -162,6 +162,7 @@ type completions struct {
 	events   int
 	complete map[string][]int64 // task id -> ids of its task_completed events
 	starts   map[string][]start
+	requeued map[string][]time.Time // task_retrying: a failed attempt, or a lease rescued
 }
 
 type start struct {
@@ -170,11 +171,11 @@ type start struct {
 }
 
 func newCompletions() *completions {
-	return &completions{complete: map[string][]int64{}, starts: map[string][]start{}}
+	return &completions{complete: map[string][]int64{}, starts: map[string][]start{}, requeued: map[string][]time.Time{}}
 }
 
 func (e *completions) follow(ctx context.Context, c *client.Client) {
-	c.Monitor.StreamWith(ctx, client.StreamOptions{Types: []string{"task_completed", "task_started"}, Reconnect: 200 * time.Millisecond},
+	c.Monitor.StreamWith(ctx, client.StreamOptions{Types: []string{"task_completed", "task_started", "task_retrying"}, Reconnect: 200 * time.Millisecond},
 		func(ev api.StreamEvent) error {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -186,6 +187,8 @@ func (e *completions) follow(ctx context.Context, c *client.Client) {
 				}
 			case "task_started":
 				e.starts[ev.TaskID] = append(e.starts[ev.TaskID], start{at: ev.Timestamp, device: ev.DeviceID})
+			case "task_retrying":
+				e.requeued[ev.TaskID] = append(e.requeued[ev.TaskID], ev.Timestamp)
 			}
 			return nil
 		})
@@ -199,6 +202,18 @@ func (e *completions) restartedAfter(id string, at time.Time, from string) (time
 	for _, s := range e.starts[id] {
 		if s.at.After(at) && s.device != from {
 			return s.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// requeuedAfter is when task id went back to its queue after at, if it did.
+func (e *completions) requeuedAfter(id string, at time.Time) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.requeued[id] {
+		if t.After(at) {
+			return t, true
 		}
 	}
 	return time.Time{}, false

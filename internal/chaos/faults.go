@@ -33,9 +33,14 @@ type FaultReport struct {
 	Kind   string  `json:"kind"`
 	Target string  `json:"target,omitempty"`
 	// Orphans are the tasks running on the target (the server: all) when
-	// the fault struck; Released of them started again elsewhere, after
-	// p50/max seconds (worker faults: the re-lease latency).
+	// the fault struck. Requeued of them went back to their queue (the
+	// reaper rescued the lease) after p50/max seconds; Released of them
+	// started again elsewhere after p50/max seconds (the re-lease latency,
+	// which includes waiting behind the queue).
 	Orphans     int     `json:"orphans"`
+	Requeued    int     `json:"requeued"`
+	RequeueP50S float64 `json:"requeue_p50_s,omitempty"`
+	RequeueMaxS float64 `json:"requeue_max_s,omitempty"`
 	Released    int     `json:"released"`
 	ReleaseP50S float64 `json:"release_p50_s,omitempty"`
 	ReleaseMaxS float64 `json:"release_max_s,omitempty"`
@@ -165,23 +170,31 @@ func (r *runner) running(ctx context.Context, device string) []string {
 // the next fault (until), which may have moved them again.
 func (f *FaultReport) measure(ev *completions, until time.Time) {
 	f.Orphans = len(f.orphans)
-	var lat []float64
+	var lat, req []float64
 	for _, id := range f.orphans {
 		if at, ok := ev.restartedAfter(id, f.start, f.from); ok && (until.IsZero() || at.Before(until)) {
 			lat = append(lat, at.Sub(f.start).Seconds())
 		}
+		if at, ok := ev.requeuedAfter(id, f.start); ok && (until.IsZero() || at.Before(until)) {
+			req = append(req, at.Sub(f.start).Seconds())
+		}
 	}
-	f.Released = len(lat)
-	if len(lat) > 0 {
-		sort.Float64s(lat)
-		f.ReleaseP50S = round3(lat[len(lat)/2])
-		f.ReleaseMaxS = round3(lat[len(lat)-1])
-	}
+	f.Released, f.ReleaseP50S, f.ReleaseMaxS = spread(lat)
+	f.Requeued, f.RequeueP50S, f.RequeueMaxS = spread(req)
 	if f.from == "" {
 		if at, ok := ev.firstStartAfter(f.start); ok {
 			f.ResumeS = round3(at.Sub(f.start).Seconds())
 		}
 	}
+}
+
+// spread is how many, the median and the maximum of xs.
+func spread(xs []float64) (int, float64, float64) {
+	if len(xs) == 0 {
+		return 0, 0, 0
+	}
+	sort.Float64s(xs)
+	return len(xs), round3(xs[len(xs)/2]), round3(xs[len(xs)-1])
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

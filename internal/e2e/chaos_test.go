@@ -61,8 +61,10 @@ func TestChaosDetectsViolations(t *testing.T) {
 	if rep.Lost != 1 || !strings.Contains(out.String(), "lost: task "+deleted) {
 		t.Errorf("lost = %d, want 1: the deleted task %s", rep.Lost, deleted)
 	}
-	if rep.UnexplainedExecutions != 1 || !strings.Contains(out.String(), "unexplained: task "+forged) {
-		t.Errorf("unexplained executions = %d, want 1: the forged execution of %s", rep.UnexplainedExecutions, forged)
+	// The deleted task's own executions no longer have a task to explain
+	// them either: one or two.
+	if n := rep.UnexplainedExecutions; n < 1 || n > 2 || !strings.Contains(out.String(), "unexplained: task "+forged) {
+		t.Errorf("unexplained executions = %d, want the forged execution of %s (and perhaps the deleted task's)", n, forged)
 	}
 	if len(rep.Faults) == 0 || rep.Faults[0].Kind != chaos.FaultWorkerKill {
 		t.Errorf("faults = %+v, want a worker kill", rep.Faults)
