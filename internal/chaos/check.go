@@ -261,7 +261,11 @@ func sampleResources(ctx context.Context, cl *cluster, began time.Time, every ti
 		if err != nil {
 			continue
 		}
-		s := Sample{Seconds: time.Since(began).Seconds(), RSSMB: p.RSSMB("VmRSS"), Goroutines: g, ServerPID: p.Pid()}
+		rss := p.RSSMB("VmRSS")
+		if rss == 0 { // it died between the two reads
+			continue
+		}
+		s := Sample{Seconds: time.Since(began).Seconds(), RSSMB: rss, Goroutines: g, ServerPID: p.Pid()}
 		mu.Lock()
 		*out = append(*out, s)
 		mu.Unlock()
