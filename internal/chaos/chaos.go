@@ -331,9 +331,11 @@ func (r *runner) run(ctx context.Context, dir string) (*Report, error) {
 		}
 	}
 	<-loadCtx.Done()
-	drainFrom := time.Now()
 	fmt.Fprintf(out, "  %6.1fs  load stopped; draining\n", time.Since(r.began).Seconds())
 	<-loadDone
+	// The drain waits for what existed once the last submit was answered:
+	// a submit retried past the load's end is acknowledged later.
+	drainFrom := time.Now()
 	// Every fault's damage is repaired: the server is up (a fault restarts
 	// it) and the live workers are back online.
 	if err := cl.waitOnline(ctx, cfg.Workers); err != nil {

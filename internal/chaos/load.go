@@ -128,6 +128,12 @@ func (l *load) run(ctx context.Context, giveUp context.Context) {
 		go func() {
 			defer wg.Done()
 			for n := range jobs {
+				if ctx.Err() != nil { // the load is over: what waits is shed
+					l.mu.Lock()
+					l.shed++
+					l.mu.Unlock()
+					continue
+				}
 				l.submit(giveUp, n)
 			}
 		}()
