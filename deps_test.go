@@ -33,8 +33,10 @@ var layers = [][]string{
 	{"internal/envelope", "internal/server", "internal/agentserver", "internal/dialect/elastic", "internal/dialect/keeper", "internal/dialect/netpulse", "internal/dashboard"},
 	// The public SDK: a client of the API, never of the server's insides.
 	{"client", "worker"},
+	// Starting and signalling drover processes.
+	{"internal/procs"},
 	// The composition root, and what starts processes.
-	{"internal/app", "internal/bench"},
+	{"internal/app", "internal/bench", "internal/chaos"},
 	{"drovertest", "internal/cli"},
 	{"cmd/drover", "."},
 }

@@ -6,15 +6,12 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/internal/procs"
 )
 
 // Config says what to measure. Zero fields take the defaults shown.
@@ -121,24 +119,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	var procs procGroup
-	defer procs.stop()
+	var group procs.Group
+	defer group.Stop()
 	rep := &Report{Store: "external", Workers: cfg.Workers, Concurrency: cfg.Concurrency}
-	var server *exec.Cmd
+	var server *procs.Proc
 	if cfg.APIURL == "" {
 		if cfg.Store == "" {
 			cfg.Store = "sqlite://" + filepath.Join(tmp, "bench.db")
 		}
 		rep.Store = strings.SplitN(cfg.Store, "://", 2)[0]
-		apiPort, agentPort, err := freePorts()
+		ports, err := procs.FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
+		apiPort, agentPort := ports[0], ports[1]
 		cfg.APIURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 		cfg.AgentURL = fmt.Sprintf("http://127.0.0.1:%d", agentPort)
 		args := append([]string{"server", "--store", cfg.Store, "--port", strconv.Itoa(apiPort),
 			"--agent-port", strconv.Itoa(agentPort), "--log-level", "warn"}, cfg.ServerArgs...)
-		server, err = procs.start(ctx, cfg.Binary, filepath.Join(tmp, "server.log"), args...)
+		server, err = group.Start(cfg.Binary, filepath.Join(tmp, "server.log"), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -147,8 +146,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { _, err := c.Health(ctx); return err == nil }); err != nil {
-		return nil, fmt.Errorf("server did not come up: %w (log: %s)", err, tail(filepath.Join(tmp, "server.log")))
+	if err := procs.WaitFor(ctx, 30*time.Second, func() bool { _, err := c.Health(ctx); return err == nil }); err != nil {
+		return nil, fmt.Errorf("server did not come up: %w (log: %s)", err, procs.Tail(filepath.Join(tmp, "server.log")))
 	}
 
 	if cfg.Hold > 0 {
@@ -158,10 +157,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if server == nil {
 			return nil, errors.New("--sim-workers needs the server bench starts (it reads the server's CPU and memory)")
 		}
-		return rep, simulate(ctx, c, cfg, server.Process.Pid, rep)
+		return rep, simulate(ctx, c, cfg, server.Pid(), rep)
 	}
 
-	var workers []*exec.Cmd
+	var workers []*procs.Proc
 	queue := cfg.Queue
 	switch {
 	case queue != "":
@@ -171,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		queue = "FifoQ"
 	}
 	for i := range cfg.Workers {
-		w, err := procs.start(ctx, cfg.Binary, filepath.Join(tmp, fmt.Sprintf("worker-%d.log", i)), "worker",
+		w, err := group.Start(cfg.Binary, filepath.Join(tmp, fmt.Sprintf("worker-%d.log", i)), "worker",
 			"--server", cfg.AgentURL, "--name", fmt.Sprintf("bench-%d", i+1), "--queues", queue,
 			"--concurrency", strconv.Itoa(cfg.Concurrency), "--log-level", "warn")
 		if err != nil {
@@ -179,12 +178,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		workers = append(workers, w)
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return listening(ctx, c, queue) >= max(cfg.Workers, 1) }); err != nil {
+	if err := procs.WaitFor(ctx, 30*time.Second, func() bool { return listening(ctx, c, queue) >= max(cfg.Workers, 1) }); err != nil {
 		return nil, fmt.Errorf("workers did not register: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "server %s, %d workers × %d slots on queue %s\n", cfg.APIURL, cfg.Workers, cfg.Concurrency, queue)
 	if len(workers) > 0 {
-		rep.WorkerIdleRSSMB = rssMB(workers[0].Process.Pid, "VmRSS")
+		rep.WorkerIdleRSSMB = workers[0].RSSMB("VmRSS")
 	}
 
 	if cfg.Prefill {
@@ -192,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		if server != nil {
-			rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+			rep.ServerPeakRSSMB = server.RSSMB("VmHWM")
 		}
 		print(cfg.Out, rep)
 		return rep, nil
@@ -204,10 +203,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	if server != nil {
-		rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+		rep.ServerPeakRSSMB = server.RSSMB("VmHWM")
 	}
 	for _, w := range workers {
-		rep.WorkerPeakRSSMB = max(rep.WorkerPeakRSSMB, rssMB(w.Process.Pid, "VmHWM"))
+		rep.WorkerPeakRSSMB = max(rep.WorkerPeakRSSMB, w.RSSMB("VmHWM"))
 	}
 	print(cfg.Out, rep)
 	return rep, nil
@@ -273,7 +272,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	target := base + cfg.Tasks
 	// Polled coarsely: counting is a read the server does for us, and a
 	// tight loop of them would measure the poller, not the cluster.
-	err = waitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
+	err = procs.WaitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
 		n, err := completed(ctx, c, queue)
 		return err == nil && n >= target
 	})
@@ -289,12 +288,12 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 // prefilled measures a burn-down: the registered workers are paused
 // (SIGSTOP), the queue is filled, and the clock runs from their release to
 // the last completion, as River measures working a pre-inserted backlog.
-func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, workers []*exec.Cmd, rep *Report) error {
+func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, workers []*procs.Proc, rep *Report) error {
 	if len(workers) == 0 {
 		return errors.New("--prefill needs workers that bench starts (--workers)")
 	}
 	for _, w := range workers {
-		if err := pause(w.Process); err != nil {
+		if err := w.Pause(); err != nil {
 			return err
 		}
 	}
@@ -307,11 +306,11 @@ func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, 
 	}
 	start := time.Now()
 	for _, w := range workers {
-		if err := resume(w.Process); err != nil {
+		if err := w.Resume(); err != nil {
 			return err
 		}
 	}
-	err = waitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
+	err = procs.WaitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
 		n, err := completed(ctx, c, queue)
 		return err == nil && n >= base+cfg.Tasks
 	})
@@ -340,7 +339,7 @@ func fill(ctx context.Context, c *client.Client, queue string, n, batch int) err
 }
 
 // hold fills a queue no worker listens on and reports the server's memory.
-func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, rep *Report) error {
+func hold(ctx context.Context, c *client.Client, cfg Config, server *procs.Proc, rep *Report) error {
 	queue := "bench-hold"
 	start := time.Now()
 	if err := fill(ctx, c, queue, cfg.Hold, 1000); err != nil {
@@ -350,8 +349,8 @@ func hold(ctx context.Context, c *client.Client, cfg Config, server *exec.Cmd, r
 	rep.Seconds = time.Since(start).Seconds()
 	rep.TasksPerSecond = float64(cfg.Hold) / rep.Seconds
 	if server != nil {
-		rep.ServerRSSMB = rssMB(server.Process.Pid, "VmRSS")
-		rep.ServerPeakRSSMB = rssMB(server.Process.Pid, "VmHWM")
+		rep.ServerRSSMB = server.RSSMB("VmRSS")
+		rep.ServerPeakRSSMB = server.RSSMB("VmHWM")
 	}
 	fmt.Fprintf(cfg.Out, "held %d pending tasks (submitted at %.0f tasks/s); server RSS %.1f MB, peak %.1f MB\n",
 		cfg.Hold, rep.TasksPerSecond, rep.ServerRSSMB, rep.ServerPeakRSSMB)
@@ -401,122 +400,4 @@ func percentile(sorted []float64, p float64) float64 {
 	}
 	i := int(float64(len(sorted)-1) * p / 100)
 	return sorted[i]
-}
-
-// rssMB reads a memory figure (VmRSS, VmHWM) of a process, in MB; 0 where
-// /proc does not tell.
-func rssMB(pid int, field string) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// cpuSeconds is the CPU time (user and system) a process has used; 0
-// where /proc does not tell.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces), from field 3
-	// on: utime and stime are fields 14 and 15, in clock ticks (100/s).
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100
-}
-
-func freePorts() (int, int, error) {
-	var ports [2]int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, err
-		}
-		lns = append(lns, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1], nil
-}
-
-func waitFor(ctx context.Context, limit time.Duration, ok func() bool) error {
-	return waitEvery(ctx, limit, 20*time.Millisecond, ok)
-}
-
-func waitEvery(ctx context.Context, limit, every time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(every):
-		}
-	}
-	return nil
-}
-
-// procGroup starts child processes and stops them all at the end.
-type procGroup struct{ cmds []*exec.Cmd }
-
-func (g *procGroup) start(ctx context.Context, bin, logPath string, args ...string) (*exec.Cmd, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	g.cmds = append(g.cmds, cmd)
-	return cmd, nil
-}
-
-// stop ends workers first (they hand back), then the server.
-func (g *procGroup) stop() {
-	for i := len(g.cmds) - 1; i >= 0; i-- {
-		c := g.cmds[i]
-		c.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
-	}
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/internal/procs"
 )
 
 // simulate runs cfg.SimWorkers lightweight workers in this process over the
@@ -81,7 +82,7 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 		return ctx.Err()
 	}
 
-	cpu0, at0 := cpuSeconds(server), time.Now()
+	cpu0, at0 := procs.CPUSeconds(server), time.Now()
 	st.reset()
 	st.start.Store(true)
 	total, err := submitAtRate(ctx, c, queue, cfg.Rate, cfg.Duration)
@@ -90,9 +91,9 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 	}
 	submitted := time.Since(at0)
 	behind := total - int(st.started.Load())
-	err = waitEvery(ctx, 5*time.Minute, 50*time.Millisecond, func() bool { return st.completed.Load() >= int64(total) })
+	err = procs.WaitEvery(ctx, 5*time.Minute, 50*time.Millisecond, func() bool { return st.completed.Load() >= int64(total) })
 	drain := time.Since(at0) - submitted
-	cpu1, at1 := cpuSeconds(server), time.Now()
+	cpu1, at1 := procs.CPUSeconds(server), time.Now()
 	st.start.Store(false)
 	if err != nil {
 		return fmt.Errorf("%d of %d tasks completed: %w", st.completed.Load(), total, err)
@@ -102,8 +103,8 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 	rep.Seconds = at1.Sub(at0).Seconds()
 	rep.TasksPerSecond = float64(total) / rep.Seconds
 	rep.ServerCPUPercent = 100 * (cpu1 - cpu0) / at1.Sub(at0).Seconds()
-	rep.ServerRSSMB = rssMB(server, "VmRSS")
-	rep.ServerPeakRSSMB = rssMB(server, "VmHWM")
+	rep.ServerRSSMB = procs.RSSMB(server, "VmRSS")
+	rep.ServerPeakRSSMB = procs.RSSMB(server, "VmHWM")
 	rep.LatencyP50MS, rep.LatencyP99MS = st.startMS.percentiles()
 	rep.HeartbeatP50MS, rep.HeartbeatP99MS = st.heartbeatMS.percentiles()
 	rep.Heartbeats = st.heartbeatMS.count()

@@ -73,6 +73,7 @@ Start with "drover dev", then try:
 		newWorkerCommand(),
 		newDevCommand(),
 		newBenchCommand(),
+		newChaosCommand(),
 	)
 	return root
 }

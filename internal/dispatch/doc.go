@@ -18,7 +18,8 @@
 //
 // Invariants:
 //   - At most one valid lease per task; the epoch grows on every lease.
-//   - A lease is renewed by its worker's heartbeat (one heartbeat renews all);
+//   - A lease is renewed by its worker's heartbeat (one heartbeat renews all
+//     the leases it lists; one it does not list, whose answer was lost, expires);
 //     the reaper requeues it only after lease_expires_at, never earlier, and
 //     no later than the expiry plus one reaper tick.
 //   - A server sweeps only after it has led for one lease TTL — counted from
@@ -34,8 +35,8 @@
 //     the worker it is pinned to) and able to run it; no wake-up is lost
 //     (wake.go says why). Another server's writes wake the waiters of the
 //     queues its notification names.
-//   - A heartbeat is one store transaction: it renews every lease of the
-//     worker and names the leases it lost, and why. A log line is kept only
+//   - A heartbeat is one store transaction: it renews every lease the
+//     worker lists and names the leases it lost, and why. A log line is kept only
 //     if its lease holds, checked in the append's own transaction; so is a
 //     progress report, which is also throttled to one per task per
 //     ProgressInterval, and belongs to the attempt (epoch) that made it.

@@ -43,7 +43,7 @@ type Stop struct {
 	Reason string // "cancelled" or "lease_lost"
 }
 
-// Heartbeat records a worker's resources, renews all its leases, and
+// Heartbeat records a worker's resources, renews the leases it holds, and
 // returns the leases it believes it holds but no longer does: one store
 // transaction.
 func (s *Service) Heartbeat(ctx context.Context, workerID string, res domain.Resources, held []domain.TaskRef) (*HeartbeatResult, error) {

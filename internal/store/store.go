@@ -109,8 +109,9 @@ type WorkerStore interface {
 	WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error)
 	// WorkerHeartbeat records a heartbeat, in one transaction: last seen,
 	// resources, and state online unless the worker is draining; it renews
-	// every lease the worker holds to Now+TTL (one heartbeat renews them
-	// all), and returns, in the order given, those of Held that are no
+	// to Now+TTL every lease of Held the worker still holds (one heartbeat
+	// renews them all; a lease it does not list — its answer never reached
+	// the worker — is left to expire), and returns, in the order given, those of Held that are no
 	// longer its valid leases (cancelled, expired and re-leased, finished,
 	// unknown), each with the reason: ReasonCancelled when the task is
 	// cancelled, ReasonLeaseLost otherwise. Unknown or removed worker: ErrNotFound,

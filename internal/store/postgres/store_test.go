@@ -333,7 +333,7 @@ func TestWorkerHeartbeatReleaseRescue(t *testing.T) {
 		t.Fatal(err)
 	}
 	hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", TTL: time.Minute, Now: t0.Add(30 * time.Second),
-		Held: []domain.TaskRef{{TaskID: "task-a", Epoch: 1}, {TaskID: "task-b", Epoch: 7}, {TaskID: "task-x", Epoch: 1}}})
+		Held: []domain.TaskRef{{TaskID: "task-a", Epoch: 1}, {TaskID: "task-b", Epoch: 7}, {TaskID: "task-c", Epoch: 1}, {TaskID: "task-x", Epoch: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,8 +344,9 @@ func TestWorkerHeartbeatReleaseRescue(t *testing.T) {
 	if !slices.Equal(hb.Lost, want) {
 		t.Errorf("WorkerHeartbeat lost = %v, want %v", hb.Lost, want)
 	}
-	// Every lease of w1 now runs to t0+90s: none has expired at t0+60s.
-	rescued, err := s.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Now: t0.Add(60 * time.Second)})
+	// The leases listed with their epochs (a, c) now run to t0+90s; task-b,
+	// listed with a stale epoch, keeps its first deadline, t0+60s.
+	rescued, err := s.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Now: t0.Add(59 * time.Second)})
 	if err != nil || len(rescued) != 0 {
 		t.Fatalf("TaskRescueExpired before expiry = %v, %v; want none", ids(rescued), err)
 	}

@@ -156,7 +156,7 @@ func marshalAll(vs ...any) ([]string, error) {
 	return out, nil
 }
 
-// heartbeatSQL records a heartbeat, renews all of the worker's leases and
+// heartbeatSQL records a heartbeat, renews the worker's leases it names and
 // answers, of the leases it named ($5, $6), those it no longer holds, in
 // one statement. It returns no row for an unknown or removed worker: then
 // no lease is renewed either. A lease that expired but was not yet rescued
@@ -173,7 +173,11 @@ owned AS (
 	-- SKIP LOCKED: a lease that a result is finishing right now needs no
 	-- renewal, and waiting for that transaction would stall the heartbeat
 	-- behind it (and the next finishes behind the heartbeat).
+	-- Only the leases the worker lists: one whose answer never reached it
+	-- (the server died after the commit, the connection broke) runs nowhere
+	-- and must expire, not stay running as long as the worker lives.
 	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' AND EXISTS (SELECT 1 FROM hb)
+	AND (id, lease_epoch) IN (SELECT * FROM unnest($5::text[], $6::bigint[]))
 	FOR UPDATE SKIP LOCKED
 ),
 renewed AS (

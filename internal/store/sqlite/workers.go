@@ -206,20 +206,34 @@ var heartbeatWorkerSQL = `UPDATE workers SET last_seen = $1, resources = $2,
 		state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
 	WHERE id = $3 AND state <> 'removed' RETURNING ` + workerReturning
 
-// renewLeasesSQL renews every lease worker $2 holds to $1.
+// renewLeasesSQL renews to $1 the leases of worker $2 that it lists in $3
+// (a JSON array of [task id, epoch]). A lease it does not list is not
+// renewed: its answer never reached the worker (the server died after the
+// commit, the connection broke), so nothing runs it, and it must expire and
+// go back to the queue rather than stay running as long as the worker lives.
 const renewLeasesSQL = `UPDATE tasks SET lease_expires_at = $1
-	WHERE state = 'running' AND lease_owner = $2 RETURNING id, lease_epoch`
+	WHERE state = 'running' AND lease_owner = $2
+	AND (id, lease_epoch) IN (SELECT value ->> 0, value ->> 1 FROM json_each($3))
+	RETURNING id, lease_epoch`
 
-// renewLeases renews every lease the worker holds with renew
-// (renewLeasesSQL) and returns those of Held it no longer holds, with their
+// renewLeases renews the leases of Held the worker still holds with renew
+// (renewLeasesSQL) and returns those it no longer holds, with their
 // reasons.
 func renewLeases(ctx context.Context, tx *sql.Tx, renew *sql.Stmt, p *store.WorkerHeartbeatParams, at time.Time) ([]store.LostLease, error) {
-	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID)
+	pairs := make([][2]any, len(p.Held))
+	for i, r := range p.Held {
+		pairs[i] = [2]any{r.TaskID, r.Epoch}
+	}
+	heldJSON, err := jsonText(pairs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID, heldJSON)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	held := map[string]int64{} // task id -> epoch, of the leases the worker really holds
+	held := map[string]int64{} // task id -> epoch, of the listed leases the worker really holds
 	for rows.Next() {
 		var id string
 		var epoch int64

@@ -19,7 +19,7 @@ var leaseTests = []test{
 	{"Placement", testLeasePlacement},
 	{"PinnedOnlyToItsWorker", testLeasePinnedOnlyToItsWorker},
 	{"ConcurrentExclusive", testLeaseConcurrentExclusive},
-	{"HeartbeatRenewsAll", testLeaseHeartbeatRenewsAll},
+	{"HeartbeatRenewsListed", testLeaseHeartbeatRenewsListed},
 	{"HeartbeatReportsLost", testLeaseHeartbeatReportsLost},
 	{"HeartbeatRemovedRenewsNothing", testLeaseHeartbeatRemovedRenewsNothing},
 	{"RescueExpiredRetries", testLeaseRescueExpiredRetries},
@@ -242,13 +242,16 @@ func (b *bundle) heartbeat(t *testing.T, id string, held ...domain.TaskRef) *sto
 	return got
 }
 
-func testLeaseHeartbeatRenewsAll(t *testing.T, b *bundle) {
+func testLeaseHeartbeatRenewsListed(t *testing.T, b *bundle) {
 	b.insertN(t, 3)
 	w := b.register(t, "w1")
 	held := b.lease(t, w, 3)
+	listed, unheard := held[:2], held[2]
 	b.step(20 * time.Second)
-	// One heartbeat renews every lease, even those the worker does not list.
-	got := b.heartbeat(t, w.ID, refOf(held[0]))
+	// One heartbeat renews every lease it lists. The third lease's answer
+	// never reached the worker (the server died after the commit): the
+	// worker does not list it, and it is not renewed.
+	got := b.heartbeat(t, w.ID, refOf(listed[0]), refOf(listed[1]))
 	if len(got.Lost) != 0 {
 		t.Errorf("WorkerHeartbeat() lost = %v, want none", got.Lost)
 	}
@@ -256,19 +259,23 @@ func testLeaseHeartbeatRenewsAll(t *testing.T, b *bundle) {
 		t.Errorf("WorkerHeartbeat().Worker = (%s, active %d, last seen %v), want (%s, 3, %v)",
 			got.Worker.ID, got.Worker.TasksActive, got.Worker.LastSeen, w.ID, b.now)
 	}
-	for _, task := range held {
+	for _, task := range listed {
 		if got := b.get(t, task.ID); !got.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
 			t.Errorf("TaskGet(%s).LeaseExpiresAt = %v, want %v", task.ID, got.LeaseExpiresAt, b.now.Add(ttl))
 		}
 	}
-	// Renewed, the leases outlive their first deadline.
+	if got := b.get(t, unheard.ID); !got.LeaseExpiresAt.Equal(unheard.LeaseExpiresAt) {
+		t.Errorf("TaskGet(unlisted).LeaseExpiresAt = %v, want unrenewed %v", got.LeaseExpiresAt, unheard.LeaseExpiresAt)
+	}
+	// Renewed, the listed leases outlive their first deadline; the unlisted
+	// one goes back to its queue.
 	b.step(20 * time.Second)
 	rescued, err := b.s.TaskRescueExpired(b.ctx, &store.TaskRescueExpiredParams{Backoff: linearBackoff, Now: b.now})
 	if err != nil {
 		t.Fatalf("TaskRescueExpired() error = %v", err)
 	}
-	if len(rescued) != 0 {
-		t.Errorf("TaskRescueExpired() after renewal = %v, want nothing", ids(rescued))
+	if len(rescued) != 1 || rescued[0].ID != unheard.ID {
+		t.Errorf("TaskRescueExpired() after renewal = %v, want only the unlisted %s", ids(rescued), unheard.ID)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package bench
+package procs
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 // dieWithParent is a no-op where the kernel has no parent-death signal.
 func dieWithParent(*exec.Cmd) {}
 
-var errNoPause = errors.New("--prefill pauses workers with SIGSTOP, which this system lacks")
+var errNoPause = errors.New("pausing a process needs SIGSTOP, which this system lacks")
 
 func pause(*os.Process) error  { return errNoPause }
 func resume(*os.Process) error { return errNoPause }

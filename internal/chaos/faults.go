@@ -1,0 +1,207 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/drover-run/drover/client"
+)
+
+// The faults, from RELIABILITY.md R1-R4, and a PostgreSQL restart.
+const (
+	FaultWorkerKill     = "worker-kill"     // R1: kill -9 a worker, start a replacement
+	FaultWorkerStop     = "worker-stop"     // R2: SIGSTOP a worker for lease TTL + 3 s, then SIGCONT
+	FaultBlackHole      = "black-hole"      // R2: the proxied worker's connection forwards nothing for lease TTL + 3 s
+	FaultServerKill     = "server-kill"     // R3: kill -9 the server under submit load, restart at once
+	FaultServerDownHalf = "server-down-0.5" // R4: the server down for half a lease TTL
+	FaultServerDownLong = "server-down-1.5" // R4: the server down for one and a half lease TTLs
+	FaultPGRestart      = "pg-restart"      // PostgreSQL mode: the operator's restart command
+)
+
+// AllFaults lists the faults a run injects by default, in the order a
+// cycle is shuffled from.
+var AllFaults = []string{FaultWorkerKill, FaultWorkerStop, FaultBlackHole, FaultServerKill, FaultServerDownHalf, FaultServerDownLong, FaultPGRestart}
+
+// FaultReport is one injected fault and what it did.
+type FaultReport struct {
+	At     float64 `json:"at_s"` // seconds into the run
+	Kind   string  `json:"kind"`
+	Target string  `json:"target,omitempty"`
+	// Orphans are the tasks running on the target (the server: all) when
+	// the fault struck. Requeued of them went back to their queue (the
+	// reaper rescued the lease) after p50/max seconds; Released of them
+	// started again elsewhere after p50/max seconds (the re-lease latency,
+	// which includes waiting behind the queue).
+	Orphans     int     `json:"orphans"`
+	Requeued    int     `json:"requeued"`
+	RequeueP50S float64 `json:"requeue_p50_s,omitempty"`
+	RequeueMaxS float64 `json:"requeue_max_s,omitempty"`
+	Released    int     `json:"released"`
+	ReleaseP50S float64 `json:"release_p50_s,omitempty"`
+	ReleaseMaxS float64 `json:"release_max_s,omitempty"`
+	// Server faults: seconds from the fault to the next task start.
+	ResumeS float64 `json:"resume_s,omitempty"`
+	Error   string  `json:"error,omitempty"`
+
+	start   time.Time
+	from    string // the device orphans were on; "" for server faults
+	orphans []string
+}
+
+// schedule is the deterministic order of faults: each cycle through the
+// kinds is a permutation drawn from the seed.
+type schedule struct {
+	rng   *rand.Rand
+	kinds []string
+	queue []string
+}
+
+func newSchedule(seed uint64, kinds []string) *schedule {
+	return &schedule{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), kinds: kinds}
+}
+
+func (s *schedule) next() string {
+	if len(s.queue) == 0 {
+		s.queue = slices.Clone(s.kinds)
+		s.rng.Shuffle(len(s.queue), func(i, j int) { s.queue[i], s.queue[j] = s.queue[j], s.queue[i] })
+	}
+	k := s.queue[0]
+	s.queue = s.queue[1:]
+	return k
+}
+
+func (s *schedule) pick(n int) int { return s.rng.IntN(n) }
+
+// inject runs one fault to its end (the target back or replaced).
+func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultReport {
+	cl, cfg := r.cl, r.cfg
+	f := &FaultReport{Kind: kind, start: time.Now(), At: time.Since(r.began).Seconds()}
+	fail := func(err error) *FaultReport {
+		f.Error = err.Error()
+		return f
+	}
+	switch kind {
+	case FaultWorkerKill, FaultWorkerStop, FaultBlackHole:
+		live := cl.live()
+		var w *workerProc
+		if kind == FaultBlackHole {
+			for _, c := range live {
+				if c.proxied {
+					w = c
+				}
+			}
+		} else {
+			w = live[sch.pick(len(live))]
+		}
+		f.Target, f.from = w.name, w.name
+		f.orphans = r.running(ctx, w.name)
+		f.start = time.Now()
+		switch kind {
+		case FaultWorkerKill:
+			if _, err := cl.replace(w); err != nil {
+				return fail(err)
+			}
+		case FaultWorkerStop:
+			if err := w.proc.Pause(); err != nil {
+				return fail(err)
+			}
+			sleep(ctx, cfg.LeaseTTL+3*time.Second)
+			if err := w.proc.Resume(); err != nil {
+				return fail(err)
+			}
+		case FaultBlackHole:
+			d := cfg.LeaseTTL + 3*time.Second
+			cl.proxy.blackHole(d)
+			sleep(ctx, d)
+		}
+	case FaultServerKill, FaultServerDownHalf, FaultServerDownLong:
+		f.Target = "server"
+		f.orphans = r.running(ctx, "")
+		f.start = time.Now()
+		cl.killServer()
+		switch kind {
+		case FaultServerDownHalf:
+			sleep(ctx, cfg.LeaseTTL/2)
+		case FaultServerDownLong:
+			sleep(ctx, cfg.LeaseTTL*3/2)
+		}
+		if err := cl.startServer(ctx); err != nil {
+			return fail(err)
+		}
+	case FaultPGRestart:
+		f.Target = "postgresql"
+		f.orphans = r.running(ctx, "")
+		f.start = time.Now()
+		if err := runCommand(ctx, cfg.PGRestart, filepath.Join(cl.dir, "pg-restart.log")); err != nil {
+			return fail(fmt.Errorf("--pg-restart: %w", err))
+		}
+		// The server's leadership may lapse while its database is away; a
+		// new term starts the reaper's failover grace again.
+		cl.markRecovered()
+	}
+	return f
+}
+
+// running lists the run's tasks running on device (any device: ""),
+// leaving out the kinds that fail on purpose: their next start is a retry,
+// not a re-lease.
+func (r *runner) running(ctx context.Context, device string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	l, err := r.cl.c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Status: "running", DeviceID: device, Limit: 1000})
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, t := range l.Tasks {
+		if k := t.Labels["chaos_kind"]; k != kindFailing && k != kindRetried {
+			ids = append(ids, t.TaskID)
+		}
+	}
+	return ids
+}
+
+// measure fills in what the event stream tells of a fault's orphans, up to
+// the next fault (until), which may have moved them again.
+func (f *FaultReport) measure(ev *completions, until time.Time) {
+	f.Orphans = len(f.orphans)
+	var lat, req []float64
+	for _, id := range f.orphans {
+		if at, ok := ev.restartedAfter(id, f.start, f.from); ok && (until.IsZero() || at.Before(until)) {
+			lat = append(lat, at.Sub(f.start).Seconds())
+		}
+		if at, ok := ev.requeuedAfter(id, f.start); ok && (until.IsZero() || at.Before(until)) {
+			req = append(req, at.Sub(f.start).Seconds())
+		}
+	}
+	f.Released, f.ReleaseP50S, f.ReleaseMaxS = spread(lat)
+	f.Requeued, f.RequeueP50S, f.RequeueMaxS = spread(req)
+	if f.from == "" {
+		if at, ok := ev.firstStartAfter(f.start); ok {
+			f.ResumeS = round3(at.Sub(f.start).Seconds())
+		}
+	}
+}
+
+// spread is how many, the median and the maximum of xs.
+func spread(xs []float64) (int, float64, float64) {
+	if len(xs) == 0 {
+		return 0, 0, 0
+	}
+	sort.Float64s(xs)
+	return len(xs), round3(xs[len(xs)/2]), round3(xs[len(xs)-1])
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
