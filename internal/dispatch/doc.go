@@ -19,7 +19,9 @@
 // Invariants:
 //   - At most one valid lease per task; the epoch grows on every lease.
 //   - A lease is renewed by its worker's heartbeat (one heartbeat renews all
-//     the leases it lists; one it does not list, whose answer was lost, expires);
+//     the leases it lists, and the others only within their first TTL, while
+//     their answer may be on its way; an older one it does not list, whose
+//     answer was lost, expires);
 //     the reaper requeues it only after lease_expires_at, never earlier, and
 //     no later than the expiry plus one reaper tick.
 //   - A server sweeps only after it has led for one lease TTL — counted from

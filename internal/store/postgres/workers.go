@@ -173,11 +173,14 @@ owned AS (
 	-- SKIP LOCKED: a lease that a result is finishing right now needs no
 	-- renewal, and waiting for that transaction would stall the heartbeat
 	-- behind it (and the next finishes behind the heartbeat).
-	-- Only the leases the worker lists: one whose answer never reached it
-	-- (the server died after the commit, the connection broke) runs nowhere
-	-- and must expire, not stay running as long as the worker lives.
+	-- The leases the worker lists, and those granted within one TTL, whose
+	-- answer may still be on its way to it. An older one it does not list
+	-- never reached it (the server died after the commit, the connection
+	-- broke): it runs nowhere and must expire, not stay running as long as
+	-- the worker lives.
 	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' AND EXISTS (SELECT 1 FROM hb)
-	AND (id, lease_epoch) IN (SELECT * FROM unnest($5::text[], $6::bigint[]))
+	AND ((id, lease_epoch) IN (SELECT * FROM unnest($5::text[], $6::bigint[]))
+		OR started_at > coalesce($1::timestamptz, now()) - $4::interval)
 	FOR UPDATE SKIP LOCKED
 ),
 renewed AS (

@@ -207,13 +207,15 @@ var heartbeatWorkerSQL = `UPDATE workers SET last_seen = $1, resources = $2,
 	WHERE id = $3 AND state <> 'removed' RETURNING ` + workerReturning
 
 // renewLeasesSQL renews to $1 the leases of worker $2 that it lists in $3
-// (a JSON array of [task id, epoch]). A lease it does not list is not
-// renewed: its answer never reached the worker (the server died after the
-// commit, the connection broke), so nothing runs it, and it must expire and
-// go back to the queue rather than stay running as long as the worker lives.
+// (a JSON array of [task id, epoch]), and those granted since $4 (one TTL
+// ago), whose answer may still be on its way to the worker. An older lease
+// it does not list is not renewed: its answer never reached the worker (the
+// server died after the commit, the connection broke), so nothing runs it,
+// and it must expire and go back to the queue rather than stay running as
+// long as the worker lives.
 const renewLeasesSQL = `UPDATE tasks SET lease_expires_at = $1
 	WHERE state = 'running' AND lease_owner = $2
-	AND (id, lease_epoch) IN (SELECT value ->> 0, value ->> 1 FROM json_each($3))
+	AND ((id, lease_epoch) IN (SELECT value ->> 0, value ->> 1 FROM json_each($3)) OR started_at > $4)
 	RETURNING id, lease_epoch`
 
 // renewLeases renews the leases of Held the worker still holds with renew
@@ -228,7 +230,7 @@ func renewLeases(ctx context.Context, tx *sql.Tx, renew *sql.Stmt, p *store.Work
 	if err != nil {
 		return nil, err
 	}
-	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID, heldJSON)
+	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID, heldJSON, micros(at.Add(-p.TTL)))
 	if err != nil {
 		return nil, err
 	}

@@ -247,10 +247,18 @@ func testLeaseHeartbeatRenewsListed(t *testing.T, b *bundle) {
 	w := b.register(t, "w1")
 	held := b.lease(t, w, 3)
 	listed, unheard := held[:2], held[2]
-	b.step(20 * time.Second)
-	// One heartbeat renews every lease it lists. The third lease's answer
-	// never reached the worker (the server died after the commit): the
-	// worker does not list it, and it is not renewed.
+	// Within its first TTL an unlisted lease is renewed too: its answer may
+	// still be on its way to the worker.
+	b.step(ttl / 2)
+	b.heartbeat(t, w.ID, refOf(listed[0]), refOf(listed[1]))
+	if got := b.get(t, unheard.ID); !got.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
+		t.Errorf("TaskGet(young unlisted).LeaseExpiresAt = %v, want renewed to %v", got.LeaseExpiresAt, b.now.Add(ttl))
+	}
+	unheard = b.get(t, unheard.ID)
+	b.step(ttl)
+	// Past it, a heartbeat renews only the leases it lists. The third
+	// lease's answer never reached the worker (the server died after the
+	// commit): the worker does not list it, and it is not renewed.
 	got := b.heartbeat(t, w.ID, refOf(listed[0]), refOf(listed[1]))
 	if len(got.Lost) != 0 {
 		t.Errorf("WorkerHeartbeat() lost = %v, want none", got.Lost)
