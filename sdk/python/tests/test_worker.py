@@ -92,15 +92,17 @@ def test_failures_timeouts_and_cancels(cluster, client, spawn):
         ["stderr:two", "stdout:one"]
     # Cancelling a running handler, and a running program: both stop, the worker goes on.
     slow = client.tasks.submit("py-slow", {"steps": 500}, queue="q-py-2")
-    prog = client.tasks.submit("py-shell", {"command": "sleep 60"}, queue="q-py-2")
+    # A duration no other process on the machine has, so `ps` finds only this one.
+    sleeper = "sleep 60.%d" % os.getpid()
+    prog = client.tasks.submit("py-shell", {"command": sleeper}, queue="q-py-2")
     wait_until(lambda: all(client.tasks.get(x)["status"] == "running" for x in (slow, prog)), 20, what="running")
     wait_until(lambda: client.tasks.logs(slow)["logs"], 10, what="a log line")
     for x in (slow, prog):
         assert client.tasks.cancel(x)["was_running"] is True
     for x in (slow, prog):
         assert client.tasks.wait(x, timeout=10)["status"] == "cancelled"
-    wait_until(lambda: "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                                         text=True).stdout, 10, what="sleep 60 killed")
+    wait_until(lambda: sleeper not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                                     text=True).stdout, 10, what=sleeper + " killed")
     t = client.tasks.wait(client.tasks.submit("py-slow", {"steps": 2}, queue="q-py-2"), timeout=30)
     assert t["status"] == "completed" and t["result"] == {"output": "slow done by py-2", "exit_code": 0,
                                                           "data": {"steps": 2}}
