@@ -62,7 +62,7 @@ type schedule struct {
 }
 
 func newSchedule(seed uint64, kinds []string) *schedule {
-	return &schedule{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), kinds: kinds}
+	return &schedule{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), kinds: kinds} // #nosec G404 -- a seeded, reproducible fault order, not a secret
 }
 
 func (s *schedule) next() string {
