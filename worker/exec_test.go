@@ -279,7 +279,9 @@ func TestShellKillsWholeGroup(t *testing.T) {
 			ctx := context.Background()
 			if tt.timeout {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeoutCause(ctx, 300*time.Millisecond, &timeoutError{300 * time.Millisecond})
+				// Long enough for the shell to start and print its child's
+				// pid on a loaded machine before the timeout kills the group.
+				ctx, cancel = context.WithTimeoutCause(ctx, 2*time.Second, &timeoutError{2 * time.Second})
 				defer cancel()
 			}
 			payload, _ := json.Marshal(shellPayload{Command: tt.command})
