@@ -58,7 +58,8 @@ def test_stream_tasks_only(client):
 def test_stream_from_an_event_id_and_device_filter(client):
     tid = client.tasks.submit("echo", {"message": "replayed"}, device_id="gw-b")
     client.tasks.wait(tid, timeout=20)
-    entry = client.logs.list(task_id=tid, order="asc", limit=1)[0]
+    # The event log is written in batches (a few milliseconds behind the task).
+    entry = wait_until(lambda: client.logs.list(task_id=tid, order="asc", limit=1), 10, what="the task's events")[0]
     for ev in client.monitor.stream("tasks", device_id="gw-b", last_event_id=entry["id"] - 1):
         assert ev.get("device_id") in (None, "gw-b")
         if ev.get("task_id") == tid and ev.type == "task_completed":
