@@ -188,6 +188,7 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 	wf = newWorkflows(st, engine, cfg.Security, log)
 	s := &Server{cfg: cfg, log: log, store: st, engine: engine, sec: sec, obs: obs, workflows: wf,
 		leader: leader.New(st, leader.Config{TTL: cfg.LeaderTTL, Logger: log})}
+	obs.metrics.Leadership(s.leader.Since)
 	s.pools = newPools(s, cfg)
 	s.maintenance = maintenance.NewManager(log.With("component", "maintenance"), append([]maintenance.Service{
 		&maintenance.Reaper{Engine: engine, Log: log},

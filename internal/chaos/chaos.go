@@ -143,9 +143,13 @@ type Report struct {
 	RetryDuplicates       int `json:"retry_duplicates"`       // idempotency keys that made more than one task
 	Stuck                 int `json:"stuck"`                  // tasks that broke R12, or workflow tasks and runs never terminal
 	CronDuplicateTicks    int `json:"cron_duplicate_ticks"`   // cron ticks that fired more than once
+	RequeuedEarly         int `json:"requeued_early"`         // orphans of worker faults requeued before their lease expired (R1)
+	RequeuedLate          int `json:"requeued_late"`          // ... or later than a sweep and 1 s after it (R1)
+	OrphanProcesses       int `json:"orphan_processes"`       // killed workers' task processes alive 1 s after the kill (R1)
 
 	InvariantSamples int      `json:"invariant_samples"`
-	Unavailable      int      `json:"unavailable_samples"` // samples the server did not answer (it was down)
+	Unavailable      int      `json:"unavailable_samples"` // samples the server did not answer in time (down, or too slow)
+	Leaderless       int      `json:"leaderless_samples"`  // answered samples while the server did not yet lead (no sweeps)
 	Violations       []string `json:"violations,omitempty"`
 	Problems         []string `json:"problems,omitempty"` // the ids behind the counts above, for a bug report
 
@@ -174,7 +178,8 @@ type Report struct {
 // task that always succeeds failed: its retries were spent on faults).
 func (r *Report) Broken() bool {
 	return r.Lost > 0 || r.DuplicateCompletions > 0 || r.UnexplainedExecutions > 0 || r.RetryDuplicates > 0 ||
-		r.Stuck > 0 || r.CronDuplicateTicks > 0 || r.Unexpected > 0 || r.DAGRunsFailed > 0
+		r.Stuck > 0 || r.CronDuplicateTicks > 0 || r.Unexpected > 0 || r.DAGRunsFailed > 0 ||
+		r.RequeuedEarly > 0 || r.RequeuedLate > 0 || r.OrphanProcesses > 0
 }
 
 // ErrBroken is returned, with the report, by a run that found a loss, a
@@ -348,14 +353,17 @@ func (r *runner) run(ctx context.Context, dir string) (*Report, error) {
 	stopBG()
 	wg.Wait()
 
-	rep.InvariantSamples, rep.Unavailable = check.samples, check.unanswered
+	rep.InvariantSamples, rep.Unavailable, rep.Leaderless = check.samples, check.unanswered, check.leaderless
 	rep.Violations = check.violations
 	for i, f := range rep.Faults {
 		var until time.Time
 		if i+1 < len(rep.Faults) {
 			until = rep.Faults[i+1].start
 		}
-		f.measure(events, until)
+		f.measure(events, until, cfg.LeaseTTL, check.ledSince)
+		rep.RequeuedEarly += f.Early
+		rep.RequeuedLate += f.Late
+		rep.OrphanProcesses += f.OrphanProcesses
 		if f.Target == "server" {
 			rep.ServerRestarts++
 		}
@@ -726,15 +734,18 @@ func (r *Report) print(out io.Writer) {
 		r.Tasks, r.Completed, r.Failed, r.Unexpected, r.Executions)
 	fmt.Fprintf(out, "workflows    %d DAG runs (%d not completed, %d starts refused), %d cron runs\n",
 		r.DAGRuns, r.DAGRunsFailed, r.WorkflowRunErrors, r.CronRuns)
-	fmt.Fprintf(out, "invariants   %d samples (%d while the server was down), %d violations\n",
-		r.InvariantSamples, r.Unavailable, len(r.Violations))
+	fmt.Fprintf(out, "invariants   %d samples (%d unanswered: the server down or slower than %s; %d before it led), %d violations\n",
+		r.InvariantSamples, r.Unavailable, sampleTimeout, r.Leaderless, len(r.Violations))
 	for _, f := range r.Faults {
 		line := fmt.Sprintf("fault %6.1fs %-16s %-10s %3d in flight", f.At, f.Kind, f.Target, f.Orphans)
 		if f.Target == "server" || f.Target == "postgresql" {
 			line += fmt.Sprintf(", %d re-dispatched, next start after %.2f s", f.Released, f.ResumeS)
 		} else {
-			line += fmt.Sprintf(", %d requeued after p50 %.2f s max %.2f s, %d re-leased after p50 %.2f s max %.2f s",
-				f.Requeued, f.RequeueP50S, f.RequeueMaxS, f.Released, f.ReleaseP50S, f.ReleaseMaxS)
+			line += fmt.Sprintf(", %d requeued after p50 %.2f s max %.2f s (%d early, %d late), %d re-leased after p50 %.2f s max %.2f s",
+				f.Requeued, f.RequeueP50S, f.RequeueMaxS, f.Early, f.Late, f.Released, f.ReleaseP50S, f.ReleaseMaxS)
+			if f.Kind == FaultWorkerKill {
+				line += fmt.Sprintf(", %d task processes alive 1 s after the kill", f.OrphanProcesses)
+			}
 		}
 		fmt.Fprintln(out, line)
 	}
@@ -752,6 +763,7 @@ func (r *Report) print(out io.Writer) {
 	if r.Broken() {
 		verdict = "BROKEN"
 	}
-	fmt.Fprintf(out, "result       %s: lost %d, duplicate completions %d, unexplained executions %d, retry duplicates %d, stuck %d, cron ticks fired twice %d, unexpected ends %d\n",
-		verdict, r.Lost, r.DuplicateCompletions, r.UnexplainedExecutions, r.RetryDuplicates, r.Stuck, r.CronDuplicateTicks, r.Unexpected+r.DAGRunsFailed)
+	fmt.Fprintf(out, "result       %s: lost %d, duplicate completions %d, unexplained executions %d, retry duplicates %d, stuck %d, cron ticks fired twice %d, unexpected ends %d, requeued early %d or late %d, orphan processes %d\n",
+		verdict, r.Lost, r.DuplicateCompletions, r.UnexplainedExecutions, r.RetryDuplicates, r.Stuck, r.CronDuplicateTicks, r.Unexpected+r.DAGRunsFailed,
+		r.RequeuedEarly, r.RequeuedLate, r.OrphanProcesses)
 }

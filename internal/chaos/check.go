@@ -20,8 +20,12 @@ import (
 //   - no task is running whose lease expired more than one reaper sweep
 //     plus 1 s ago. A lease runs to the holder's last heartbeat (or its
 //     start, if later) plus the lease TTL, since a heartbeat renews every
-//     lease of its worker (RELIABILITY.md rule 2); after the server or its
-//     database came back, the reaper waits one TTL first (failover grace);
+//     lease of its worker (RELIABILITY.md rule 2). Only the leader sweeps,
+//     and it waits one TTL after it took the lead (failover grace), which
+//     on PostgreSQL can be a leader TTL after the server came back: the
+//     grace counts from the later of the two, as the server's
+//     drover_leader_since_timestamp_seconds reports it, and while no server
+//     leads no lease is late;
 //   - no task waits more than 2 s in the queue while a worker that could
 //     take it is idle — online, heard from within two heartbeats, running
 //     nothing — in this sample and the one before. A worker that was cut
@@ -34,11 +38,18 @@ type checker struct {
 	mu         sync.Mutex
 	samples    int
 	unanswered int
+	leaderless int         // answered samples while the server did not lead
+	terms      []time.Time // the starts of the leaderships seen, in order
 	violations []string
 	stuck      map[string]bool      // tasks seen breaking an invariant
 	idleBefore map[string]bool      // workers idle in the previous sample
 	lastStale  map[string]time.Time // when a worker was last seen silent
 }
+
+// sampleTimeout bounds one sample's reads. A slow answer cannot invent a
+// violation (each read can only be fresher than now), so this is generous:
+// on a loaded machine a shorter one left most samples unanswered.
+const sampleTimeout = 10 * time.Second
 
 // settle is how long after a worker or the server comes back the queue
 // invariant waits: the worker's longest retry backoff (5 s) plus 2 s.
@@ -62,17 +73,20 @@ func (k *checker) run(ctx context.Context) {
 }
 
 func (k *checker) sample(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	now := time.Now()
 	// Tasks first, then workers: a worker's last heartbeat read after its
 	// tasks can only be later, which can hide a violation, not invent one.
+	// Leadership first: a term that began after the tasks were read could
+	// only shorten the grace, never lengthen it past the truth.
+	m, err0 := readMetrics(ctx, k.cl.http, k.cl.api, leaderSince)
 	running, err1 := k.cl.c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Status: "running", Limit: 1000})
 	pending, err2 := k.cl.c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Status: "pending", Limit: 1000})
 	devices, err3 := k.cl.c.Devices.List(ctx, client.DeviceListOptions{Status: "all", Limit: 10000})
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err0 != nil || err1 != nil || err2 != nil || err3 != nil {
 		k.unanswered++
 		k.idleBefore = map[string]bool{}
 		return
@@ -82,7 +96,16 @@ func (k *checker) sample(ctx context.Context) {
 	for _, d := range devices.Devices {
 		byID[d.ID] = d
 	}
-	grace := k.cl.lastRecovered().Add(k.cfg.LeaseTTL)
+	grace := now // no leader: nothing sweeps, no lease is late yet
+	if since := m[leaderSince]; since > 0 {
+		led := time.Unix(0, int64(since*1e9))
+		if n := len(k.terms); n == 0 || !k.terms[n-1].Equal(led) {
+			k.terms = append(k.terms, led)
+		}
+		grace = later(k.cl.lastRecovered(), led).Add(k.cfg.LeaseTTL)
+	} else {
+		k.leaderless++
+	}
 	slack := sweep + time.Second
 	for _, t := range running.Tasks {
 		if t.DeviceID == nil || t.StartedAt == nil {
@@ -132,6 +155,21 @@ func (k *checker) sample(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// ledSince is when the leadership in force at t began, as far as the
+// samples saw: zero if none had begun.
+func (k *checker) ledSince(t time.Time) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var since time.Time
+	for _, s := range k.terms {
+		if s.After(t) {
+			break
+		}
+		since = s
+	}
+	return since
 }
 
 func (k *checker) violate(taskID, what string) {
@@ -257,10 +295,11 @@ func sampleResources(ctx context.Context, cl *cluster, began time.Time, every ti
 		if p.Exited() {
 			continue
 		}
-		g, err := goroutines(ctx, cl.http, cl.api)
+		m, err := readMetrics(ctx, cl.http, cl.api, "go_goroutines")
 		if err != nil {
 			continue
 		}
+		g := int(m["go_goroutines"])
 		rss := p.RSSMB("VmRSS")
 		if rss == 0 { // it died between the two reads
 			continue
@@ -272,22 +311,45 @@ func sampleResources(ctx context.Context, cl *cluster, began time.Time, every ti
 	}
 }
 
-func goroutines(ctx context.Context, hc *http.Client, api string) (int, error) {
+// leaderSince is the server's metric of when its leadership began.
+const leaderSince = "drover_leader_since_timestamp_seconds"
+
+// readMetrics reads the named unlabelled series from the server's /metrics;
+// each must be there.
+func readMetrics(ctx context.Context, hc *http.Client, api string, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	out := make(map[string]float64, len(names))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return nil, fmt.Errorf("/metrics: %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("/metrics has no %s", n)
 		}
 	}
-	return 0, fmt.Errorf("/metrics has no go_goroutines")
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/internal/procs"
 )
 
 // The faults, from RELIABILITY.md R1-R4, and a PostgreSQL restart.
@@ -44,13 +45,25 @@ type FaultReport struct {
 	Released    int     `json:"released"`
 	ReleaseP50S float64 `json:"release_p50_s,omitempty"`
 	ReleaseMaxS float64 `json:"release_max_s,omitempty"`
+	// Worker faults, R1's two-sided bound on each requeue: Early ones came
+	// before the lease expired (its holder's last heartbeat, or the task's
+	// start if later, plus the lease TTL); Late ones after the expiry —
+	// or the leader's failover grace, when a server took the lead in
+	// between — plus one reaper sweep and 1 s.
+	Early int `json:"requeued_early"`
+	Late  int `json:"requeued_late"`
+	// OrphanProcesses are the killed worker's task processes (below its
+	// supervising shells) still alive 1 s after the kill (worker-kill only).
+	OrphanProcesses int `json:"orphan_processes"`
 	// Server faults: seconds from the fault to the next task start.
 	ResumeS float64 `json:"resume_s,omitempty"`
 	Error   string  `json:"error,omitempty"`
 
-	start   time.Time
-	from    string // the device orphans were on; "" for server faults
-	orphans []string
+	start    time.Time
+	from     string // the device orphans were on; "" for server faults
+	orphans  []string
+	started  map[string]time.Time // orphan -> when its attempt started
+	lastSeen time.Time            // the target's last heartbeat, read after it went silent
 }
 
 // schedule is the deterministic order of faults: each cycle through the
@@ -99,29 +112,47 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 			w = live[sch.pick(len(live))]
 		}
 		f.Target, f.from = w.name, w.name
-		f.orphans = r.running(ctx, w.name)
+		f.orphans, f.started = r.running(ctx, w.name)
+		silent := cfg.LeaseTTL + 3*time.Second
 		f.start = time.Now()
 		switch kind {
 		case FaultWorkerKill:
+			// Below the worker's children: those are its supervising
+			// shells, which on its death pass SIGTERM to their task's
+			// group and wait out the grace before a SIGKILL.
+			var pids []int
+			for _, c := range procs.Children(w.proc.Pid()) {
+				pids = append(pids, procs.Descendants(c)...)
+			}
 			if _, err := cl.replace(w); err != nil {
 				return fail(err)
 			}
+			sleep(ctx, time.Second)
+			for _, pid := range pids {
+				if procs.Alive(pid) {
+					f.OrphanProcesses++
+				}
+			}
+			f.lastSeen = r.lastSeen(ctx, w.name)
 		case FaultWorkerStop:
 			if err := w.proc.Pause(); err != nil {
 				return fail(err)
 			}
-			sleep(ctx, cfg.LeaseTTL+3*time.Second)
+			sleep(ctx, time.Second) // a heartbeat already sent lands
+			f.lastSeen = r.lastSeen(ctx, w.name)
+			sleep(ctx, time.Until(f.start.Add(silent)))
 			if err := w.proc.Resume(); err != nil {
 				return fail(err)
 			}
 		case FaultBlackHole:
-			d := cfg.LeaseTTL + 3*time.Second
-			cl.proxy.blackHole(d)
-			sleep(ctx, d)
+			cl.proxy.blackHole(silent)
+			sleep(ctx, time.Second)
+			f.lastSeen = r.lastSeen(ctx, w.name)
+			sleep(ctx, time.Until(f.start.Add(silent)))
 		}
 	case FaultServerKill, FaultServerDownHalf, FaultServerDownLong:
 		f.Target = "server"
-		f.orphans = r.running(ctx, "")
+		f.orphans, _ = r.running(ctx, "")
 		f.start = time.Now()
 		cl.killServer()
 		switch kind {
@@ -135,7 +166,7 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 		}
 	case FaultPGRestart:
 		f.Target = "postgresql"
-		f.orphans = r.running(ctx, "")
+		f.orphans, _ = r.running(ctx, "")
 		f.start = time.Now()
 		if err := runCommand(ctx, cfg.PGRestart, filepath.Join(cl.dir, "pg-restart.log")); err != nil {
 			return fail(fmt.Errorf("--pg-restart: %w", err))
@@ -147,36 +178,65 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 	return f
 }
 
-// running lists the run's tasks running on device (any device: ""),
-// leaving out the kinds that fail on purpose: their next start is a retry,
-// not a re-lease.
-func (r *runner) running(ctx context.Context, device string) []string {
+// running lists the run's tasks running on device (any device: ""), and
+// when each started, leaving out the kinds that fail on purpose: their
+// next start is a retry, not a re-lease.
+func (r *runner) running(ctx context.Context, device string) ([]string, map[string]time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	l, err := r.cl.c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Status: "running", DeviceID: device, Limit: 1000})
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var ids []string
+	started := map[string]time.Time{}
 	for _, t := range l.Tasks {
 		if k := t.Labels["chaos_kind"]; k != kindFailing && k != kindRetried {
 			ids = append(ids, t.TaskID)
+			if t.StartedAt != nil {
+				started[t.TaskID] = *t.StartedAt
+			}
 		}
 	}
-	return ids
+	return ids, started
+}
+
+// lastSeen is a device's last heartbeat as the server recorded it; zero if
+// it cannot be read.
+func (r *runner) lastSeen(ctx context.Context, device string) time.Time {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d, err := r.cl.c.Devices.Get(ctx, device)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.LastSeen
 }
 
 // measure fills in what the event stream tells of a fault's orphans, up to
-// the next fault (until), which may have moved them again.
-func (f *FaultReport) measure(ev *completions, until time.Time) {
+// the next fault (until), which may have moved them again. ttl is the
+// lease TTL; ledSince(t) is when the term leading at t began.
+func (f *FaultReport) measure(ev *completions, until time.Time, ttl time.Duration, ledSince func(time.Time) time.Time) {
 	f.Orphans = len(f.orphans)
 	var lat, req []float64
 	for _, id := range f.orphans {
 		if at, ok := ev.restartedAfter(id, f.start, f.from); ok && (until.IsZero() || at.Before(until)) {
 			lat = append(lat, at.Sub(f.start).Seconds())
 		}
-		if at, ok := ev.requeuedAfter(id, f.start); ok && (until.IsZero() || at.Before(until)) {
-			req = append(req, at.Sub(f.start).Seconds())
+		at, ok := ev.requeuedAfter(id, f.start)
+		if !ok || (!until.IsZero() && !at.Before(until)) {
+			continue
+		}
+		req = append(req, at.Sub(f.start).Seconds())
+		if f.from == "" || f.lastSeen.IsZero() {
+			continue
+		}
+		expiry := later(f.lastSeen, f.started[id]).Add(ttl)
+		switch {
+		case at.Before(expiry):
+			f.Early++
+		case at.After(later(expiry, ledSince(at).Add(ttl)).Add(sweep + time.Second)):
+			f.Late++
 		}
 	}
 	f.Released, f.ReleaseP50S, f.ReleaseMaxS = spread(lat)

@@ -30,7 +30,9 @@ PostgreSQL restart. Every second it checks that no task outlives its lease
 and none waits while a worker is idle. At the end it drains and reports
 acknowledged, completed, lost, completed twice and stuck tasks, re-lease
 latency after each fault, and the server's memory and goroutines; it exits
-non-zero on any loss, duplicate completion or stuck task.`,
+non-zero on any loss, duplicate completion or stuck task, any lost worker's
+task requeued before its lease expired or over a second after, and any
+killed worker's task process alive a second after the kill.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = cmd.OutOrStdout()

@@ -70,6 +70,7 @@ type Elector struct {
 	mu         sync.Mutex
 	validUntil time.Time // leader until then; zero when following
 	term       int64     // the term held, when leading
+	since      time.Time // when this server began leading, when leading
 }
 
 // New makes an elector over st; Run campaigns.
@@ -96,6 +97,18 @@ func (e *Elector) Term() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.term
+}
+
+// Since is when this server's current leadership began (its first
+// successful attempt of the term), or zero when it does not lead. Duties
+// that wait out a grace after election count from here.
+func (e *Elector) Since() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.validUntil.IsZero() || !time.Now().Before(e.validUntil) {
+		return time.Time{}
+	}
+	return e.since
 }
 
 // Run attempts at once and then every Interval until ctx ends; then, if it
@@ -139,6 +152,7 @@ func (e *Elector) attempt(ctx context.Context) {
 	case l.Holder == e.cfg.Holder:
 		if !leading || l.Term != e.term {
 			e.log.Info("elected leader", "term", l.Term)
+			e.since = sent
 		}
 		e.validUntil, e.term = sent.Add(e.cfg.TTL), l.Term
 	default:

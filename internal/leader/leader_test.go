@@ -130,6 +130,7 @@ func leaders(servers map[string]*server) []string {
 func TestElectedAtOnceAndRenews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := newMemStore()
+		began := time.Now()
 		a := startServer(t, st, "a")
 		synctest.Wait()
 		if !a.e.IsLeader() || a.e.Term() != 1 {
@@ -140,13 +141,17 @@ func TestElectedAtOnceAndRenews(t *testing.T) {
 		if !a.e.IsLeader() || a.e.Term() != 1 {
 			t.Errorf("after 10 TTLs: IsLeader() = %v, Term() = %d, want still leader under term 1", a.e.IsLeader(), a.e.Term())
 		}
+		// Renewals do not move the start of the term.
+		if got := a.e.Since(); !got.Equal(began) {
+			t.Errorf("Since() after 10 TTLs = %v, want the first attempt's %v", got, began)
+		}
 		// One attempt at start, then one every TTL/3.
 		if got, want := st.attempts["a"], 1+30; got != want {
 			t.Errorf("attempts over 10 TTLs = %d, want %d", got, want)
 		}
 		a.shutdown()
-		if a.e.IsLeader() {
-			t.Error("IsLeader() after Run returned = true")
+		if a.e.IsLeader() || !a.e.Since().IsZero() {
+			t.Errorf("after Run returned: IsLeader() = %v, Since() = %v, want false and zero", a.e.IsLeader(), a.e.Since())
 		}
 		if len(st.resigned) != 1 {
 			t.Errorf("resignations on shutdown = %v, want [a]", st.resigned)
@@ -190,6 +195,9 @@ func TestFailover(t *testing.T) {
 		}
 		if term := servers[successor].e.Term(); term != 2 {
 			t.Errorf("successor's term = %d, want 2", term)
+		}
+		if since := servers[successor].e.Since(); since.Before(died) {
+			t.Errorf("successor's Since() = %v, before the leader died (%v): it counts from its own election", since, died)
 		}
 		// The old leader comes back: it stays a follower.
 		st.set(st.hang, "a", false)

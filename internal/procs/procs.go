@@ -197,3 +197,62 @@ func CPUSeconds(pid int) float64 {
 	s, _ := strconv.ParseFloat(f[12], 64)
 	return (u + s) / 100
 }
+
+// Children lists the processes whose parent is pid, from /proc; none where
+// /proc does not tell.
+func Children(pid int) []int { return tree()[pid] }
+
+// Descendants lists the processes below pid (children, their children, …)
+// from /proc; none where /proc does not tell.
+func Descendants(pid int) []int {
+	children := tree()
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
+// tree maps each process to its children.
+func tree() map[int][]int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, ok := stat(p); ok {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	return children
+}
+
+// Alive reports whether pid is a process that has not ended: it exists
+// and is not a zombie waiting to be reaped.
+func Alive(pid int) bool {
+	state, _, ok := stat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
+// stat reads a process's state letter and parent from /proc/pid/stat.
+func stat(pid int) (state byte, ppid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// After the command name (which may hold spaces and parentheses):
+	// state, then the parent's pid.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return f[0][0], ppid, err == nil
+}

@@ -115,6 +115,30 @@ func NewMetrics(st store.Store, dropped func() int64) *Metrics {
 	return m
 }
 
+// Leadership exports whether this server leads the cluster's singleton
+// duties and since when: since returns zero when it does not lead. With
+// several servers on one database, exactly one shows drover_leader 1.
+func (m *Metrics) Leadership(since func() time.Time) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "drover_leader", Help: "1 while this server leads the cluster's singleton duties (reaper, cron, pools), else 0.",
+		}, func() float64 {
+			if since().IsZero() {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "drover_leader_since_timestamp_seconds", Help: "When this server's current leadership began, in Unix seconds; 0 while it does not lead.",
+		}, func() float64 {
+			t := since()
+			if t.IsZero() {
+				return 0
+			}
+			return float64(t.UnixNano()) / 1e9
+		}))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
