@@ -166,6 +166,9 @@ type Report struct {
 	RSSEndMB       float64  `json:"rss_end_mb"`
 	RSSMaxMB       float64  `json:"rss_max_mb"`
 	RSSGrowthPct   float64  `json:"rss_growth_pct"`
+	HeapWarmMB     float64  `json:"heap_warm_mb"` // Go heap in use: RSS less SQLite's page cache and the binary's pages
+	HeapEndMB      float64  `json:"heap_end_mb"`
+	HeapGrowthPct  float64  `json:"heap_growth_pct"`
 	GoroutinesWarm int      `json:"goroutines_warm"`
 	GoroutinesEnd  int      `json:"goroutines_end"`
 	GoroutinesMin  int      `json:"goroutines_min"`
@@ -695,37 +698,45 @@ func (r *Report) resources(warmup time.Duration) {
 	if len(after) == 0 {
 		return
 	}
-	window := func(from, to float64) (rss float64, gor int) {
+	window := func(from, to float64) (rss, heap float64, gor int) {
 		n := 0
 		for _, s := range after {
 			if s.Seconds >= from && s.Seconds < to {
 				rss += s.RSSMB
+				heap += s.HeapMB
 				gor += s.Goroutines
 				n++
 			}
 		}
 		if n == 0 {
-			return 0, 0
+			return 0, 0, 0
 		}
-		return rss / float64(n), gor / n
+		return rss / float64(n), heap / float64(n), gor / n
 	}
 	first, last := after[0].Seconds, after[len(after)-1].Seconds
 	span := min(60, (last-first)/2+1)
-	r.RSSWarmMB, r.GoroutinesWarm = window(first, first+span)
-	r.RSSEndMB, r.GoroutinesEnd = window(last-span+0.001, last+1)
+	r.RSSWarmMB, r.HeapWarmMB, r.GoroutinesWarm = window(first, first+span)
+	r.RSSEndMB, r.HeapEndMB, r.GoroutinesEnd = window(last-span+0.001, last+1)
 	r.GoroutinesMin = math.MaxInt
 	for _, s := range after {
 		r.RSSMaxMB = max(r.RSSMaxMB, s.RSSMB)
 		r.GoroutinesMin = min(r.GoroutinesMin, s.Goroutines)
 		r.GoroutinesMax = max(r.GoroutinesMax, s.Goroutines)
 	}
-	if r.RSSWarmMB > 0 {
-		r.RSSGrowthPct = math.Round((r.RSSEndMB/r.RSSWarmMB-1)*1000) / 10
-	}
+	r.RSSGrowthPct, r.HeapGrowthPct = growth(r.RSSWarmMB, r.RSSEndMB), growth(r.HeapWarmMB, r.HeapEndMB)
 	r.RSSWarmMB, r.RSSEndMB, r.RSSMaxMB = round1(r.RSSWarmMB), round1(r.RSSEndMB), round1(r.RSSMaxMB)
+	r.HeapWarmMB, r.HeapEndMB = round1(r.HeapWarmMB), round1(r.HeapEndMB)
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+// growth is the change from a to b in percent, to one decimal.
+func growth(a, b float64) float64 {
+	if a <= 0 {
+		return 0
+	}
+	return math.Round((b/a-1)*1000) / 10
+}
 
 func (r *Report) print(out io.Writer) {
 	fmt.Fprintf(out, "\nsubmits      %d started, %d acknowledged (%d after a retry with the same key), %d unanswered, %d shed, %d refused\n",
@@ -750,8 +761,9 @@ func (r *Report) print(out io.Writer) {
 		fmt.Fprintln(out, line)
 	}
 	if len(r.Samples) > 0 {
-		fmt.Fprintf(out, "server       after %.0f s warm-up: RSS %.1f → %.1f MB (%+.1f %%, max %.1f), goroutines %d → %d (min %d, max %d); %d restarts\n",
-			r.WarmupSeconds, r.RSSWarmMB, r.RSSEndMB, r.RSSGrowthPct, r.RSSMaxMB, r.GoroutinesWarm, r.GoroutinesEnd, r.GoroutinesMin, r.GoroutinesMax, r.ServerRestarts)
+		fmt.Fprintf(out, "server       after %.0f s warm-up: RSS %.1f → %.1f MB (%+.1f %%, max %.1f), Go heap %.1f → %.1f MB (%+.1f %%), goroutines %d → %d (min %d, max %d); %d restarts\n",
+			r.WarmupSeconds, r.RSSWarmMB, r.RSSEndMB, r.RSSGrowthPct, r.RSSMaxMB, r.HeapWarmMB, r.HeapEndMB, r.HeapGrowthPct,
+			r.GoroutinesWarm, r.GoroutinesEnd, r.GoroutinesMin, r.GoroutinesMax, r.ServerRestarts)
 	}
 	for _, v := range r.Violations {
 		fmt.Fprintln(out, "violation   ", v)

@@ -276,12 +276,13 @@ func (e *completions) firstStartAfter(at time.Time) (time.Time, bool) {
 type Sample struct {
 	Seconds    float64 `json:"t"`
 	RSSMB      float64 `json:"rss_mb"`
+	HeapMB     float64 `json:"heap_mb"` // go_memstats_heap_inuse_bytes
 	Goroutines int     `json:"goroutines"`
 	ServerPID  int     `json:"server_pid"`
 }
 
-// sampleResources records the server's RSS (from /proc) and goroutines
-// (go_goroutines of /metrics) every interval.
+// sampleResources records the server's RSS (from /proc), Go heap in use and
+// goroutines (from /metrics) every interval.
 func sampleResources(ctx context.Context, cl *cluster, began time.Time, every time.Duration, out *[]Sample, mu *sync.Mutex) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -295,16 +296,16 @@ func sampleResources(ctx context.Context, cl *cluster, began time.Time, every ti
 		if p.Exited() {
 			continue
 		}
-		m, err := readMetrics(ctx, cl.http, cl.api, "go_goroutines")
+		m, err := readMetrics(ctx, cl.http, cl.api, "go_goroutines", "go_memstats_heap_inuse_bytes")
 		if err != nil {
 			continue
 		}
-		g := int(m["go_goroutines"])
 		rss := p.RSSMB("VmRSS")
 		if rss == 0 { // it died between the two reads
 			continue
 		}
-		s := Sample{Seconds: time.Since(began).Seconds(), RSSMB: rss, Goroutines: g, ServerPID: p.Pid()}
+		s := Sample{Seconds: time.Since(began).Seconds(), RSSMB: rss, HeapMB: m["go_memstats_heap_inuse_bytes"] / (1 << 20),
+			Goroutines: int(m["go_goroutines"]), ServerPID: p.Pid()}
 		mu.Lock()
 		*out = append(*out, s)
 		mu.Unlock()
