@@ -589,6 +589,15 @@ func (r *runner) verify(ctx context.Context, rep *Report, drainFrom time.Time, l
 			problem("unexplained: task %s ran %d times and does not exist", id, len(attempts))
 			continue
 		}
+		if slices.Max(attempts) > t.Attempt {
+			// Listed before this attempt began (cron and DAG steps keep
+			// starting during the drain): judge it by its row now.
+			fresh, err := c.Tasks.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			t = *fresh
+		}
 		seen := map[int]bool{}
 		for _, a := range attempts {
 			if seen[a] || a > t.Attempt || a < 1 {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -151,6 +152,10 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	a := cl.startServer(t, "server-a")
 	eventually(t, 10*time.Second, "server-a to lead", func() bool { s, _ := cl.leader(t); return s == a })
 	b := cl.startServer(t, "server-b")
+	// The metrics say who leads: one server, and the other not.
+	if ga, gb := gauge(t, a.api, "drover_leader"), gauge(t, b.api, "drover_leader"); ga != 1 || gb != 0 {
+		t.Errorf("drover_leader: server-a %v, server-b %v; want 1 and 0", ga, gb)
+	}
 	workerA := cl.startWorker(t, a, "worker-a", 10, "FifoQ")
 	cl.startWorker(t, b, "worker-b", 10, "FifoQ,only-b")
 
@@ -238,6 +243,13 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	wg.Wait()
 	eventually(t, 20*time.Second, "server-b to lead", func() bool { s, _ := cl.leader(t); return s == b })
 	tookOver := time.Since(killedAt)
+	// The survivor's failover grace counts from its own election.
+	eventually(t, 5*time.Second, "server-b's metrics to show its leadership", func() bool {
+		return gauge(t, b.api, "drover_leader") == 1
+	})
+	if since := gauge(t, b.api, "drover_leader_since_timestamp_seconds"); since < float64(killedAt.UnixNano())/1e9 {
+		t.Errorf("server-b leads since %v, before server-a was killed at %v", since, killedAt)
+	}
 	if _, term := cl.leader(t); term != 2 {
 		t.Errorf("server-b leads under term %d, want 2", term)
 	}
@@ -379,4 +391,27 @@ func registerRaw(agent, name string) (string, error) {
 		return "", fmt.Errorf("status %d, error %+v", resp.StatusCode, env.Error)
 	}
 	return env.Data.WorkerID, nil
+}
+
+// gauge reads an unlabelled series from a server's /metrics; -1 when the
+// server does not export it.
+func gauge(t *testing.T, api, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s/metrics: %s: %v", api, name, err)
+			}
+			return f
+		}
+	}
+	return -1
 }
