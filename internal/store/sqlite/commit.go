@@ -54,9 +54,9 @@ func startCommitter(db *sql.DB, maxBatch int) *committer {
 // do runs fn in a write transaction and returns once that transaction has
 // committed or failed. Once queued, it waits for the committer's answer
 // even if ctx ends: fn writes into its caller's variables, so returning
-// while it may still run would be a data race. The wait stays short: a
-// request whose ctx has ended is skipped, and a running fn's statements
-// take ctx and stop.
+// while it may still run would be a data race. A request whose ctx has
+// ended before it starts is skipped; once started, it runs to its end (see
+// runRequest).
 func (c *committer) do(ctx context.Context, fn txFunc) error {
 	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	if err := c.enqueue(ctx, r); err != nil {
@@ -151,12 +151,18 @@ func (c *committer) commit(batch []*writeRequest) {
 	answerAll(batch, errs, nil)
 }
 
-// runRequest runs r's work, unless its caller has already given up.
+// runRequest runs r's work, unless its caller has already given up. Once
+// started, the work no longer hears of its caller's cancellation: a
+// cancelled statement interrupts the connection (sqlite3_interrupt), and an
+// interrupted write rolls back the whole transaction, which it shares with
+// every other request of the batch. One client hanging up mid-write would
+// fail everyone's writes. A request's statements are short; the caller
+// waits for them either way (do).
 func runRequest(tx *sql.Tx, r *writeRequest) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	return r.fn(r.ctx, tx)
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }
 
 // runInSavepoint runs r so that its failure undoes only its own writes.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -157,6 +158,47 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		_, err := s.KVGet(ctx, key)
 		if got := err == nil; got != want {
 			t.Errorf("KVGet(%s) present = %t (err %v), want %t", key, got, err, want)
+		}
+	}
+}
+
+// TestCancelledCallerDoesNotAbortTheBatch: a caller that gives up while its
+// write runs must not take down the transaction it shares with others.
+// SQLite rolls back a whole transaction when a write in it is interrupted,
+// which a cancelled statement context does.
+func TestCancelledCallerDoesNotAbortTheBatch(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t, Options{})
+	ctx := t.Context()
+	insert := func(key string) txFunc {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ($1, '1', 0)`, key)
+			return err
+		}
+	}
+	release := make(chan struct{})
+	blocker := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
+	callerCtx, hangUp := context.WithCancel(ctx)
+	defer hangUp()
+	slow := newRequest(callerCtx, func(ctx context.Context, tx *sql.Tx) error {
+		// A write that takes a while; its caller hangs up while it runs.
+		time.AfterFunc(5*time.Millisecond, hangUp)
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)
+			INSERT INTO kv (key, value, updated_at) SELECT 'slow', count(*), 0 FROM c`)
+		return err
+	})
+	before, after := newRequest(ctx, insert("before")), newRequest(ctx, insert("after"))
+	mustEnqueue(t, s, blocker)
+	mustEnqueue(t, s, before, slow, after)
+	close(release)
+	for name, r := range map[string]*writeRequest{"blocker": blocker, "before": before, "slow": slow, "after": after} {
+		if err := <-r.done; err != nil {
+			t.Errorf("request %s: error = %v, want nil", name, err)
+		}
+	}
+	for _, key := range []string{"before", "slow", "after"} {
+		if _, err := s.KVGet(ctx, key); err != nil {
+			t.Errorf("KVGet(%s) error = %v: the batch's writes were lost", key, err)
 		}
 	}
 }
