@@ -173,6 +173,9 @@ type Report struct {
 	GoroutinesEnd  int      `json:"goroutines_end"`
 	GoroutinesMin  int      `json:"goroutines_min"`
 	GoroutinesMax  int      `json:"goroutines_max"`
+	FDsWarm        int      `json:"fds_warm"`
+	FDsEnd         int      `json:"fds_end"`
+	FDsMax         int      `json:"fds_max"`
 	ServerRestarts int      `json:"server_restarts"`
 }
 
@@ -707,28 +710,30 @@ func (r *Report) resources(warmup time.Duration) {
 	if len(after) == 0 {
 		return
 	}
-	window := func(from, to float64) (rss, heap float64, gor int) {
+	window := func(from, to float64) (rss, heap float64, gor, fds int) {
 		n := 0
 		for _, s := range after {
 			if s.Seconds >= from && s.Seconds < to {
 				rss += s.RSSMB
 				heap += s.HeapMB
 				gor += s.Goroutines
+				fds += s.FDs
 				n++
 			}
 		}
 		if n == 0 {
-			return 0, 0, 0
+			return 0, 0, 0, 0
 		}
-		return rss / float64(n), heap / float64(n), gor / n
+		return rss / float64(n), heap / float64(n), gor / n, fds / n
 	}
 	first, last := after[0].Seconds, after[len(after)-1].Seconds
 	span := min(60, (last-first)/2+1)
-	r.RSSWarmMB, r.HeapWarmMB, r.GoroutinesWarm = window(first, first+span)
-	r.RSSEndMB, r.HeapEndMB, r.GoroutinesEnd = window(last-span+0.001, last+1)
+	r.RSSWarmMB, r.HeapWarmMB, r.GoroutinesWarm, r.FDsWarm = window(first, first+span)
+	r.RSSEndMB, r.HeapEndMB, r.GoroutinesEnd, r.FDsEnd = window(last-span+0.001, last+1)
 	r.GoroutinesMin = math.MaxInt
 	for _, s := range after {
 		r.RSSMaxMB = max(r.RSSMaxMB, s.RSSMB)
+		r.FDsMax = max(r.FDsMax, s.FDs)
 		r.GoroutinesMin = min(r.GoroutinesMin, s.Goroutines)
 		r.GoroutinesMax = max(r.GoroutinesMax, s.Goroutines)
 	}
@@ -770,9 +775,9 @@ func (r *Report) print(out io.Writer) {
 		fmt.Fprintln(out, line)
 	}
 	if len(r.Samples) > 0 {
-		fmt.Fprintf(out, "server       after %.0f s warm-up: RSS %.1f → %.1f MB (%+.1f %%, max %.1f), Go heap %.1f → %.1f MB (%+.1f %%), goroutines %d → %d (min %d, max %d); %d restarts\n",
+		fmt.Fprintf(out, "server       after %.0f s warm-up: RSS %.1f → %.1f MB (%+.1f %%, max %.1f), Go heap %.1f → %.1f MB (%+.1f %%), goroutines %d → %d (min %d, max %d), open files %d → %d (max %d); %d restarts\n",
 			r.WarmupSeconds, r.RSSWarmMB, r.RSSEndMB, r.RSSGrowthPct, r.RSSMaxMB, r.HeapWarmMB, r.HeapEndMB, r.HeapGrowthPct,
-			r.GoroutinesWarm, r.GoroutinesEnd, r.GoroutinesMin, r.GoroutinesMax, r.ServerRestarts)
+			r.GoroutinesWarm, r.GoroutinesEnd, r.GoroutinesMin, r.GoroutinesMax, r.FDsWarm, r.FDsEnd, r.FDsMax, r.ServerRestarts)
 	}
 	for _, v := range r.Violations {
 		fmt.Fprintln(out, "violation   ", v)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover-run/drover/api"
 	"github.com/drover-run/drover/client"
+	"github.com/drover-run/drover/internal/procs"
 )
 
 // checker samples R12's invariants every second through the API:
@@ -277,12 +278,13 @@ type Sample struct {
 	Seconds    float64 `json:"t"`
 	RSSMB      float64 `json:"rss_mb"`
 	HeapMB     float64 `json:"heap_mb"` // go_memstats_heap_inuse_bytes
+	FDs        int     `json:"fds"`     // open file descriptors
 	Goroutines int     `json:"goroutines"`
 	ServerPID  int     `json:"server_pid"`
 }
 
-// sampleResources records the server's RSS (from /proc), Go heap in use and
-// goroutines (from /metrics) every interval.
+// sampleResources records the server's RSS and open files (from /proc), Go
+// heap in use and goroutines (from /metrics) every interval.
 func sampleResources(ctx context.Context, cl *cluster, began time.Time, every time.Duration, out *[]Sample, mu *sync.Mutex) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -305,7 +307,7 @@ func sampleResources(ctx context.Context, cl *cluster, began time.Time, every ti
 			continue
 		}
 		s := Sample{Seconds: time.Since(began).Seconds(), RSSMB: rss, HeapMB: m["go_memstats_heap_inuse_bytes"] / (1 << 20),
-			Goroutines: int(m["go_goroutines"]), ServerPID: p.Pid()}
+			Goroutines: int(m["go_goroutines"]), FDs: procs.OpenFDs(p.Pid()), ServerPID: p.Pid()}
 		mu.Lock()
 		*out = append(*out, s)
 		mu.Unlock()

@@ -198,6 +198,16 @@ func CPUSeconds(pid int) float64 {
 	return (u + s) / 100
 }
 
+// OpenFDs counts a process's open file descriptors; -1 where /proc does
+// not tell.
+func OpenFDs(pid int) int {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(fds)
+}
+
 // Children lists the processes whose parent is pid, from /proc; none where
 // /proc does not tell.
 func Children(pid int) []int { return tree()[pid] }
