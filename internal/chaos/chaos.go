@@ -231,6 +231,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer cl.stop()
 	r := &runner{cfg: &cfg, cl: cl}
 	rep, err := r.run(ctx, dir)
+	if ctx.Err() != nil {
+		// Interrupted: the drain and the checks did not run, so the counts
+		// would read as a clean run. Say so instead.
+		fmt.Fprintf(cfg.Out, "interrupted: no verdict; files kept in %s\n", dir)
+		return nil, ctx.Err()
+	}
 	if rep != nil {
 		rep.print(cfg.Out)
 		if rep.Broken() {
