@@ -63,7 +63,7 @@ type FaultReport struct {
 	from     string // the device orphans were on; "" for server faults
 	orphans  []string
 	started  map[string]time.Time // orphan -> when its attempt started
-	lastSeen time.Time            // the target's last heartbeat, read after it went silent
+	lastSeen time.Time            // the target's last heartbeat, read after it was silent past its lease
 }
 
 // schedule is the deterministic order of faults: each cycle through the
@@ -133,22 +133,23 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 					f.OrphanProcesses++
 				}
 			}
+			// The last heartbeat is read once the victim has been silent
+			// past its lease, so one still in flight at the fault has landed.
+			sleep(ctx, time.Until(f.start.Add(silent)))
 			f.lastSeen = r.lastSeen(ctx, w.name)
 		case FaultWorkerStop:
 			if err := w.proc.Pause(); err != nil {
 				return fail(err)
 			}
-			sleep(ctx, time.Second) // a heartbeat already sent lands
-			f.lastSeen = r.lastSeen(ctx, w.name)
 			sleep(ctx, time.Until(f.start.Add(silent)))
+			f.lastSeen = r.lastSeen(ctx, w.name)
 			if err := w.proc.Resume(); err != nil {
 				return fail(err)
 			}
 		case FaultBlackHole:
 			cl.proxy.blackHole(silent)
-			sleep(ctx, time.Second)
-			f.lastSeen = r.lastSeen(ctx, w.name)
 			sleep(ctx, time.Until(f.start.Add(silent)))
+			f.lastSeen = r.lastSeen(ctx, w.name) // before the proxy forwards again
 		}
 	case FaultServerKill, FaultServerDownHalf, FaultServerDownLong:
 		f.Target = "server"
@@ -182,11 +183,11 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 // when each started, leaving out the kinds that fail on purpose: their
 // next start is a retry, not a re-lease.
 func (r *runner) running(ctx context.Context, device string) ([]string, map[string]time.Time) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	l, err := r.cl.c.Tasks.List(ctx, client.TaskListOptions{Queue: queue, Status: "running", DeviceID: device, Limit: 1000})
 	if err != nil {
-		return nil, nil
+		return nil, nil // reported as 0 in flight
 	}
 	var ids []string
 	started := map[string]time.Time{}
@@ -204,7 +205,7 @@ func (r *runner) running(ctx context.Context, device string) ([]string, map[stri
 // lastSeen is a device's last heartbeat as the server recorded it; zero if
 // it cannot be read.
 func (r *runner) lastSeen(ctx context.Context, device string) time.Time {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	d, err := r.cl.c.Devices.Get(ctx, device)
 	if err != nil {
