@@ -120,23 +120,17 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t, Options{})
 	ctx := t.Context()
-	insert := func(key string) txFunc {
-		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ($1, '1', 0)`, key)
-			return err
-		}
-	}
 	errBoom := errors.New("boom")
 	release := make(chan struct{})
 	blocker := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
-	ok1, ok2 := newRequest(ctx, insert("ok1")), newRequest(ctx, insert("ok2"))
+	ok1, ok2 := newRequest(ctx, insertKV("ok1")), newRequest(ctx, insertKV("ok2"))
 	failing := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := insert("failed")(ctx, tx); err != nil {
+		if err := insertKV("failed")(ctx, tx); err != nil {
 			return err
 		}
 		return errBoom
 	})
-	dup := newRequest(ctx, insert("ok1")) // a constraint error inside the batch
+	dup := newRequest(ctx, insertKV("ok1")) // a constraint error inside the batch
 
 	mustEnqueue(t, s, blocker)
 	mustEnqueue(t, s, ok1, failing, dup, ok2) // waiting while blocker runs
@@ -170,12 +164,6 @@ func TestCancelledCallerDoesNotAbortTheBatch(t *testing.T) {
 	t.Parallel()
 	s := openTemp(t, Options{})
 	ctx := t.Context()
-	insert := func(key string) txFunc {
-		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ($1, '1', 0)`, key)
-			return err
-		}
-	}
 	release := make(chan struct{})
 	blocker := newRequest(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
 	callerCtx, hangUp := context.WithCancel(ctx)
@@ -187,7 +175,7 @@ func TestCancelledCallerDoesNotAbortTheBatch(t *testing.T) {
 			INSERT INTO kv (key, value, updated_at) SELECT 'slow', count(*), 0 FROM c`)
 		return err
 	})
-	before, after := newRequest(ctx, insert("before")), newRequest(ctx, insert("after"))
+	before, after := newRequest(ctx, insertKV("before")), newRequest(ctx, insertKV("after"))
 	mustEnqueue(t, s, blocker)
 	mustEnqueue(t, s, before, slow, after)
 	close(release)
@@ -200,6 +188,14 @@ func TestCancelledCallerDoesNotAbortTheBatch(t *testing.T) {
 		if _, err := s.KVGet(ctx, key); err != nil {
 			t.Errorf("KVGet(%s) error = %v: the batch's writes were lost", key, err)
 		}
+	}
+}
+
+// insertKV is a write request's work: one kv row.
+func insertKV(key string) txFunc {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO kv (key, value, updated_at) VALUES ($1, '1', 0)`, key)
+		return err
 	}
 }
 
