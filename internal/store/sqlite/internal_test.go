@@ -171,7 +171,7 @@ func TestCancelledCallerDoesNotAbortTheBatch(t *testing.T) {
 	slow := newRequest(callerCtx, func(ctx context.Context, tx *sql.Tx) error {
 		// A write that takes a while; its caller hangs up while it runs.
 		time.AfterFunc(5*time.Millisecond, hangUp)
-		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000)
 			INSERT INTO kv (key, value, updated_at) SELECT 'slow', count(*), 0 FROM c`)
 		return err
 	})
