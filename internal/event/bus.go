@@ -8,7 +8,9 @@
 //	Publish ──▶ pending (bounded) ──writer, every FlushInterval──▶ store.EventAppend (one transaction)
 //	                                                            │
 //	      single server: the writer delivers the batch ◀────────┘
-//	      shared store:  a tailer reads id > last on every notification (its own too)
+//	      shared store:  the writer delivers the batch if its first id follows the
+//	                     last delivered; else (another server's events may come
+//	                     between) a tailer reads id > last, as on every notification
 //	                                                            ▼
 //	                                   ring (ids ascending) ──▶ readers pull from their cursor
 //
@@ -20,7 +22,10 @@
 //     on a single server the writer is the only appender and delivers its
 //     batches in commit order; on a shared store (PostgreSQL) ids commit in
 //     order (see store.EventStore), so reading id > last after every
-//     notification delivers every event of every server, in order.
+//     notification delivers every event of every server, in order; and a
+//     batch a server just wrote whose first id is last+1 has no event of
+//     another server before it still to deliver (a batch's ids are
+//     consecutive), so the writer delivers it from memory.
 //   - Readers never slow the bus: they pull from the ring at their own pace.
 //     A reader whose cursor fell out of the ring reads the store instead
 //     (Backfill), or, if it was live, is dropped (see the stream handler).
@@ -295,12 +300,13 @@ func (b *Bus) flush(ctx context.Context) {
 		if b.OnWrite != nil {
 			b.OnWrite(len(batch), time.Since(start))
 		}
-		if b.shared {
+		if b.shared && !b.deliverNext(batch) {
+			// Other servers' events may come first: the tail reads them all.
 			select {
 			case b.tail <- struct{}{}:
 			default:
 			}
-		} else {
+		} else if !b.shared {
 			b.deliver(batch)
 		}
 	}
@@ -339,11 +345,40 @@ func (b *Bus) deliver(es []domain.Event) {
 	if len(es) == 0 {
 		return
 	}
+	frames := encodeAll(es)
+	b.ringMu.Lock()
+	b.appendFrames(frames)
+	b.ringMu.Unlock()
+}
+
+// deliverNext delivers a batch this server just wrote to a shared store
+// from memory, if its first id follows the last one delivered: then no
+// other server's event can come between, and the tail need not read and
+// decode the batch back. It reports whether it delivered.
+func (b *Bus) deliverNext(es []domain.Event) bool {
+	if len(es) == 0 {
+		return true
+	}
+	frames := encodeAll(es)
+	b.ringMu.Lock()
+	defer b.ringMu.Unlock()
+	if frames[0].ID != b.last+1 {
+		return false
+	}
+	b.appendFrames(frames)
+	return true
+}
+
+func encodeAll(es []domain.Event) []Frame {
 	frames := make([]Frame, 0, len(es))
 	for i := range es {
 		frames = append(frames, Encode(&es[i]))
 	}
-	b.ringMu.Lock()
+	return frames
+}
+
+// appendFrames adds frames to the ring and wakes readers. b.ringMu is held.
+func (b *Bus) appendFrames(frames []Frame) {
 	for _, f := range frames {
 		if f.ID <= b.last {
 			continue // already delivered (a tail racing a notification)
@@ -360,7 +395,6 @@ func (b *Bus) deliver(es []domain.Event) {
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
-	b.ringMu.Unlock()
 }
 
 // Last is the id of the last event delivered: a new reader starts after it.
