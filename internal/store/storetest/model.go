@@ -225,36 +225,43 @@ func (m *model) lease(rt *rapid.T) {
 	m.leases = append(m.leases, leaseRef{domain.TaskRef{TaskID: want, Epoch: mt.epoch}, w.ID})
 }
 
-// heartbeat renews every lease the worker holds and names the held leases
-// it lost; it names some stale leases of its own too.
+// heartbeat sends the heartbeats of one to three workers (one may be drawn
+// twice) in one batch: each renews every lease its worker holds and names
+// the held leases it lost; some name stale leases of their own too.
 func (m *model) heartbeat(rt *rapid.T) {
-	w := m.worker(rt)
-	var held []domain.TaskRef
-	for _, l := range m.leases {
-		if l.owner == w.ID && (m.valid(l) || rapid.Bool().Draw(rt, "name a stale lease")) {
-			held = append(held, l.ref)
-		}
-	}
-	res, err := m.store().WorkerHeartbeat(m.ctx, &store.WorkerHeartbeatParams{ID: w.ID, Held: held, TTL: modelTTL, Now: m.now})
-	if err != nil {
-		rt.Fatalf("WorkerHeartbeat() error = %v", err)
-	}
-	var want []store.LostLease
-	for _, ref := range held {
-		if !m.valid(leaseRef{ref, w.ID}) {
-			reason := store.ReasonLeaseLost
-			if m.tasks[ref.TaskID].state == domain.TaskCancelled {
-				reason = store.ReasonCancelled
+	n := rapid.IntRange(1, 3).Draw(rt, "heartbeats in the batch")
+	hbs := make([]store.Heartbeat, n)
+	for i := range hbs {
+		w := m.worker(rt)
+		hbs[i].ID = w.ID
+		for _, l := range m.leases {
+			if l.owner == w.ID && (m.valid(l) || rapid.Bool().Draw(rt, "name a stale lease")) {
+				hbs[i].Held = append(hbs[i].Held, l.ref)
 			}
-			want = append(want, store.LostLease{Ref: ref, Reason: reason})
 		}
 	}
-	if !slices.Equal(res.Lost, want) {
-		rt.Fatalf("WorkerHeartbeat(%s, held %v).Lost = %v, want %v", w.ID, held, res.Lost, want)
+	res, err := m.store().WorkerHeartbeatMany(m.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: hbs, TTL: modelTTL, Now: m.now})
+	if err != nil || len(res) != n {
+		rt.Fatalf("WorkerHeartbeatMany() = %d results, error %v; want %d results", len(res), err, n)
 	}
-	for _, mt := range m.tasks {
-		if mt.state == domain.TaskRunning && mt.owner == w.ID {
-			mt.expires = m.now.Add(modelTTL)
+	for i, hb := range hbs {
+		var want []store.LostLease
+		for _, ref := range hb.Held {
+			if !m.valid(leaseRef{ref, hb.ID}) {
+				reason := store.ReasonLeaseLost
+				if m.tasks[ref.TaskID].state == domain.TaskCancelled {
+					reason = store.ReasonCancelled
+				}
+				want = append(want, store.LostLease{Ref: ref, Reason: reason})
+			}
+		}
+		if res[i].Err != nil || !slices.Equal(res[i].Lost, want) {
+			rt.Fatalf("WorkerHeartbeatMany()[%d] (%s, held %v) = lost %v, error %v; want lost %v", i, hb.ID, hb.Held, res[i].Lost, res[i].Err, want)
+		}
+		for _, mt := range m.tasks {
+			if mt.state == domain.TaskRunning && mt.owner == hb.ID {
+				mt.expires = m.now.Add(modelTTL)
+			}
 		}
 	}
 }
