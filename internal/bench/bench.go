@@ -43,13 +43,14 @@ type Config struct {
 	// SimWorkers, if > 0: instead, simulate this many workers in this
 	// process (see simulate) and run Rate tasks/s on them for Duration.
 	SimWorkers int
+	SimSlots   int           // slots per simulated worker; default 1
+	Rate       int           // tasks/s submitted in the simulation; default 1000
+	Duration   time.Duration // of the submitting; default 30s
+	Out        io.Writer
+
 	// SimHTTP2: the simulated workers speak HTTP/2 in the clear, one
 	// connection each, instead of HTTP/1.1 (a connection per call in flight).
 	SimHTTP2 bool
-	SimSlots int           // slots per simulated worker; default 1
-	Rate     int           // tasks/s submitted in the simulation; default 1000
-	Duration time.Duration // of the submitting; default 30s
-	Out      io.Writer
 }
 
 func (c *Config) defaults() {
