@@ -168,6 +168,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := wk.ID
 	s.ctl.revoke(id) // an earlier session's credential, here and on the other servers
+	// Its first calls need no store read: a crowd registering at once would
+	// otherwise queue 10,000 lookups on the read pool behind its first polls.
+	s.cache.put(wk.CredentialHash, wk)
 	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
 	cfg := s.engine.Config()
 	envelope.OK(w, r, api.RegisterResponse{
