@@ -168,7 +168,8 @@ var workerByCredentialSQL = `SELECT ` + workerColumns + ` FROM workers w
 	WHERE w.credential_hash = $1 AND w.state <> 'removed'`
 
 // WorkerHeartbeatMany records a batch of heartbeats in one write request
-// (so in one transaction of the group commit), and each round of them
+// (so in one transaction of the group commit), ahead of the queued writes
+// (committer.doFirst), and each round of them
 // (store.HeartbeatRounds; one, unless a worker is listed twice) in one
 // statement for the workers and one for their leases: a crowd of workers
 // heartbeating costs the single writer a few statements per commit, not a
@@ -189,7 +190,7 @@ func (s *Store) WorkerHeartbeatMany(ctx context.Context, p *store.WorkerHeartbea
 	}
 	at := now(p.Now)
 	var out []store.WorkerHeartbeatResult
-	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.committer.doFirst(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = make([]store.WorkerHeartbeatResult, len(p.Heartbeats))
 		for r, round := range rounds {
 			if err := s.heartbeatRound(ctx, tx, p, round, beats[r], at, out); err != nil {
