@@ -39,7 +39,7 @@ type Options struct {
 	// pattern): request metrics plug in here.
 	Instrument func(http.Handler) http.Handler
 	// CredentialCacheTTL is how long a worker's credential, once looked up,
-	// is trusted here without asking the store again; default 1 minute.
+	// is trusted here without asking the store again; default 5 minutes.
 	// Each heartbeat, which the store checks, starts it afresh. A removed or
 	// re-registered worker's credentials are dropped at once (Control.Forget,
 	// and the relay for other servers); see credentials.go.
@@ -67,7 +67,7 @@ func New(opts Options) *Server {
 	}
 	ttl := opts.CredentialCacheTTL
 	if ttl <= 0 {
-		ttl = time.Minute
+		ttl = 5 * time.Minute
 	}
 	s := &Server{
 		engine: opts.Engine, log: log, authReg: opts.AuthorizeRegister,
