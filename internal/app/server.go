@@ -226,9 +226,6 @@ func build(ctx context.Context, cfg ServerConfig, st store.Store) (*Server, erro
 			return nil, fmt.Errorf("%s listener: %w", l.name, err)
 		}
 		l.srv = newHTTPServer(l.handler, log)
-		if l.name == "agent" {
-			l.srv.Protocols = agentProtocols()
-		}
 		if l.name == "api" {
 			guard := guardConns(l.ln, obs.settings.Get().Server.MaxConnections)
 			l.ln, l.srv.ConnState = guard, guard.track
@@ -273,18 +270,6 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    httpapi.HardMaxHeaderBytes, // httpapi.MaxHeaderBytes is the budget answered in the envelope
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-}
-
-// agentProtocols are HTTP/1.1 and, for workers that speak it, HTTP/2 in the
-// clear (prior knowledge): a worker's heartbeats, lease polls and results
-// then share one connection, which holds no buffers while it waits, where
-// HTTP/1.1 holds a connection per call in flight, each with its reader and
-// writer buffers and a goroutine or two.
-func agentProtocols() *http.Protocols {
-	p := new(http.Protocols)
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	return p
 }
 
 // URL is the base URL of the named listener ("api", "agent", "keeper",

@@ -47,10 +47,6 @@ type Config struct {
 	Rate       int           // tasks/s submitted in the simulation; default 1000
 	Duration   time.Duration // of the submitting; default 30s
 	Out        io.Writer
-
-	// SimHTTP2: the simulated workers speak HTTP/2 in the clear, one
-	// connection each, instead of HTTP/1.1 (a connection per call in flight).
-	SimHTTP2 bool
 }
 
 func (c *Config) defaults() {

@@ -23,7 +23,7 @@ import (
 // simulate runs cfg.SimWorkers lightweight workers in this process over the
 // real worker protocol (register, heartbeat at the interval the server
 // gives, long-poll lease, report results; no control channel, no log
-// lines; over HTTP/1.1, or HTTP/2 with cfg.SimHTTP2) while tasks are submitted at cfg.Rate per second for
+// lines) while tasks are submitted at cfg.Rate per second for
 // cfg.Duration. A simulated task completes the moment it is leased.
 //
 // It measures what a crowd of workers costs the server: its CPU and RSS,
@@ -48,10 +48,6 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 	gate := make(chan struct{}, 32) // registrations in flight
 	for i := range sims {
 		sims[i] = &simWorker{hc: hc, base: cfg.AgentURL, st: &st, slots: cfg.SimSlots}
-		if cfg.SimHTTP2 {
-			sims[i].hc = h2cClient()
-			defer sims[i].hc.CloseIdleConnections()
-		}
 		reg.Go(func() {
 			gate <- struct{}{}
 			defer func() { <-gate }()
@@ -76,12 +72,8 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 	}
 	defer run.Wait()
 	defer cancel()
-	proto := "HTTP/1.1"
-	if cfg.SimHTTP2 {
-		proto = "HTTP/2, one connection each"
-	}
-	fmt.Fprintf(cfg.Out, "%d simulated workers × %d slots (%s) registered on queue %s; settling one heartbeat interval\n",
-		cfg.SimWorkers, cfg.SimSlots, proto, queue)
+	fmt.Fprintf(cfg.Out, "%d simulated workers × %d slots registered on queue %s; settling one heartbeat interval\n",
+		cfg.SimWorkers, cfg.SimSlots, queue)
 	// Let every worker heartbeat once and start its long-poll, so the
 	// window measures the steady state, not the registration burst.
 	select {
@@ -126,14 +118,6 @@ func simulate(ctx context.Context, c *client.Client, cfg Config, server int, rep
 	fmt.Fprintf(cfg.Out, "lease calls %d answered (%.2f per task), %d of them empty\n",
 		rep.LeaseCalls, float64(rep.LeaseCalls)/float64(max(total, 1)), rep.EmptyLeases)
 	return nil
-}
-
-// h2cClient speaks HTTP/2 in the clear (prior knowledge) over one
-// connection of its own, as a worker process would.
-func h2cClient() *http.Client {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: &http.Transport{Protocols: p, IdleConnTimeout: time.Minute}}
 }
 
 // submitAtRate submits no-op tasks at rate per second for d, in a batch

@@ -59,7 +59,6 @@ load, and lease calls per task (a wake-up stampede shows as many empty ones).`,
 	f.BoolVar(&cfg.Prefill, "prefill", false, "measure burning down a full queue: fill it while the workers are paused, then time them")
 	f.IntVar(&cfg.SimWorkers, "sim-workers", 0, "instead, simulate this many workers in this process over the worker protocol and run --rate tasks/s on them")
 	f.IntVar(&cfg.SimSlots, "sim-slots", 1, "slots per simulated worker")
-	f.BoolVar(&cfg.SimHTTP2, "sim-http2", false, "simulated workers speak HTTP/2 in the clear, one connection each, instead of HTTP/1.1")
 	f.IntVar(&cfg.Rate, "rate", 1000, "tasks per second submitted with --sim-workers")
 	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to submit with --sim-workers")
 	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
