@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -225,43 +226,42 @@ func (m *model) lease(rt *rapid.T) {
 	m.leases = append(m.leases, leaseRef{domain.TaskRef{TaskID: want, Epoch: mt.epoch}, w.ID})
 }
 
-// heartbeat sends the heartbeats of one to three workers (one may be drawn
-// twice) in one batch: each renews every lease its worker holds and names
-// the held leases it lost; some name stale leases of their own too.
+// heartbeat renews every lease the worker holds and names the held leases
+// it lost; it names some stale leases of its own too. It goes in one batch
+// with the heartbeat of a worker that does not exist, which is refused
+// alone and changes nothing.
 func (m *model) heartbeat(rt *rapid.T) {
-	n := rapid.IntRange(1, 3).Draw(rt, "heartbeats in the batch")
-	hbs := make([]store.Heartbeat, n)
-	for i := range hbs {
-		w := m.worker(rt)
-		hbs[i].ID = w.ID
-		for _, l := range m.leases {
-			if l.owner == w.ID && (m.valid(l) || rapid.Bool().Draw(rt, "name a stale lease")) {
-				hbs[i].Held = append(hbs[i].Held, l.ref)
-			}
+	w := m.worker(rt)
+	var held []domain.TaskRef
+	for _, l := range m.leases {
+		if l.owner == w.ID && (m.valid(l) || rapid.Bool().Draw(rt, "name a stale lease")) {
+			held = append(held, l.ref)
 		}
 	}
+	hbs := []store.Heartbeat{{ID: w.ID, Held: held}, {ID: "no-such-worker", Held: held}}
 	res, err := m.store().WorkerHeartbeatMany(m.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: hbs, TTL: modelTTL, Now: m.now})
-	if err != nil || len(res) != n {
-		rt.Fatalf("WorkerHeartbeatMany() = %d results, error %v; want %d results", len(res), err, n)
+	if err != nil || len(res) != 2 {
+		rt.Fatalf("WorkerHeartbeatMany() = %d results, error %v; want 2 results", len(res), err)
 	}
-	for i, hb := range hbs {
-		var want []store.LostLease
-		for _, ref := range hb.Held {
-			if !m.valid(leaseRef{ref, hb.ID}) {
-				reason := store.ReasonLeaseLost
-				if m.tasks[ref.TaskID].state == domain.TaskCancelled {
-					reason = store.ReasonCancelled
-				}
-				want = append(want, store.LostLease{Ref: ref, Reason: reason})
+	if !errors.Is(res[1].Err, domain.ErrNotFound) || res[1].Lost != nil {
+		rt.Fatalf("WorkerHeartbeatMany()[1] (unknown worker) = lost %v, error %v; want ErrNotFound alone", res[1].Lost, res[1].Err)
+	}
+	var want []store.LostLease
+	for _, ref := range held {
+		if !m.valid(leaseRef{ref, w.ID}) {
+			reason := store.ReasonLeaseLost
+			if m.tasks[ref.TaskID].state == domain.TaskCancelled {
+				reason = store.ReasonCancelled
 			}
+			want = append(want, store.LostLease{Ref: ref, Reason: reason})
 		}
-		if res[i].Err != nil || !slices.Equal(res[i].Lost, want) {
-			rt.Fatalf("WorkerHeartbeatMany()[%d] (%s, held %v) = lost %v, error %v; want lost %v", i, hb.ID, hb.Held, res[i].Lost, res[i].Err, want)
-		}
-		for _, mt := range m.tasks {
-			if mt.state == domain.TaskRunning && mt.owner == hb.ID {
-				mt.expires = m.now.Add(modelTTL)
-			}
+	}
+	if res[0].Err != nil || !slices.Equal(res[0].Lost, want) {
+		rt.Fatalf("WorkerHeartbeatMany()[0] (%s, held %v) = lost %v, error %v; want lost %v", w.ID, held, res[0].Lost, res[0].Err, want)
+	}
+	for _, mt := range m.tasks {
+		if mt.state == domain.TaskRunning && mt.owner == w.ID {
+			mt.expires = m.now.Add(modelTTL)
 		}
 	}
 }
