@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/drover-run/drover/api"
@@ -39,8 +38,11 @@ type Options struct {
 	// Instrument wraps the router itself (it sees the matched route
 	// pattern): request metrics plug in here.
 	Instrument func(http.Handler) http.Handler
-	// CredentialCacheTTL bounds how long a revoked worker credential keeps
-	// working on this server; default 1s.
+	// CredentialCacheTTL is how long a worker's credential, once looked up,
+	// is trusted here without asking the store again; default 5 minutes.
+	// Each heartbeat, which the store checks, starts it afresh. A removed or
+	// re-registered worker's credentials are dropped at once (Control.Forget,
+	// and the relay for other servers); see credentials.go.
 	CredentialCacheTTL time.Duration
 	// Control is the control channel's mailboxes (control.go); nil makes one.
 	Control *Control
@@ -65,7 +67,7 @@ func New(opts Options) *Server {
 	}
 	ttl := opts.CredentialCacheTTL
 	if ttl <= 0 {
-		ttl = time.Second
+		ttl = 5 * time.Minute
 	}
 	s := &Server{
 		engine: opts.Engine, log: log, authReg: opts.AuthorizeRegister,
@@ -74,6 +76,7 @@ func New(opts Options) *Server {
 	if s.ctl == nil {
 		s.ctl = NewControl()
 	}
+	s.ctl.onRevoke(s.cache.forget)
 	s.handler, _ = httpapi.Build(s.Routes(), envelope.Error, log, opts.Instrument, opts.Middleware)
 	return s
 }
@@ -164,7 +167,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := wk.ID
-	s.cache.forget(id)
+	s.ctl.revoke(id) // an earlier session's credential, here and on the other servers
+	// Its first calls need no store read: a crowd registering at once would
+	// otherwise queue 10,000 lookups on the read pool behind its first polls.
+	s.cache.put(wk.CredentialHash, wk)
 	s.log.Info("worker registered", "worker_id", id, "hostname", req.Hostname, "queues", req.Queues, "task_types", req.TaskTypes)
 	cfg := s.engine.Config()
 	envelope.OK(w, r, api.RegisterResponse{
@@ -211,10 +217,10 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, wk *domain.Wo
 	for i, l := range req.Running {
 		held[i] = domain.TaskRef{TaskID: l.TaskID, Epoch: l.Epoch}
 	}
-	res, err := s.engine.Heartbeat(r.Context(), wk.ID, resourcesFromAPI(req.Resources), held)
+	res, err := s.engine.Heartbeat(r.Context(), wk, resourcesFromAPI(req.Resources), held)
 	if errors.Is(err, domain.ErrNotFound) {
 		s.cache.forget(wk.ID)
-		return domain.Errorf(domain.CodeWorkerUnknown, "worker '%s' was removed; register again", wk.ID)
+		return domain.Errorf(domain.CodeWorkerUnknown, "worker '%s' was removed, or registered again with another credential; register again", wk.ID)
 	}
 	if err != nil {
 		return err
@@ -388,60 +394,6 @@ func HashCredential(c string) string { return hashCredential(c) }
 func hashCredential(c string) string {
 	sum := sha256.Sum256([]byte(c))
 	return hex.EncodeToString(sum[:])
-}
-
-// credentialCache maps credential hashes to workers for a short while, so a
-// busy worker's calls do not each cost a store read.
-type credentialCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedWorker
-}
-
-type cachedWorker struct {
-	w  *domain.Worker
-	at time.Time
-}
-
-func newCredentialCache(ttl time.Duration) *credentialCache {
-	return &credentialCache{ttl: ttl, m: map[string]cachedWorker{}}
-}
-
-func (c *credentialCache) get(hash string) (*domain.Worker, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[hash]
-	if !ok || time.Since(e.at) > c.ttl {
-		return nil, false
-	}
-	return e.w, true
-}
-
-func (c *credentialCache) put(hash string, w *domain.Worker) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) > 100000 { // bounded: a flood of bad credentials is never cached, but be safe
-		clear(c.m)
-	}
-	c.m[hash] = cachedWorker{w: w, at: time.Now()}
-}
-
-// refresh replaces a worker's cached copy after a heartbeat changed it.
-func (c *credentialCache) refresh(w *domain.Worker) {
-	if w.CredentialHash != "" {
-		c.put(w.CredentialHash, w)
-	}
-}
-
-// forget drops every cached entry of worker id.
-func (c *credentialCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for h, e := range c.m {
-		if e.w.ID == id {
-			delete(c.m, h)
-		}
-	}
 }
 
 // bindPool settles the pool a worker joins: the one its join token is bound

@@ -36,6 +36,7 @@ type bundle struct {
 	h      http.Handler
 	engine *dispatch.Service
 	clock  *fakeClock
+	ctl    *agentserver.Control
 }
 
 func setup(t *testing.T) *bundle {
@@ -46,11 +47,25 @@ func setup(t *testing.T) *bundle {
 	}
 	t.Cleanup(func() { st.Close() })
 	clock := &fakeClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
-	eng, err := dispatch.New(st, dispatch.Options{Clock: clock.now, Config: dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 4 * time.Second}})
+	ctl := agentserver.NewControl()
+	// As the server wires it: a removed worker's mailbox and credentials go.
+	hooks := dispatch.Hooks{WorkerChanged: func(w *domain.Worker) {
+		if w.State == domain.WorkerRemoved {
+			ctl.Forget(w.ID)
+		}
+	}}
+	eng, err := dispatch.New(st, dispatch.Options{Clock: clock.now, Hooks: hooks, Config: dispatch.Config{HeartbeatInterval: time.Second, LeaseTTL: 4 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{h: agentserver.New(agentserver.Options{Engine: eng}).Handler(), engine: eng, clock: clock}
+	return &bundle{h: agentserver.New(agentserver.Options{Engine: eng, Control: ctl}).Handler(), engine: eng, clock: clock, ctl: ctl}
+}
+
+// another is a second server on b's store (and, for brevity, engine), with
+// its own credential cache and control channel.
+func (b *bundle) another() *bundle {
+	ctl := agentserver.NewControl()
+	return &bundle{h: agentserver.New(agentserver.Options{Engine: b.engine, Control: ctl}).Handler(), engine: b.engine, clock: b.clock, ctl: ctl}
 }
 
 // call posts body to path as the worker holding cred and decodes data into out.
@@ -348,5 +363,107 @@ func TestWildResourcesAreRefused(t *testing.T) {
 	w, err := b.engine.Worker(t.Context(), reg.WorkerID)
 	if err != nil || w.Resources.MemoryTotalGB != 4 {
 		t.Errorf("after refused heartbeats the worker is %+v (%v); want its registered resources", w, err)
+	}
+}
+
+// relay connects servers' control channels as the PostgreSQL relay does:
+// every message to every server, the sender's own included. delivered
+// receives each message's kind once every server has handled it.
+type relay struct {
+	ctls      []*agentserver.Control
+	delivered chan string
+}
+
+func newRelay(bs ...*bundle) *relay {
+	r := &relay{delivered: make(chan string, 16)}
+	for _, b := range bs {
+		r.ctls = append(r.ctls, b.ctl)
+		b.ctl.SetRelay(r.publish)
+	}
+	return r
+}
+
+func (r *relay) publish(_ context.Context, msg []byte) error {
+	for _, c := range r.ctls {
+		c.Relayed(msg)
+	}
+	var m struct{ Kind string }
+	_ = json.Unmarshal(msg, &m)
+	r.delivered <- m.Kind
+	return nil
+}
+
+// waitFor waits for the relay to deliver a message of kind.
+func (r *relay) waitFor(t *testing.T, kind string) {
+	t.Helper()
+	if got := <-r.delivered; got != kind {
+		t.Fatalf("relayed %q, want %q", got, kind)
+	}
+}
+
+func (b *bundle) leaseCode(t *testing.T, cred string) int {
+	t.Helper()
+	return b.call(t, api.AgentLeasePath, cred, api.LeaseRequest{Max: 1}, nil)
+}
+
+// TestRemovedWorkerIsRefusedAtOnce: credentials are cached for long, but a
+// removed worker is refused at once by the server that removed it, and by
+// the others as soon as the relay tells them.
+func TestRemovedWorkerIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	here := setup(t)
+	there := here.another()
+	rel := newRelay(here, there)
+	w := here.register(t, "w1")
+	rel.waitFor(t, "revoke") // a registration revokes any earlier session's credential
+	for name, b := range map[string]*bundle{"here": here, "there": there} {
+		if code := b.leaseCode(t, w.Credential); code != http.StatusOK {
+			t.Fatalf("lease %s before removal = %d, want 200", name, code)
+		}
+	}
+	if _, err := here.engine.RemoveWorker(context.Background(), w.WorkerID, true); err != nil {
+		t.Fatal(err)
+	}
+	if code := here.leaseCode(t, w.Credential); code != http.StatusUnauthorized {
+		t.Errorf("lease on the removing server right after removal = %d, want 401", code)
+	}
+	rel.waitFor(t, "revoke")
+	if code := there.leaseCode(t, w.Credential); code != http.StatusUnauthorized {
+		t.Errorf("lease on another server once the relay delivered the removal = %d, want 401", code)
+	}
+}
+
+// TestReplacedCredentialIsRefused: a worker registering again under its id
+// gets a new credential, and the old one stops working — at once where it
+// registered, and, with no relay at all, on another server that cached it
+// at its next heartbeat there, which the store refuses.
+func TestReplacedCredentialIsRefused(t *testing.T) {
+	t.Parallel()
+	here := setup(t)
+	there := here.another()
+	old := here.register(t, "w1")
+	if code := there.leaseCode(t, old.Credential); code != http.StatusOK {
+		t.Fatalf("lease there = %d, want 200", code)
+	}
+	var again api.RegisterResponse
+	here.call(t, api.AgentRegisterPath, "", api.RegisterRequest{Name: "w1", WorkerID: old.WorkerID, Credential: old.Credential,
+		Hostname: "h", TaskTypes: []string{"sleep"}, Concurrency: 1}, &again)
+	if again.WorkerID != old.WorkerID || again.Credential == old.Credential {
+		t.Fatalf("registering again = (%s, new credential %v), want %s with a new credential", again.WorkerID, again.Credential != old.Credential, old.WorkerID)
+	}
+	if code := here.leaseCode(t, old.Credential); code != http.StatusUnauthorized {
+		t.Errorf("lease here with the replaced credential = %d, want 401", code)
+	}
+	var hb api.HeartbeatResponse
+	if code := there.call(t, api.AgentHeartbeatPath, old.Credential, api.HeartbeatRequest{}, &hb); code != http.StatusUnauthorized {
+		t.Errorf("heartbeat there with the replaced credential = %d, want 401", code)
+	}
+	if code := there.leaseCode(t, old.Credential); code != http.StatusUnauthorized {
+		t.Errorf("lease there with the replaced credential after its heartbeat = %d, want 401", code)
+	}
+	for name, b := range map[string]*bundle{"here": here, "there": there} {
+		if code := b.call(t, api.AgentHeartbeatPath, again.Credential, api.HeartbeatRequest{}, &hb); code != http.StatusOK {
+			t.Errorf("heartbeat %s with the new credential = %d, want 200", name, code)
+		}
 	}
 }

@@ -44,6 +44,8 @@ type Control struct {
 	polls    map[string]int             // open control polls here, by worker id
 	lastPoll map[string]time.Time       // when a worker's last poll here ended
 
+	revokers []func(worker string) // drop a worker's cached credentials here (credentials.go)
+
 	relay   func(ctx context.Context, msg []byte) error // nil: a single server
 	origin  string                                      // this server, in relayed messages
 	relayed map[string]chan time.Duration               // relayed pings awaiting their pong, by id
@@ -81,11 +83,46 @@ func (c *Control) box(worker string) chan controlMsg {
 	return b
 }
 
-// Forget drops a worker's mailbox (it was removed).
+// Forget drops a worker's mailbox and revokes its cached credentials (it
+// was removed): at once here, and on the other servers through the relay.
 func (c *Control) Forget(worker string) {
 	c.mu.Lock()
 	delete(c.boxes, worker)
 	delete(c.lastPoll, worker)
+	c.mu.Unlock()
+	c.revoke(worker)
+}
+
+// revoke drops every credential of worker this server has cached, and has
+// the other servers sharing the store drop theirs, in the background (it
+// runs in the engine's hooks, which must not wait on the database). A lost
+// relay message leaves another server trusting its cached copy until the
+// worker's next heartbeat there, which the store refuses (see
+// credentialCache).
+func (c *Control) revoke(worker string) {
+	c.revokeHere(worker)
+	if c.relay != nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			c.send(ctx, relayMsg{Kind: "revoke", Worker: worker})
+		}()
+	}
+}
+
+func (c *Control) revokeHere(worker string) {
+	c.mu.Lock()
+	revokers := c.revokers
+	c.mu.Unlock()
+	for _, f := range revokers {
+		f(worker)
+	}
+}
+
+// onRevoke has f called with every worker whose credentials are revoked.
+func (c *Control) onRevoke(f func(worker string)) {
+	c.mu.Lock()
+	c.revokers = append(c.revokers, f)
 	c.mu.Unlock()
 }
 
@@ -263,7 +300,7 @@ func (s *Server) pong(w http.ResponseWriter, r *http.Request, wk *domain.Worker)
 
 // relayMsg is a control message between servers.
 type relayMsg struct {
-	Kind    string         `json:"kind"` // "ping", "pong" or "stop"
+	Kind    string         `json:"kind"` // "ping", "pong", "stop" or "revoke"
 	Origin  string         `json:"origin"`
 	ID      string         `json:"id,omitempty"`
 	Worker  string         `json:"worker,omitempty"`
@@ -319,8 +356,9 @@ func (c *Control) pingRelayed(ctx context.Context, worker string, timeout time.D
 
 // Relayed handles a message another server (or this one) relayed: a ping
 // or stop order for a worker connected here is delivered, a pong is matched
-// with the ping waiting for it. Messages for workers connected elsewhere
-// are none of this server's business.
+// with the ping waiting for it, a revocation drops cached credentials.
+// Pings and stops for workers connected elsewhere are none of this
+// server's business.
 func (c *Control) Relayed(raw []byte) {
 	var m relayMsg
 	if json.Unmarshal(raw, &m) != nil {
@@ -356,6 +394,10 @@ func (c *Control) Relayed(raw []byte) {
 	case "stop":
 		if m.Stop != nil && m.Origin != c.origin && c.local(m.Worker) {
 			c.deliverStop(m.Worker, *m.Stop)
+		}
+	case "revoke":
+		if m.Origin != c.origin {
+			c.revokeHere(m.Worker)
 		}
 	}
 }

@@ -96,6 +96,8 @@ type Service struct {
 
 	progress progressLimiter
 
+	heartbeats *coalescer[store.Heartbeat, store.WorkerHeartbeatResult] // heartbeats arriving together, as one store call
+
 	durMu     sync.Mutex
 	durations map[string]time.Duration // moving average of successful run time, per task type
 }
@@ -158,6 +160,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		durations: map[string]time.Duration{},
 	}
 	s.start = s.now()
+	s.heartbeats = newCoalescer(maxHeartbeatBatch, heartbeatBatchTimeout, s.heartbeatBatch)
 	s.fleet = &fleetCache{store: st, ttl: s.cfg.FleetCacheTTL, now: s.now}
 	return s, nil
 }

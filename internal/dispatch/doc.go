@@ -37,8 +37,12 @@
 //     the worker it is pinned to) and able to run it; no wake-up is lost
 //     (wake.go says why). Another server's writes wake the waiters of the
 //     queues its notification names.
-//   - A heartbeat is one store transaction: it renews every lease the
-//     worker lists and names the leases it lost, and why. A log line is kept only
+//   - A heartbeat renews every lease the worker lists and names the leases
+//     it lost, and why, in one store transaction, which it shares with the
+//     heartbeats arriving meanwhile (coalesce.go; one statement for many
+//     workers); each is answered only once that transaction has committed,
+//     with its own result. A heartbeat applies only while its credential
+//     is the worker's. A log line is kept only
 //     if its lease holds, checked in the append's own transaction; so is a
 //     progress report, which is also throttled to one per task per
 //     ProgressInterval, and belongs to the attempt (epoch) that made it.

@@ -31,39 +31,6 @@ func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, r
 	return out, nil
 }
 
-// HeartbeatResult tells a worker what to stop and whether to drain.
-type HeartbeatResult struct {
-	Worker *domain.Worker
-	Stop   []Stop
-}
-
-// Stop orders a worker to abandon one lease.
-type Stop struct {
-	Ref    domain.TaskRef
-	Reason string // "cancelled" or "lease_lost"
-}
-
-// Heartbeat records a worker's resources, renews the leases it holds, and
-// returns the leases it believes it holds but no longer does: one store
-// transaction.
-func (s *Service) Heartbeat(ctx context.Context, workerID string, res domain.Resources, held []domain.TaskRef) (*HeartbeatResult, error) {
-	if err := validResources(res); err != nil {
-		return nil, err
-	}
-	hb, err := s.store.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{
-		ID: workerID, Resources: res, Held: held, TTL: s.Config().LeaseTTL, Now: s.storeNow(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	call(s.hooks.WorkerHeartbeat, hb.Worker)
-	out := &HeartbeatResult{Worker: hb.Worker}
-	for _, l := range hb.Lost {
-		out.Stop = append(out.Stop, Stop{Ref: l.Ref, Reason: string(l.Reason)})
-	}
-	return out, nil
-}
-
 // Lease hands worker w up to limit tasks it may run, waiting up to wait for
 // some to appear. It returns early, with none, when ctx ends.
 func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait time.Duration) ([]*domain.Task, error) {

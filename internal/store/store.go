@@ -107,16 +107,21 @@ type WorkerStore interface {
 	// WorkerGetByCredential returns the non-removed worker whose credential
 	// hashes to hash, or domain.ErrNotFound.
 	WorkerGetByCredential(ctx context.Context, hash string) (*domain.Worker, error)
-	// WorkerHeartbeat records a heartbeat, in one transaction: last seen,
-	// resources, and state online unless the worker is draining; it renews
-	// to Now+TTL every lease of Held the worker still holds (one heartbeat
-	// renews them all; a lease it does not list — its answer never reached
-	// the worker — is left to expire), and returns, in the order given, those of Held that are no
-	// longer its valid leases (cancelled, expired and re-leased, finished,
-	// unknown), each with the reason: ReasonCancelled when the task is
-	// cancelled, ReasonLeaseLost otherwise. Unknown or removed worker: ErrNotFound,
-	// and nothing changes.
-	WorkerHeartbeat(ctx context.Context, p *WorkerHeartbeatParams) (*WorkerHeartbeatResult, error)
+	// WorkerHeartbeatMany records the heartbeats of many workers, in one
+	// transaction and as few statements as the backend can: for each, last
+	// seen, resources, and state online unless the worker is draining; it
+	// renews to Now+TTL every lease of Held the worker still holds (one
+	// heartbeat renews them all; a lease it does not list — its answer never
+	// reached the worker — is left to expire), and reports, in the order
+	// given, those of Held that are no longer its valid leases (cancelled,
+	// expired and re-leased, finished, unknown), each with the reason:
+	// ReasonCancelled when the task is cancelled, ReasonLeaseLost otherwise.
+	// It returns one result per heartbeat, in order. A heartbeat of an
+	// unknown or removed worker, or whose CredentialHash is set and no longer
+	// the worker's, has Err domain.ErrNotFound and changes nothing; the
+	// others still apply. One worker may be listed more than once: its
+	// heartbeats apply in turn. The error is the whole batch's failure.
+	WorkerHeartbeatMany(ctx context.Context, p *WorkerHeartbeatManyParams) ([]WorkerHeartbeatResult, error)
 	// WorkerJoin registers a worker under an id the store chooses, in one
 	// transaction, so that servers sharing the store never hand out one id
 	// twice. A worker proving who it was (ReturningID and the hash of the
@@ -323,20 +328,47 @@ type TaskNextAvailableParams struct {
 	Now    time.Time
 }
 
-// WorkerHeartbeatParams is one heartbeat.
-type WorkerHeartbeatParams struct {
-	ID        string
-	Resources domain.Resources
-	Held      []domain.TaskRef // the leases the worker believes it holds
-	TTL       time.Duration    // every lease it holds is renewed to Now+TTL
-	Now       time.Time
+// WorkerHeartbeatManyParams is a batch of heartbeats, recorded at Now.
+type WorkerHeartbeatManyParams struct {
+	Heartbeats []Heartbeat
+	TTL        time.Duration // every lease a worker holds is renewed to Now+TTL
+	Now        time.Time
+}
+
+// Heartbeat is one worker's heartbeat.
+type Heartbeat struct {
+	ID string
+	// CredentialHash, when set, makes the heartbeat apply only while it is
+	// the worker's credential: a credential replaced by a later
+	// registration under the same id, or a removed worker's, renews nothing.
+	CredentialHash string
+	Resources      domain.Resources
+	Held           []domain.TaskRef // the leases the worker believes it holds
 }
 
 // WorkerHeartbeatResult is the worker after a heartbeat and the leases it
-// named but no longer holds.
+// named but no longer holds, or Err when the heartbeat did not apply.
 type WorkerHeartbeatResult struct {
 	Worker *domain.Worker
 	Lost   []LostLease
+	Err    error
+}
+
+// HeartbeatRounds splits a batch of heartbeats into rounds, each listing a
+// worker at most once, in order, so that a round can be one set-based
+// statement. Each round holds indexes into hbs; almost always there is one.
+func HeartbeatRounds(hbs []Heartbeat) [][]int {
+	var rounds [][]int
+	seen := map[string]int{} // worker id -> rounds it is in so far
+	for i, hb := range hbs {
+		r := seen[hb.ID]
+		seen[hb.ID] = r + 1
+		if r == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[r] = append(rounds[r], i)
+	}
+	return rounds
 }
 
 // LostLease is a lease a worker believes it holds but does not.

@@ -50,9 +50,9 @@ func (s *instrumentedStore) TaskRescueExpired(ctx context.Context, p *store.Task
 	return s.Store.TaskRescueExpired(ctx, p)
 }
 
-func (s *instrumentedStore) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
-	defer s.observe("WorkerHeartbeat", time.Now())
-	return s.Store.WorkerHeartbeat(ctx, p)
+func (s *instrumentedStore) WorkerHeartbeatMany(ctx context.Context, p *store.WorkerHeartbeatManyParams) ([]store.WorkerHeartbeatResult, error) {
+	defer s.observe("WorkerHeartbeatMany", time.Now())
+	return s.Store.WorkerHeartbeatMany(ctx, p)
 }
 
 func (s *instrumentedStore) LogAppend(ctx context.Context, p *store.LogAppendParams) (int, error) {

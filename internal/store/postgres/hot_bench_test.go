@@ -48,9 +48,9 @@ func BenchmarkHeartbeat50(b *testing.B) {
 	held := holdLeases(b, s, 50)
 	ctx := context.Background()
 	for b.Loop() {
-		hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: hotWorker.ID, Held: held, TTL: time.Minute})
+		hb, err := heartbeat(ctx, s, time.Minute, time.Time{}, store.Heartbeat{ID: hotWorker.ID, Held: held})
 		if err != nil || len(hb.Lost) != 0 {
-			b.Fatalf("WorkerHeartbeat() = %v, %v", hb, err)
+			b.Fatalf("WorkerHeartbeatMany() = %v, %v", hb, err)
 		}
 	}
 }

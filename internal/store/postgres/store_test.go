@@ -332,7 +332,7 @@ func TestWorkerHeartbeatReleaseRescue(t *testing.T) {
 	if _, err := s.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: w, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", TTL: time.Minute, Now: t0.Add(30 * time.Second),
+	hb, err := heartbeat(ctx, s, time.Minute, t0.Add(30*time.Second), store.Heartbeat{ID: "w1",
 		Held: []domain.TaskRef{{TaskID: "task-a", Epoch: 1}, {TaskID: "task-b", Epoch: 7}, {TaskID: "task-c", Epoch: 1}, {TaskID: "task-x", Epoch: 1}}})
 	if err != nil {
 		t.Fatal(err)
@@ -459,7 +459,7 @@ func TestWorkers(t *testing.T) {
 	if err := s.WorkerSetState(ctx, &store.WorkerSetStateParams{ID: "w1", State: domain.WorkerDraining, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: domain.Resources{CPUCores: 8}, Now: t0.Add(time.Minute)})
+	res, err := heartbeat(ctx, s, 0, t0.Add(time.Minute), store.Heartbeat{ID: "w1", Resources: domain.Resources{CPUCores: 8}})
 	var hb *domain.Worker
 	if err == nil {
 		hb = res.Worker
@@ -480,9 +480,18 @@ func TestWorkers(t *testing.T) {
 	if list, err := s.WorkerList(ctx, &store.WorkerListParams{}); err != nil || len(list) != 0 {
 		t.Errorf("WorkerList = %v, %v; want none", list, err)
 	}
-	if _, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: "w1", Now: t0}); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := heartbeat(ctx, s, 0, t0, store.Heartbeat{ID: "w1"}); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("WorkerHeartbeat(removed) error = %v, want ErrNotFound", err)
 	}
+}
+
+// heartbeat sends hb alone in a batch; its own error is the error.
+func heartbeat(ctx context.Context, s *Store, ttl time.Duration, now time.Time, hb store.Heartbeat) (*store.WorkerHeartbeatResult, error) {
+	res, err := s.WorkerHeartbeatMany(ctx, &store.WorkerHeartbeatManyParams{Heartbeats: []store.Heartbeat{hb}, TTL: ttl, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	return &res[0], res[0].Err
 }
 
 func TestLogAppendNumbersPerTask(t *testing.T) {

@@ -156,93 +156,146 @@ func marshalAll(vs ...any) ([]string, error) {
 	return out, nil
 }
 
-// heartbeatSQL records a heartbeat, renews the worker's leases it names and
-// answers, of the leases it named ($5, $6), those it no longer holds, in
-// one statement. It returns no row for an unknown or removed worker: then
-// no lease is renewed either. A lease that expired but was not yet rescued
-// is still held: until the reaper moves the task, no one else can have it,
-// so renewing it is safe.
+// heartbeatSQL records at $1 the heartbeats of the workers $2 (with
+// resources $3 and credential hashes $4, an empty one matching any),
+// renews for $5 the leases they name ($6 owner, $7 task, $8 epoch) and
+// answers, of those, the ones no longer held, in one statement. It returns
+// no row for an unknown or removed worker (or one whose credential was
+// replaced): then none of its leases is renewed either. A lease that
+// expired but was not yet rescued is still held: until the reaper moves the
+// task, no one else can have it, so renewing it is safe.
 const heartbeatSQL = `
-WITH hb AS (
-	UPDATE workers w SET last_seen = coalesce($1::timestamptz, now()), resources = $3::jsonb,
+WITH beat AS (
+	SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS b(worker_id, resources, credential)
+),
+-- Rows locked in id order, so two batches sharing workers cannot deadlock.
+locked AS (
+	SELECT w.id FROM workers w WHERE w.id IN (SELECT worker_id FROM beat) ORDER BY w.id FOR NO KEY UPDATE
+),
+hb AS (
+	UPDATE workers w SET last_seen = coalesce($1::timestamptz, now()), resources = b.resources::jsonb,
 		state = CASE WHEN w.state = 'draining' THEN 'draining' ELSE 'online' END
-	WHERE w.id = $2 AND w.state <> 'removed'
+	FROM beat b, locked l
+	WHERE w.id = b.worker_id AND w.id = l.id AND w.state <> 'removed' AND (b.credential = '' OR w.credential_hash = b.credential)
 	RETURNING ` + workerColumns + `
+),
+held AS (
+	SELECT * FROM unnest($6::text[], $7::text[], $8::bigint[]) WITH ORDINALITY AS h(worker_id, task_id, epoch, ord)
 ),
 owned AS (
 	-- SKIP LOCKED: a lease that a result is finishing right now needs no
 	-- renewal, and waiting for that transaction would stall the heartbeat
 	-- behind it (and the next finishes behind the heartbeat).
-	-- The leases the worker lists, and those granted within one TTL, whose
+	-- The leases each worker lists, and those granted within one TTL, whose
 	-- answer may still be on its way to it. An older one it does not list
 	-- never reached it (the server died after the commit, the connection
 	-- broke): it runs nowhere and must expire, not stay running as long as
 	-- the worker lives.
-	SELECT id FROM tasks WHERE lease_owner = $2 AND state = 'running' AND EXISTS (SELECT 1 FROM hb)
-	AND ((id, lease_epoch) IN (SELECT * FROM unnest($5::text[], $6::bigint[]))
-		OR started_at > coalesce($1::timestamptz, now()) - $4::interval)
+	SELECT t.id FROM tasks t WHERE t.state = 'running' AND t.lease_owner IN (SELECT id FROM hb)
+	AND ((t.lease_owner, t.id, t.lease_epoch) IN (SELECT worker_id, task_id, epoch FROM held)
+		OR t.started_at > coalesce($1::timestamptz, now()) - $5::interval)
 	FOR UPDATE SKIP LOCKED
 ),
 renewed AS (
-	UPDATE tasks t SET lease_expires_at = coalesce($1::timestamptz, now()) + $4::interval
+	UPDATE tasks t SET lease_expires_at = coalesce($1::timestamptz, now()) + $5::interval
 	FROM owned WHERE t.id = owned.id
 ),
--- What the worker holds is judged on the statement's snapshot, by primary
+-- What a worker holds is judged on the statement's snapshot, by primary
 -- key: a lease being finished concurrently is still held, not lost.
 lost AS (
-	SELECT h.id, h.epoch, h.ord, coalesce(t.state = 'cancelled', false) AS cancelled
-	FROM unnest($5::text[], $6::bigint[]) WITH ORDINALITY AS h(id, epoch, ord)
-	LEFT JOIN LATERAL (SELECT lease_epoch, lease_owner, state FROM tasks t WHERE t.id = h.id OFFSET 0) t ON true
-	WHERE t.state IS NULL OR NOT (t.lease_epoch = h.epoch AND t.lease_owner = $2 AND t.state = 'running')
+	SELECT h.worker_id, h.task_id, h.epoch, h.ord, coalesce(t.state = 'cancelled', false) AS cancelled
+	FROM held h LEFT JOIN LATERAL (SELECT lease_epoch, lease_owner, state FROM tasks t WHERE t.id = h.task_id OFFSET 0) t ON true
+	WHERE t.state IS NULL OR NOT (t.lease_epoch = h.epoch AND t.lease_owner = h.worker_id AND t.state = 'running')
 )
-SELECT l.id, l.epoch, l.cancelled, hb.* FROM hb LEFT JOIN lost l ON true ORDER BY l.ord`
+SELECT l.task_id, l.epoch, l.cancelled, hb.* FROM hb LEFT JOIN lost l ON l.worker_id = hb.id ORDER BY l.ord`
 
-// WorkerHeartbeat records a heartbeat, renews the worker's leases and
-// reports the lost ones, in one statement.
-func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
-	resources, err := json.Marshal(p.Resources)
+// WorkerHeartbeatMany records a batch of heartbeats in one transaction,
+// each round of them (store.HeartbeatRounds; one, unless a worker is listed
+// twice) in one statement.
+func (s *Store) WorkerHeartbeatMany(ctx context.Context, p *store.WorkerHeartbeatManyParams) ([]store.WorkerHeartbeatResult, error) {
+	rounds := store.HeartbeatRounds(p.Heartbeats)
+	var out []store.WorkerHeartbeatResult
+	run := func(q querier) error {
+		out = make([]store.WorkerHeartbeatResult, len(p.Heartbeats))
+		for _, round := range rounds {
+			if err := heartbeatRound(ctx, q, p, round, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if len(rounds) == 1 {
+		err = run(s.pool)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return run(tx) })
+	}
 	if err != nil {
 		return nil, translate(err)
 	}
-	ids := make([]string, len(p.Held))
-	epochs := make([]int64, len(p.Held))
-	for i, r := range p.Held {
-		ids[i], epochs[i] = r.TaskID, r.Epoch
+	return out, nil
+}
+
+// heartbeatRound records the heartbeats of round (indexes into
+// p.Heartbeats, each worker once) into out, in one statement.
+func heartbeatRound(ctx context.Context, q querier, p *store.WorkerHeartbeatManyParams, round []int, out []store.WorkerHeartbeatResult) error {
+	ids := make([]string, len(round))
+	resources := make([]string, len(round))
+	creds := make([]string, len(round))
+	var owners, tasks []string
+	var epochs []int64
+	for j, i := range round {
+		hb := &p.Heartbeats[i]
+		res, err := json.Marshal(hb.Resources)
+		if err != nil {
+			return err
+		}
+		ids[j], resources[j], creds[j] = hb.ID, string(res), hb.CredentialHash
+		for _, r := range hb.Held {
+			owners, tasks, epochs = append(owners, hb.ID), append(tasks, r.TaskID), append(epochs, r.Epoch)
+		}
 	}
-	rows, err := s.pool.Query(ctx, heartbeatSQL, timeArg(p.Now), p.ID, string(resources), p.TTL, ids, epochs)
+	rows, err := q.Query(ctx, heartbeatSQL, timeArg(p.Now), ids, resources, creds, p.TTL, owners, tasks, epochs)
 	if err != nil {
-		return nil, translate(err)
+		return err
+	}
+	byID := make(map[string]*store.WorkerHeartbeatResult, len(round))
+	for _, i := range round {
+		byID[p.Heartbeats[i].ID] = &out[i]
 	}
 	var (
-		out       *store.WorkerHeartbeatResult
-		id        *string
+		task      *string
 		epoch     *int64
 		cancelled *bool
 	)
 	_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
-		w, err := scanWorker(prefixedRow{row, []any{&id, &epoch, &cancelled}})
+		w, err := scanWorker(prefixedRow{row, []any{&task, &epoch, &cancelled}})
 		if err != nil {
 			return struct{}{}, err
 		}
-		if out == nil {
-			out = &store.WorkerHeartbeatResult{Worker: w}
+		res := byID[w.ID]
+		if res == nil {
+			return struct{}{}, fmt.Errorf("postgres: heartbeat of unlisted worker %q", w.ID)
 		}
-		if id != nil {
+		res.Worker = w
+		if task != nil {
 			reason := store.ReasonLeaseLost
 			if *cancelled {
 				reason = store.ReasonCancelled
 			}
-			out.Lost = append(out.Lost, store.LostLease{Ref: domain.TaskRef{TaskID: *id, Epoch: *epoch}, Reason: reason})
+			res.Lost = append(res.Lost, store.LostLease{Ref: domain.TaskRef{TaskID: *task, Epoch: *epoch}, Reason: reason})
 		}
 		return struct{}{}, nil
 	})
 	if err != nil {
-		return nil, translate(err)
+		return err
 	}
-	if out == nil {
-		return nil, domain.ErrNotFound
+	for _, i := range round {
+		if out[i].Worker == nil {
+			out[i].Err = domain.ErrNotFound
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // WorkerGet returns one worker, removed or not.

@@ -15,9 +15,10 @@ type txFunc func(ctx context.Context, tx *sql.Tx) error
 
 // writeRequest is a txFunc waiting for the committer, and where its outcome goes.
 type writeRequest struct {
-	ctx  context.Context
-	fn   txFunc
-	done chan error // buffered: the committer never blocks on a caller
+	ctx    context.Context
+	fn     txFunc
+	done   chan error // buffered: the committer never blocks on a caller
+	urgent bool       // goes ahead of the queue (doFirst)
 }
 
 // errClosed answers writes that arrive after Close.
@@ -34,6 +35,7 @@ type committer struct {
 	db       *sql.DB
 	maxBatch int
 	requests chan *writeRequest
+	urgent   chan *writeRequest // taken before requests: see doFirst
 
 	mu      sync.RWMutex // held for reading while sending on requests, for writing by stop
 	closed  bool
@@ -45,6 +47,7 @@ func startCommitter(db *sql.DB, maxBatch int) *committer {
 		db:       db,
 		maxBatch: maxBatch,
 		requests: make(chan *writeRequest, maxBatch),
+		urgent:   make(chan *writeRequest, 8),
 		stopped:  make(chan struct{}),
 	}
 	go c.run()
@@ -65,14 +68,31 @@ func (c *committer) do(ctx context.Context, fn txFunc) error {
 	return <-r.done
 }
 
+// doFirst is do for a request that must not wait behind the queue: the
+// heartbeats of the whole fleet, batched into one request (dispatch
+// coalesces them), which renew leases and keep workers online. Thousands
+// of lease polls queued at once must not hold them back until leases
+// expire. The transaction that takes it may hold other requests too.
+func (c *committer) doFirst(ctx context.Context, fn txFunc) error {
+	r := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1), urgent: true}
+	if err := c.enqueue(ctx, r); err != nil {
+		return err
+	}
+	return <-r.done
+}
+
 func (c *committer) enqueue(ctx context.Context, r *writeRequest) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return errClosed
 	}
+	queue := c.requests
+	if r.urgent {
+		queue = c.urgent
+	}
 	select {
-	case c.requests <- r:
+	case queue <- r:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -86,6 +106,7 @@ func (c *committer) stop() {
 	if !c.closed {
 		c.closed = true
 		close(c.requests)
+		close(c.urgent)
 	}
 	c.mu.Unlock()
 	<-c.stopped
@@ -94,7 +115,11 @@ func (c *committer) stop() {
 func (c *committer) run() {
 	defer close(c.stopped)
 	batch := make([]*writeRequest, 0, c.maxBatch)
-	for first := range c.requests {
+	for {
+		first, ok := c.next()
+		if !ok {
+			return
+		}
 		batch = append(batch[:0], first)
 		batch = c.gather(batch)
 		c.commit(batch)
@@ -102,10 +127,44 @@ func (c *committer) run() {
 	}
 }
 
-// gather appends the requests already waiting, up to maxBatch, without
-// waiting for more: a lone request commits at once.
+// next waits for a request, an urgent one first; it reports false once
+// both queues are closed and empty.
+func (c *committer) next() (*writeRequest, bool) {
+	select {
+	case r, ok := <-c.urgent:
+		if ok {
+			return r, true
+		}
+	default:
+	}
+	select {
+	case r, ok := <-c.urgent:
+		if ok {
+			return r, true
+		}
+		r, ok = <-c.requests // closed: stopping, take what is left
+		return r, ok
+	case r, ok := <-c.requests:
+		if ok {
+			return r, true
+		}
+		r, ok = <-c.urgent // closed: stopping, take what is left
+		return r, ok
+	}
+}
+
+// gather appends the requests already waiting, urgent ones first, up to
+// maxBatch, without waiting for more: a lone request commits at once.
 func (c *committer) gather(batch []*writeRequest) []*writeRequest {
 	for len(batch) < c.maxBatch {
+		select {
+		case r, ok := <-c.urgent:
+			if ok {
+				batch = append(batch, r)
+				continue
+			}
+		default:
+		}
 		select {
 		case r, ok := <-c.requests:
 			if !ok {

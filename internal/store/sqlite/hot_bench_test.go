@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // as dispatch makes them.
 //
 //	go test -run '^$' -bench 'Heartbeat|LogAppend|EventAppend' -benchtime 2s ./internal/store/sqlite/
+//	go test -run '^$' -bench 'Heartbeat(Many|Apart)200' -cpu 1 ./internal/store/sqlite/
 
 // holdLeases registers benchWorker and leases it n tasks.
 func holdLeases(b *testing.B, s *Store, n int) []domain.TaskRef {
@@ -42,12 +44,73 @@ func BenchmarkHeartbeat50(b *testing.B) {
 	s := openTemp(b, Options{})
 	held := holdLeases(b, s, 50)
 	ctx := context.Background()
+	p := &store.WorkerHeartbeatManyParams{Heartbeats: []store.Heartbeat{{ID: benchWorker.ID, Held: held}}, TTL: time.Minute}
 	for b.Loop() {
-		hb, err := s.WorkerHeartbeat(ctx, &store.WorkerHeartbeatParams{ID: benchWorker.ID, Held: held, TTL: time.Minute})
-		if err != nil || len(hb.Lost) != 0 {
-			b.Fatalf("WorkerHeartbeat() = %v, %v", hb, err)
+		hb, err := s.WorkerHeartbeatMany(ctx, p)
+		if err != nil || hb[0].Err != nil || len(hb[0].Lost) != 0 {
+			b.Fatalf("WorkerHeartbeatMany() = %v, %v", hb, err)
 		}
 	}
+}
+
+// BenchmarkHeartbeatMany200 is one batch of the heartbeats of 200 workers
+// with a lease each, as dispatch coalesces them under load.
+func BenchmarkHeartbeatMany200(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := context.Background()
+	p := fleetHeartbeats(b, s, 200)
+	for b.Loop() {
+		hbs, err := s.WorkerHeartbeatMany(ctx, p)
+		if err != nil || hbs[199].Err != nil || len(hbs[199].Lost) != 0 {
+			b.Fatalf("WorkerHeartbeatMany() = %v, %v", hbs, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*200)/b.Elapsed().Seconds(), "heartbeats/s")
+}
+
+// BenchmarkHeartbeatApart200 is the same 200 heartbeats sent at once but
+// each on its own, as before dispatch coalesced them: the group commit
+// shares the transaction, but each runs its own statements in its own
+// savepoint.
+func BenchmarkHeartbeatApart200(b *testing.B) {
+	s := openTemp(b, Options{})
+	ctx := context.Background()
+	p := fleetHeartbeats(b, s, 200)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for _, hb := range p.Heartbeats {
+			wg.Go(func() {
+				one := &store.WorkerHeartbeatManyParams{Heartbeats: []store.Heartbeat{hb}, TTL: p.TTL}
+				if got, err := s.WorkerHeartbeatMany(ctx, one); err != nil || got[0].Err != nil {
+					b.Errorf("WorkerHeartbeatMany() = %v, %v", got, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(b.N*200)/b.Elapsed().Seconds(), "heartbeats/s")
+}
+
+// fleetHeartbeats registers n workers, leases each a task, and returns
+// their heartbeats.
+func fleetHeartbeats(b *testing.B, s *Store, n int) *store.WorkerHeartbeatManyParams {
+	ctx := context.Background()
+	insertOrFail(b, s, benchTasks(n))
+	p := &store.WorkerHeartbeatManyParams{TTL: time.Minute}
+	for i := range n {
+		w := *benchWorker
+		w.ID = fmt.Sprintf("bench-worker-%d", i)
+		w.Name, w.State = w.ID, domain.WorkerOnline
+		if _, err := s.WorkerRegister(ctx, &store.WorkerRegisterParams{Worker: &w}); err != nil {
+			b.Fatal(err)
+		}
+		leased, err := s.TaskLease(ctx, &store.TaskLeaseParams{Worker: &w, Max: 1, TTL: time.Minute})
+		if err != nil || len(leased) != 1 {
+			b.Fatalf("TaskLease() = %d tasks, %v; want 1", len(leased), err)
+		}
+		p.Heartbeats = append(p.Heartbeats, store.Heartbeat{ID: w.ID, Held: []domain.TaskRef{{TaskID: leased[0].ID, Epoch: leased[0].LeaseEpoch}}})
+	}
+	return p
 }
 
 // BenchmarkLogAppend100 is one log batch of 100 lines over 10 running

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,41 @@ func TestCloseWaitsForQueuedWrites(t *testing.T) {
 	}
 	if _, err := openPath(t, path).KVGet(t.Context(), "queued"); err != nil {
 		t.Errorf("KVGet(queued) after reopen error = %v", err)
+	}
+}
+
+// TestUrgentWritesGoFirst: a request queued with doFirst (the fleet's
+// heartbeats) runs before the requests queued ahead of it, and Close still
+// commits every queued request of both kinds.
+func TestUrgentWritesGoFirst(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "drover.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	var ran []string // written by the committer's goroutine only, read after Close
+	started, release := make(chan struct{}), make(chan struct{})
+	blocker := newRequest(t.Context(), func(ctx context.Context, tx *sql.Tx) error { close(started); <-release; return nil })
+	mustEnqueue(t, s, blocker)
+	<-started
+	record := func(name string) txFunc {
+		return func(ctx context.Context, tx *sql.Tx) error { ran = append(ran, name); return nil }
+	}
+	first, second := newRequest(t.Context(), record("first")), newRequest(t.Context(), record("second"))
+	urgent := newRequest(t.Context(), record("urgent"))
+	urgent.urgent = true
+	mustEnqueue(t, s, first, second, urgent)
+	close(release)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() error = %v", err)
+	}
+	for _, r := range []*writeRequest{first, second, urgent} {
+		if err := <-r.done; err != nil {
+			t.Errorf("queued write: error = %v, want nil", err)
+		}
+	}
+	if want := []string{"urgent", "first", "second"}; !slices.Equal(ran, want) {
+		t.Errorf("writes ran in the order %v, want %v", ran, want)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 // workers) are among them: a crowd of workers with a slot or two each
 // leases a task or two at a time, and parsing each lease statement afresh
 // took half the server's CPU with 2,000 such workers.
-var hotStatements = []string{heartbeatWorkerSQL, renewLeasesSQL, logLastSQL, logInsertSQL, leaseSQLFor(1), leaseSQLFor(2)}
+var hotStatements = []string{heartbeatWorkersSQL, renewLeasesSQL, logLastSQL, logInsertSQL, leaseSQLFor(1), leaseSQLFor(2)}
 
 // hotReads are the hot reads, prepared on the read pool (database/sql
 // prepares each on a pooled connection when first used there): a worker's

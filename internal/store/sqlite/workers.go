@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -166,33 +167,36 @@ func (s *Store) WorkerGetByCredential(ctx context.Context, hash string) (*domain
 var workerByCredentialSQL = `SELECT ` + workerColumns + ` FROM workers w
 	WHERE w.credential_hash = $1 AND w.state <> 'removed'`
 
-// WorkerHeartbeat records a heartbeat, renews the worker's leases and
-// reports the leases of Held it lost, in one transaction.
-func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatParams) (*store.WorkerHeartbeatResult, error) {
-	resources, err := jsonText(p.Resources)
-	if err != nil {
-		return nil, err
+// WorkerHeartbeatMany records a batch of heartbeats in one write request
+// (so in one transaction of the group commit), ahead of the queued writes
+// (committer.doFirst), and each round of them
+// (store.HeartbeatRounds; one, unless a worker is listed twice) in one
+// statement for the workers and one for their leases: a crowd of workers
+// heartbeating costs the single writer a few statements per commit, not a
+// few per worker.
+func (s *Store) WorkerHeartbeatMany(ctx context.Context, p *store.WorkerHeartbeatManyParams) ([]store.WorkerHeartbeatResult, error) {
+	rounds := store.HeartbeatRounds(p.Heartbeats)
+	beats := make([]string, len(rounds)) // per round: the workers' ids, resources and credential hashes
+	for r, round := range rounds {
+		rows := make([][3]any, len(round))
+		for j, i := range round {
+			hb := &p.Heartbeats[i]
+			rows[j] = [3]any{hb.ID, hb.Resources, hb.CredentialHash}
+		}
+		var err error
+		if beats[r], err = jsonText(rows); err != nil {
+			return nil, err
+		}
 	}
 	at := now(p.Now)
-	var out *store.WorkerHeartbeatResult
-	err = s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		hb, err := s.stmt(ctx, tx, heartbeatWorkerSQL)
-		if err != nil {
-			return err
+	var out []store.WorkerHeartbeatResult
+	err := s.committer.doFirst(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = make([]store.WorkerHeartbeatResult, len(p.Heartbeats))
+		for r, round := range rounds {
+			if err := s.heartbeatRound(ctx, tx, p, round, beats[r], at, out); err != nil {
+				return err
+			}
 		}
-		w, err := scanWorker(hb.QueryRowContext(ctx, micros(at), resources, p.ID))
-		if err != nil {
-			return err
-		}
-		renew, err := s.stmt(ctx, tx, renewLeasesSQL)
-		if err != nil {
-			return err
-		}
-		lost, err := renewLeases(ctx, tx, renew, p, at)
-		if err != nil {
-			return err
-		}
-		out = &store.WorkerHeartbeatResult{Worker: w, Lost: lost}
 		return nil
 	})
 	if err != nil {
@@ -201,88 +205,155 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, p *store.WorkerHeartbeatPar
 	return out, nil
 }
 
-// heartbeatWorkerSQL records a heartbeat of worker $3 at $1 with resources $2.
-var heartbeatWorkerSQL = `UPDATE workers SET last_seen = $1, resources = $2,
-		state = CASE state WHEN 'draining' THEN 'draining' ELSE 'online' END
-	WHERE id = $3 AND state <> 'removed' RETURNING ` + workerReturning
-
-// renewLeasesSQL renews to $1 the leases of worker $2 that it lists in $3
-// (a JSON array of [task id, epoch]), and those granted since $4 (one TTL
-// ago), whose answer may still be on its way to the worker. An older lease
-// it does not list is not renewed: its answer never reached the worker (the
-// server died after the commit, the connection broke), so nothing runs it,
-// and it must expire and go back to the queue rather than stay running as
-// long as the worker lives.
-const renewLeasesSQL = `UPDATE tasks SET lease_expires_at = $1
-	WHERE state = 'running' AND lease_owner = $2
-	AND ((id, lease_epoch) IN (SELECT value ->> 0, value ->> 1 FROM json_each($3)) OR started_at > $4)
-	RETURNING id, lease_epoch`
-
-// renewLeases renews the leases of Held the worker still holds with renew
-// (renewLeasesSQL) and returns those it no longer holds, with their
-// reasons.
-func renewLeases(ctx context.Context, tx *sql.Tx, renew *sql.Stmt, p *store.WorkerHeartbeatParams, at time.Time) ([]store.LostLease, error) {
-	pairs := make([][2]any, len(p.Held))
-	for i, r := range p.Held {
-		pairs[i] = [2]any{r.TaskID, r.Epoch}
-	}
-	heldJSON, err := jsonText(pairs)
+// heartbeatRound records the heartbeats of round (indexes into
+// p.Heartbeats, each worker once; beats is their JSON) into out.
+func (s *Store) heartbeatRound(ctx context.Context, tx *sql.Tx, p *store.WorkerHeartbeatManyParams, round []int, beats string, at time.Time, out []store.WorkerHeartbeatResult) error {
+	hb, err := s.stmt(ctx, tx, heartbeatWorkersSQL)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), p.ID, heldJSON, micros(at.Add(-p.TTL)))
+	rows, err := hb.QueryContext(ctx, micros(at), beats)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
-	held := map[string]int64{} // task id -> epoch, of the listed leases the worker really holds
+	found := map[string]*domain.Worker{}
 	for rows.Next() {
-		var id string
-		var epoch int64
-		if err := rows.Scan(&id, &epoch); err != nil {
-			return nil, err
+		w, err := scanWorker(rows)
+		if err != nil {
+			rows.Close()
+			return err
 		}
-		held[id] = epoch
+		found[w.ID] = w
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
 	}
-	var lost []store.LostLease
+	// The leases of the workers found: those they list, and the recent ones.
+	var owners []string
+	var held [][3]any
+	for _, i := range round {
+		hb := &p.Heartbeats[i]
+		w := found[hb.ID]
+		if w == nil {
+			out[i].Err = domain.ErrNotFound
+			continue
+		}
+		out[i].Worker = w
+		owners = append(owners, hb.ID)
+		for _, r := range hb.Held {
+			held = append(held, [3]any{hb.ID, r.TaskID, r.Epoch})
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	return s.renewLeases(ctx, tx, p, round, owners, held, at, out)
+}
+
+// heartbeatWorkersSQL records at $1 the heartbeats of $2, a JSON array of
+// [worker id, resources, credential hash] (an empty hash matches any).
+var heartbeatWorkersSQL = `UPDATE workers SET last_seen = $1, resources = b.resources,
+		state = CASE workers.state WHEN 'draining' THEN 'draining' ELSE 'online' END
+	FROM (SELECT value ->> 0 AS worker_id, value -> 1 AS resources, value ->> 2 AS credential FROM json_each($2)) AS b
+	WHERE workers.id = b.worker_id AND workers.state <> 'removed'
+		AND (b.credential = '' OR workers.credential_hash = b.credential)
+	RETURNING ` + workerReturning
+
+// renewLeasesSQL renews to $1 the leases of the workers $2 (a JSON array of
+// ids) that they list in $3 (a JSON array of [worker id, task id, epoch]),
+// and those granted since $4 (one TTL ago), whose answer may still be on its
+// way to the worker. An older lease a worker does not list is not renewed:
+// its answer never reached the worker (the server died after the commit,
+// the connection broke), so nothing runs it, and it must expire and go back
+// to the queue rather than stay running as long as the worker lives.
+// INDEXED BY: with the owners in a JSON list, the planner would rather scan
+// every running task by state.
+const renewLeasesSQL = `UPDATE tasks INDEXED BY tasks_running_by_owner SET lease_expires_at = $1
+	WHERE state = 'running' AND lease_owner IN (SELECT value FROM json_each($2))
+	AND ((lease_owner, id, lease_epoch) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($3))
+		OR started_at > $4)
+	RETURNING lease_owner, id, lease_epoch`
+
+// renewLeases renews the leases of owners (renewLeasesSQL) and records in
+// out, for each heartbeat of round, the leases it lists that its worker no
+// longer holds, with their reasons.
+func (s *Store) renewLeases(ctx context.Context, tx *sql.Tx, p *store.WorkerHeartbeatManyParams, round []int, owners []string, held [][3]any, at time.Time, out []store.WorkerHeartbeatResult) error {
+	ownersJSON, err := jsonText(owners)
+	if err != nil {
+		return err
+	}
+	heldJSON, err := jsonText(held)
+	if err != nil {
+		return err
+	}
+	renew, err := s.stmt(ctx, tx, renewLeasesSQL)
+	if err != nil {
+		return err
+	}
+	rows, err := renew.QueryContext(ctx, micros(at.Add(p.TTL)), ownersJSON, heldJSON, micros(at.Add(-p.TTL)))
+	if err != nil {
+		return err
+	}
+	type lease struct{ owner, task string }
+	holds := map[lease]int64{} // -> epoch, of the leases the workers really hold
+	for rows.Next() {
+		var l lease
+		var epoch int64
+		if err := rows.Scan(&l.owner, &l.task, &epoch); err != nil {
+			rows.Close()
+			return err
+		}
+		holds[l] = epoch
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
 	var gone []string
-	for _, ref := range p.Held {
-		if epoch, ok := held[ref.TaskID]; !ok || epoch != ref.Epoch {
-			lost = append(lost, store.LostLease{Ref: ref, Reason: store.ReasonLeaseLost})
-			gone = append(gone, ref.TaskID)
+	for _, i := range round {
+		hb := &p.Heartbeats[i]
+		if out[i].Err != nil {
+			continue
+		}
+		for _, ref := range hb.Held {
+			if epoch, ok := holds[lease{hb.ID, ref.TaskID}]; !ok || epoch != ref.Epoch {
+				out[i].Lost = append(out[i].Lost, store.LostLease{Ref: ref, Reason: store.ReasonLeaseLost})
+				gone = append(gone, ref.TaskID)
+			}
 		}
 	}
 	if len(gone) == 0 {
-		return lost, nil
+		return nil
 	}
 	// Tell a cancelled task from one otherwise lost, by one read in the same transaction.
 	list, err := jsonText(gone)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT id FROM tasks WHERE state = 'cancelled'
 		AND id IN (SELECT value FROM json_each($1))`, list)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
 	cancelled := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			rows.Close()
+			return err
 		}
 		cancelled[id] = true
 	}
-	for i := range lost {
-		if cancelled[lost[i].Ref.TaskID] {
-			lost[i].Reason = store.ReasonCancelled
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, i := range round {
+		for j := range out[i].Lost {
+			if cancelled[out[i].Lost[j].Ref.TaskID] {
+				out[i].Lost[j].Reason = store.ReasonCancelled
+			}
 		}
 	}
-	return lost, rows.Err()
+	return nil
 }
 
 // WorkerJoin registers a worker under the id it proves it had, or the first

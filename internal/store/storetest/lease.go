@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,8 @@ var leaseTests = []test{
 	{"HeartbeatRenewsListed", testLeaseHeartbeatRenewsListed},
 	{"HeartbeatReportsLost", testLeaseHeartbeatReportsLost},
 	{"HeartbeatRemovedRenewsNothing", testLeaseHeartbeatRemovedRenewsNothing},
+	{"HeartbeatBatch", testLeaseHeartbeatBatch},
+	{"HeartbeatBatchSameWorkerTwice", testLeaseHeartbeatBatchSameWorkerTwice},
 	{"RescueExpiredRetries", testLeaseRescueExpiredRetries},
 	{"RescueExpiredFails", testLeaseRescueExpiredFails},
 	{"RescueExpiredLostRetries", testLeaseRescueExpiredLostRetries},
@@ -235,11 +239,23 @@ func testLeaseConcurrentExclusive(t *testing.T, b *bundle) {
 // heartbeat sends one heartbeat of worker id naming held.
 func (b *bundle) heartbeat(t *testing.T, id string, held ...domain.TaskRef) *store.WorkerHeartbeatResult {
 	t.Helper()
-	got, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: id, Held: held, TTL: ttl, Now: b.now})
+	got, err := b.heartbeatOne(store.Heartbeat{ID: id, Held: held})
 	if err != nil {
-		t.Fatalf("WorkerHeartbeat(%s) error = %v", id, err)
+		t.Fatalf("WorkerHeartbeatMany(%s) error = %v", id, err)
 	}
 	return got
+}
+
+// heartbeatOne sends hb alone in a batch; its own error is the error.
+func (b *bundle) heartbeatOne(hb store.Heartbeat) (*store.WorkerHeartbeatResult, error) {
+	res, err := b.s.WorkerHeartbeatMany(b.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: []store.Heartbeat{hb}, TTL: ttl, Now: b.now})
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 1 {
+		return nil, fmt.Errorf("WorkerHeartbeatMany() = %d results, want 1", len(res))
+	}
+	return &res[0], res[0].Err
 }
 
 func testLeaseHeartbeatRenewsListed(t *testing.T, b *bundle) {
@@ -429,10 +445,107 @@ func testLeaseHeartbeatRemovedRenewsNothing(t *testing.T, b *bundle) {
 		t.Fatalf("WorkerDelete() error = %v", err)
 	}
 	b.step(10 * time.Second)
-	_, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: w.ID, Held: []domain.TaskRef{refOf(task)}, TTL: ttl, Now: b.now})
+	_, err := b.heartbeatOne(store.Heartbeat{ID: w.ID, Held: []domain.TaskRef{refOf(task)}})
 	wantErr(t, "WorkerHeartbeat(removed)", err, domain.ErrNotFound)
 	if got := b.get(t, task.ID); !got.LeaseExpiresAt.Equal(task.LeaseExpiresAt) {
 		t.Errorf("TaskGet().LeaseExpiresAt after a removed worker's heartbeat = %v, want %v (not renewed)", got.LeaseExpiresAt, task.LeaseExpiresAt)
+	}
+}
+
+// One batch of heartbeats answers each on its own: the live workers'
+// leases are renewed and their lost ones named, each fenced by its own
+// worker (w2 naming w1's lease loses it), while the heartbeats of an
+// unknown worker, a removed one and one with a replaced credential fail
+// alone and renew nothing.
+func testLeaseHeartbeatBatch(t *testing.T, b *bundle) {
+	w1, w2, gone := b.register(t, "w1"), b.register(t, "w2"), b.register(t, "w3")
+	b.insertN(t, 2)
+	w1Tasks := b.lease(t, w1, 2)
+	kept, cancelled := w1Tasks[0], w1Tasks[1]
+	b.insert(t, b.newTask())
+	w2Task := b.leaseOne(t, w2)
+	b.insert(t, b.newTask())
+	goneTask := b.leaseOne(t, gone)
+	if _, _, err := b.s.TaskCancel(b.ctx, &store.TaskCancelParams{ID: cancelled.ID, Now: b.now}); err != nil {
+		t.Fatalf("TaskCancel() error = %v", err)
+	}
+	if err := b.s.WorkerDelete(b.ctx, gone.ID); err != nil {
+		t.Fatalf("WorkerDelete() error = %v", err)
+	}
+	b.step(ttl + time.Second) // past the first TTL: only listed leases are renewed
+	res := domain.Resources{CPUCores: 2, MemoryTotalGB: 4}
+	hbs := []store.Heartbeat{
+		{ID: w1.ID, CredentialHash: w1.CredentialHash, Resources: res, Held: []domain.TaskRef{refOf(kept), refOf(cancelled)}},
+		{ID: gone.ID, Held: []domain.TaskRef{refOf(goneTask)}},
+		{ID: "nobody"},
+		{ID: w2.ID, Held: []domain.TaskRef{refOf(w2Task), refOf(kept)}},
+		{ID: w1.ID, CredentialHash: "hash-of-a-replaced-credential"},
+	}
+	got, err := b.s.WorkerHeartbeatMany(b.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: hbs, TTL: ttl, Now: b.now})
+	if err != nil {
+		t.Fatalf("WorkerHeartbeatMany() error = %v", err)
+	}
+	if len(got) != len(hbs) {
+		t.Fatalf("WorkerHeartbeatMany() = %d results, want %d", len(got), len(hbs))
+	}
+	for i, want := range []error{nil, domain.ErrNotFound, domain.ErrNotFound, nil, domain.ErrNotFound} {
+		if !errors.Is(got[i].Err, want) || (want == nil) != (got[i].Worker != nil) {
+			t.Errorf("WorkerHeartbeatMany()[%d] (%s) = worker %v, error %v; want error %v", i, hbs[i].ID, got[i].Worker != nil, got[i].Err, want)
+		}
+	}
+	if w := got[0].Worker; w != nil && (w.ID != w1.ID || !w.LastSeen.Equal(b.now) || !cmp.Equal(w.Resources, res)) {
+		t.Errorf("WorkerHeartbeatMany()[0].Worker = (%s, last seen %v, resources %+v), want (%s, %v, %+v)", w.ID, w.LastSeen, w.Resources, w1.ID, b.now, res)
+	}
+	wantLost := [][]store.LostLease{
+		{{Ref: refOf(cancelled), Reason: store.ReasonCancelled}}, nil, nil,
+		{{Ref: refOf(kept), Reason: store.ReasonLeaseLost}}, nil,
+	}
+	for i := range hbs {
+		if diff := cmp.Diff(wantLost[i], got[i].Lost, cmpEmpty); diff != "" {
+			t.Errorf("WorkerHeartbeatMany()[%d] (%s) lost mismatch (-want +got):\n%s", i, hbs[i].ID, diff)
+		}
+	}
+	for _, task := range []*domain.Task{kept, w2Task} {
+		if g := b.get(t, task.ID); !g.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
+			t.Errorf("TaskGet(%s).LeaseExpiresAt = %v, want renewed to %v", task.ID, g.LeaseExpiresAt, b.now.Add(ttl))
+		}
+	}
+	if g := b.get(t, goneTask.ID); !g.LeaseExpiresAt.Equal(goneTask.LeaseExpiresAt) {
+		t.Errorf("TaskGet(removed worker's task).LeaseExpiresAt = %v, want unrenewed %v", g.LeaseExpiresAt, goneTask.LeaseExpiresAt)
+	}
+	if g := b.workerGet(t, gone.ID); g.State != domain.WorkerRemoved {
+		t.Errorf("WorkerGet(removed).State after its heartbeat = %s, want removed", g.State)
+	}
+}
+
+// A worker listed twice in one batch gets both heartbeats applied, in
+// order, each with its own answer.
+func testLeaseHeartbeatBatchSameWorkerTwice(t *testing.T, b *bundle) {
+	w := b.register(t, "w1")
+	b.insert(t, b.newTask())
+	task := b.leaseOne(t, w)
+	b.step(ttl + time.Second)
+	stale := domain.TaskRef{TaskID: task.ID, Epoch: task.LeaseEpoch - 1}
+	first, second := domain.Resources{CPUCores: 1}, domain.Resources{CPUCores: 2}
+	got, err := b.s.WorkerHeartbeatMany(b.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: []store.Heartbeat{
+		{ID: w.ID, Resources: first, Held: []domain.TaskRef{refOf(task)}},
+		{ID: w.ID, Resources: second, Held: []domain.TaskRef{stale}},
+	}, TTL: ttl, Now: b.now})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("WorkerHeartbeatMany() = %d results, error %v; want 2 results", len(got), err)
+	}
+	if got[0].Err != nil || len(got[0].Lost) != 0 {
+		t.Errorf("WorkerHeartbeatMany()[0] = lost %v, error %v; want none", got[0].Lost, got[0].Err)
+	}
+	wantLost := []store.LostLease{{Ref: stale, Reason: store.ReasonLeaseLost}}
+	if diff := cmp.Diff(wantLost, got[1].Lost, cmpEmpty); got[1].Err != nil || diff != "" {
+		t.Errorf("WorkerHeartbeatMany()[1] error = %v, lost mismatch (-want +got):\n%s", got[1].Err, diff)
+	}
+	if g := b.workerGet(t, w.ID); !cmp.Equal(g.Resources, second) {
+		t.Errorf("WorkerGet().Resources = %+v, want the second heartbeat's %+v", g.Resources, second)
+	}
+	if g := b.get(t, task.ID); !g.LeaseExpiresAt.Equal(b.now.Add(ttl)) {
+		t.Errorf("TaskGet().LeaseExpiresAt = %v, want renewed to %v", g.LeaseExpiresAt, b.now.Add(ttl))
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -226,7 +227,9 @@ func (m *model) lease(rt *rapid.T) {
 }
 
 // heartbeat renews every lease the worker holds and names the held leases
-// it lost; it names some stale leases of its own too.
+// it lost; it names some stale leases of its own too. It goes in one batch
+// with the heartbeat of a worker that does not exist, which is refused
+// alone and changes nothing.
 func (m *model) heartbeat(rt *rapid.T) {
 	w := m.worker(rt)
 	var held []domain.TaskRef
@@ -235,9 +238,13 @@ func (m *model) heartbeat(rt *rapid.T) {
 			held = append(held, l.ref)
 		}
 	}
-	res, err := m.store().WorkerHeartbeat(m.ctx, &store.WorkerHeartbeatParams{ID: w.ID, Held: held, TTL: modelTTL, Now: m.now})
-	if err != nil {
-		rt.Fatalf("WorkerHeartbeat() error = %v", err)
+	hbs := []store.Heartbeat{{ID: w.ID, Held: held}, {ID: "no-such-worker", Held: held}}
+	res, err := m.store().WorkerHeartbeatMany(m.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: hbs, TTL: modelTTL, Now: m.now})
+	if err != nil || len(res) != 2 {
+		rt.Fatalf("WorkerHeartbeatMany() = %d results, error %v; want 2 results", len(res), err)
+	}
+	if !errors.Is(res[1].Err, domain.ErrNotFound) || res[1].Lost != nil {
+		rt.Fatalf("WorkerHeartbeatMany()[1] (unknown worker) = lost %v, error %v; want ErrNotFound alone", res[1].Lost, res[1].Err)
 	}
 	var want []store.LostLease
 	for _, ref := range held {
@@ -249,8 +256,8 @@ func (m *model) heartbeat(rt *rapid.T) {
 			want = append(want, store.LostLease{Ref: ref, Reason: reason})
 		}
 	}
-	if !slices.Equal(res.Lost, want) {
-		rt.Fatalf("WorkerHeartbeat(%s, held %v).Lost = %v, want %v", w.ID, held, res.Lost, want)
+	if res[0].Err != nil || !slices.Equal(res[0].Lost, want) {
+		rt.Fatalf("WorkerHeartbeatMany()[0] (%s, held %v) = lost %v, error %v; want lost %v", w.ID, held, res[0].Lost, res[0].Err, want)
 	}
 	for _, mt := range m.tasks {
 		if mt.state == domain.TaskRunning && mt.owner == w.ID {

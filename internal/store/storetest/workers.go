@@ -117,7 +117,7 @@ func testWorkerHeartbeat(t *testing.T, b *bundle) {
 	}
 	b.step(time.Second)
 	res := domain.Resources{CPUCores: 4, CPUUsage: 75, MemoryTotalGB: 8, MemoryUsedGB: 7}
-	hb, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "w1", Resources: res, Now: b.now})
+	hb, err := b.heartbeatOne(store.Heartbeat{ID: "w1", Resources: res})
 	if err != nil {
 		t.Fatalf("WorkerHeartbeat() error = %v", err)
 	}
@@ -136,7 +136,7 @@ func testWorkerHeartbeatKeepsDraining(t *testing.T, b *bundle) {
 	if err := b.s.WorkerSetState(b.ctx, &store.WorkerSetStateParams{ID: "w1", State: domain.WorkerDraining, Now: b.now}); err != nil {
 		t.Fatalf("WorkerSetState() error = %v", err)
 	}
-	got, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "w1", Now: b.now})
+	got, err := b.heartbeatOne(store.Heartbeat{ID: "w1"})
 	if err != nil {
 		t.Fatalf("WorkerHeartbeat() error = %v", err)
 	}
@@ -146,13 +146,13 @@ func testWorkerHeartbeatKeepsDraining(t *testing.T, b *bundle) {
 }
 
 func testWorkerHeartbeatUnknownOrRemoved(t *testing.T, b *bundle) {
-	_, err := b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "nobody", Now: b.now})
+	_, err := b.heartbeatOne(store.Heartbeat{ID: "nobody"})
 	wantErr(t, "WorkerHeartbeat(unknown)", err, domain.ErrNotFound)
 	b.register(t, "w1")
 	if err := b.s.WorkerDelete(b.ctx, "w1"); err != nil {
 		t.Fatalf("WorkerDelete() error = %v", err)
 	}
-	_, err = b.s.WorkerHeartbeat(b.ctx, &store.WorkerHeartbeatParams{ID: "w1", Now: b.now})
+	_, err = b.heartbeatOne(store.Heartbeat{ID: "w1"})
 	wantErr(t, "WorkerHeartbeat(removed)", err, domain.ErrNotFound)
 	if got := b.workerGet(t, "w1"); got.State != domain.WorkerRemoved {
 		t.Errorf("WorkerGet(removed).State after a heartbeat = %s, want removed", got.State)
