@@ -90,9 +90,13 @@ func RunModel(t *testing.T, s store.Store, reopen Reopen, checks int) store.Stor
 		})
 	})
 	// The model's states are all reachable in the store: a run that never
-	// reached one tested less than it claims.
+	// reached one tested less than it claims. Reaching failed takes a task
+	// through all its attempts, which some 1 in 10 runs of 20 cases never
+	// draws; from 50 cases a miss is about one in a hundred thousand, so
+	// only a run that long is judged (the race detector's short runs are
+	// not).
 	for _, st := range []domain.TaskState{domain.TaskPending, domain.TaskRunning, domain.TaskCompleted, domain.TaskFailed, domain.TaskCancelled} {
-		if _, ok := reached.Load(st); !ok && !t.Failed() && ran.Load() >= 20 {
+		if _, ok := reached.Load(st); !ok && !t.Failed() && ran.Load() >= 50 {
 			t.Errorf("no generated case reached state %s", st)
 		}
 	}
