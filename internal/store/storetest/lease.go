@@ -479,7 +479,7 @@ func testLeaseHeartbeatBatch(t *testing.T, b *bundle) {
 		{ID: gone.ID, Held: []domain.TaskRef{refOf(goneTask)}},
 		{ID: "nobody"},
 		{ID: w2.ID, Held: []domain.TaskRef{refOf(w2Task), refOf(kept)}},
-		{ID: w1.ID, CredentialHash: "hash-of-a-replaced-credential"},
+		{ID: w1.ID, CredentialHash: "hash-of-a-replaced-credential"}, // #nosec G101 -- a made-up hash no worker holds, not a credential
 	}
 	got, err := b.s.WorkerHeartbeatMany(b.ctx, &store.WorkerHeartbeatManyParams{Heartbeats: hbs, TTL: ttl, Now: b.now})
 	if err != nil {
