@@ -23,12 +23,15 @@ func sysProcAttr(id *identity) *syscall.SysProcAttr {
 // supervised wraps a command so that its whole process group dies with the
 // worker. The kernel's parent-death signal reaches only the worker's direct
 // child, and a task's grandchildren would outlive a kill -9'd worker; so the
-// direct child is a small shell whose TERM trap sends TERM to the group
-// and, after the grace, SIGKILL. The command runs as its child, its exit
+// direct child is a small shell whose TERM trap sends TERM to the group,
+// then SIGKILL to what is left of it as soon as the command has ended, or
+// after the grace if it will not (a background timer does the kill then).
+// Nothing of the task outlives its command's end, and the shell itself
+// does not linger for the grace. The command runs as its child, its exit
 // status passed through (128+n for a signal, as before; the shell's own
-// "Killed" notice is silenced, so the task's stderr is only its own). The worker's own
-// stop — SIGTERM to the group, SIGKILL after the grace — works through it
-// unchanged.
+// "Killed" notice is silenced, so the task's stderr is only its own). The
+// worker's own stop — SIGTERM to the group, SIGKILL after the grace — works
+// through it unchanged.
 //
 // Without a shell to supervise with (an Android without /bin/sh), the
 // command runs as it is, and only its direct process hears of the worker's death.
@@ -38,7 +41,7 @@ func supervised(name string, args []string, grace time.Duration) (string, []stri
 		return name, args
 	}
 	secs := strconv.Itoa(max(1, int((grace+time.Second-1)/time.Second)))
-	script := `trap 'trap "" TERM; kill -TERM 0; sleep ` + secs + `; kill -KILL 0' TERM; "$@" & wait $! 2>/dev/null`
+	script := `trap 'trap "" TERM; kill -TERM 0; (sleep ` + secs + `; kill -KILL 0) & wait $t; kill -KILL 0' TERM; "$@" & t=$!; wait $t 2>/dev/null`
 	return sh, append([]string{"-c", script, "drover-task", name}, args...)
 }
 

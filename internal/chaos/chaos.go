@@ -376,6 +376,11 @@ func (r *runner) run(ctx context.Context, dir string) (*Report, error) {
 		rep.RequeuedEarly += f.Early
 		rep.RequeuedLate += f.Late
 		rep.OrphanProcesses += f.OrphanProcesses
+		for _, c := range f.orphanCmds {
+			if len(rep.Problems) < 200 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("orphan: %s, of %s, alive 1 s after the kill at %.1f s", c, f.Target, f.At))
+			}
+		}
 		if f.Target == "server" {
 			rep.ServerRestarts++
 		}

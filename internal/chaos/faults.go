@@ -59,11 +59,12 @@ type FaultReport struct {
 	ResumeS float64 `json:"resume_s,omitempty"`
 	Error   string  `json:"error,omitempty"`
 
-	start    time.Time
-	from     string // the device orphans were on; "" for server faults
-	orphans  []string
-	started  map[string]time.Time // orphan -> when its attempt started
-	lastSeen time.Time            // the target's last heartbeat, read after it was silent past its lease
+	start      time.Time
+	from       string // the device orphans were on; "" for server faults
+	orphans    []string
+	started    map[string]time.Time // orphan -> when its attempt started
+	lastSeen   time.Time            // the target's last heartbeat, read after it was silent past its lease
+	orphanCmds []string             // the orphan processes, pid and command line
 }
 
 // schedule is the deterministic order of faults: each cycle through the
@@ -131,6 +132,7 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 			for _, pid := range pids {
 				if procs.Alive(pid) {
 					f.OrphanProcesses++
+					f.orphanCmds = append(f.orphanCmds, fmt.Sprintf("%d %s", pid, procs.Cmdline(pid)))
 				}
 			}
 			// The last heartbeat is read once the victim has been silent
@@ -148,8 +150,11 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 			}
 		case FaultBlackHole:
 			cl.proxy.blackHole(silent)
+			// Read a second before the proxy forwards again: a heartbeat it
+			// held lands the moment it opens, and would read as the last.
+			sleep(ctx, time.Until(f.start.Add(silent-time.Second)))
+			f.lastSeen = r.lastSeen(ctx, w.name)
 			sleep(ctx, time.Until(f.start.Add(silent)))
-			f.lastSeen = r.lastSeen(ctx, w.name) // before the proxy forwards again
 		}
 	case FaultServerKill, FaultServerDownHalf, FaultServerDownLong:
 		f.Target = "server"

@@ -208,6 +208,16 @@ func OpenFDs(pid int) int {
 	return len(fds)
 }
 
+// Cmdline is a process's command line, its arguments joined by spaces; ""
+// where /proc does not tell.
+func Cmdline(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
 // Children lists the processes whose parent is pid, from /proc; none where
 // /proc does not tell.
 func Children(pid int) []int { return tree()[pid] }
