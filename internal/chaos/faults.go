@@ -120,7 +120,8 @@ func (r *runner) inject(ctx context.Context, kind string, sch *schedule) *FaultR
 		case FaultWorkerKill:
 			// Below the worker's children: those are its supervising
 			// shells, which on its death pass SIGTERM to their task's
-			// group and wait out the grace before a SIGKILL.
+			// group, then SIGKILL what is left once the command has ended
+			// (or after the grace): they are the worker's, not the task's.
 			var pids []int
 			for _, c := range procs.Children(w.proc.Pid()) {
 				pids = append(pids, procs.Descendants(c)...)
