@@ -238,6 +238,13 @@ func (f *FaultReport) measure(ev *completions, until time.Time, ttl time.Duratio
 		if f.from == "" || f.lastSeen.IsZero() {
 			continue
 		}
+		if term := ledSince(f.start); f.started[id].Before(term) {
+			// Leased by an earlier server, which may have died before its
+			// answer reached the worker: such a lease is renewed by no
+			// heartbeat that does not list it (G6), so its expiry is not
+			// the victim's last heartbeat plus the TTL. Not judged.
+			continue
+		}
 		expiry := later(f.lastSeen, f.started[id]).Add(ttl)
 		switch {
 		case at.Before(expiry):
