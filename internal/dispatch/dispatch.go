@@ -88,6 +88,7 @@ type Service struct {
 	wake    *waker
 	fleet   *fleetCache
 	hooks   Hooks
+	order   hookOrder // the order hooks run in: see order.go
 	secrets func(ctx context.Context, t *domain.Task) (json.RawMessage, error)
 	cfgMu   sync.RWMutex
 	cfg     Config
@@ -102,9 +103,12 @@ type Service struct {
 	durations map[string]time.Duration // moving average of successful run time, per task type
 }
 
-// Hooks are called after state changes commit; they must not block. They let
-// the event stream and metrics observe the engine without it knowing them,
-// and may wake a leader duty early. Nothing that must happen may hang on
+// Hooks are called after state changes commit, in the order the engine's
+// store calls began (order.go), so an effect's hook follows its cause's;
+// they get copies, may run on another call's goroutine after the call
+// returned, and must not block. They let the event stream and metrics
+// observe the engine without it knowing them, and may wake a leader duty
+// early. Nothing that must happen may hang on
 // one: a crash between the commit and the hook skips it (docs/guarantees.md,
 // G17), so follow-up work is reconciled from stored state instead.
 type Hooks struct {
@@ -267,13 +271,6 @@ func notFound(err error, code domain.Code, what, id string) error {
 		return e.With("task_id", id)
 	}
 	return err
-}
-
-// call runs a hook if it is set.
-func call[T any](hook func(T), v T) {
-	if hook != nil {
-		hook(v)
-	}
 }
 
 // ctxDone reports whether ctx has ended.

@@ -40,6 +40,8 @@ func (s *Service) Heartbeat(ctx context.Context, w *domain.Worker, res domain.Re
 	if err := validResources(res); err != nil {
 		return nil, err
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	hb, err := s.heartbeats.do(ctx, store.Heartbeat{ID: w.ID, CredentialHash: w.CredentialHash, Resources: res, Held: held})
 	if err == nil {
 		err = hb.Err
@@ -47,7 +49,7 @@ func (s *Service) Heartbeat(ctx context.Context, w *domain.Worker, res domain.Re
 	if err != nil {
 		return nil, err
 	}
-	call(s.hooks.WorkerHeartbeat, hb.Worker)
+	later(turn, s.hooks.WorkerHeartbeat, hb.Worker)
 	out := &HeartbeatResult{Worker: hb.Worker}
 	for _, l := range hb.Lost {
 		out.Stop = append(out.Stop, Stop{Ref: l.Ref, Reason: string(l.Reason)})

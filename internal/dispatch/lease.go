@@ -19,6 +19,8 @@ func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, r
 		return nil, err
 	}
 	w.State = domain.WorkerOnline
+	turn := s.order.begin()
+	defer turn.end()
 	out, err := s.store.WorkerJoin(ctx, &store.WorkerJoinParams{
 		Worker: w, ReturningID: returningID, ReturningCredentialHash: returningCredentialHash, Now: s.storeNow(),
 	})
@@ -26,7 +28,7 @@ func (s *Service) Register(ctx context.Context, w *domain.Worker, returningID, r
 		return nil, err
 	}
 	s.fleet.invalidate()
-	call(s.hooks.WorkerChanged, out)
+	later(turn, s.hooks.WorkerChanged, out)
 	s.wake.keys(pinKey(out.ID)) // a poll of its earlier session may wait for its pinned tasks
 	return out, nil
 }
@@ -49,10 +51,14 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 	wt := s.wake.add(w)
 	defer s.wake.remove(wt)
 	for {
+		turn := s.order.begin()
 		tasks, err := s.store.TaskLease(ctx, &store.TaskLeaseParams{Worker: w, Max: limit, TTL: cfg.LeaseTTL, Now: s.storeNow()})
+		for _, t := range tasks {
+			later(turn, s.hooks.TaskStarted, t)
+		}
+		turn.end()
 		if err != nil || len(tasks) > 0 {
 			for _, t := range tasks {
-				call(s.hooks.TaskStarted, t)
 				s.resolveSecrets(ctx, t)
 			}
 			return tasks, err
@@ -91,6 +97,8 @@ func (s *Service) Lease(ctx context.Context, w *domain.Worker, limit int, wait t
 // lease: a result for a lease no longer held changes nothing and comes back
 // with StaleLease set.
 func (s *Service) Finish(ctx context.Context, workerID string, results []domain.AttemptResult) ([]domain.AttemptOutcome, error) {
+	turn := s.order.begin()
+	defer turn.end()
 	outs, err := s.store.TaskFinishMany(ctx, &store.TaskFinishManyParams{
 		WorkerID: workerID, Results: results, Backoff: s.backoff, Now: s.storeNow(),
 	})
@@ -106,7 +114,7 @@ func (s *Service) Finish(ctx context.Context, workerID string, results []domain.
 			requeued = append(requeued, o.Task)
 		}
 		s.observeDuration(o.Task)
-		call(s.hooks.TaskFinished, o.Task)
+		later(turn, s.hooks.TaskFinished, o.Task)
 	}
 	if len(requeued) > 0 {
 		s.wake.tasks(requeued)
@@ -126,6 +134,8 @@ func (s *Service) AppendLogs(ctx context.Context, workerID string, lines []domai
 // Deregister ends a worker's session cleanly: its leases go back to their
 // queues at once (no waiting for expiry) and it is offline until it returns.
 func (s *Service) Deregister(ctx context.Context, workerID string) error {
+	turn := s.order.begin()
+	defer turn.end()
 	ids, err := s.store.TaskReleaseWorker(ctx, &store.TaskReleaseWorkerParams{WorkerID: workerID, Reason: "worker left", Now: s.storeNow()})
 	if err != nil {
 		return err
@@ -138,7 +148,7 @@ func (s *Service) Deregister(ctx context.Context, workerID string) error {
 		s.wake.all() // rare; the store returns only the ids
 	}
 	if w, err := s.store.WorkerGet(ctx, workerID); err == nil {
-		call(s.hooks.WorkerChanged, w)
+		later(turn, s.hooks.WorkerChanged, w)
 	}
 	return nil
 }

@@ -108,6 +108,8 @@ func (s *Service) ReportProgress(ctx context.Context, workerID string, reports [
 	if len(send) == 0 {
 		return out, nil
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	kept, err := s.store.TaskProgressSet(ctx, &store.TaskProgressSetParams{WorkerID: workerID, Reports: send, Now: s.storeNow()})
 	if err != nil {
 		s.progress.forget(send)
@@ -119,7 +121,7 @@ func (s *Service) ReportProgress(ctx context.Context, workerID string, reports [
 			continue
 		}
 		out[idx[j]] = ProgressKept
-		call(s.hooks.TaskProgress, &ProgressReport{WorkerID: workerID, Progress: send[j]})
+		later(turn, s.hooks.TaskProgress, &ProgressReport{WorkerID: workerID, Progress: send[j]})
 	}
 	return out, nil
 }

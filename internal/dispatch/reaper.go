@@ -21,13 +21,15 @@ func (s *Service) Sweep(ctx context.Context) error {
 func (s *Service) RescueExpired(ctx context.Context) error {
 	cfg := s.Config()
 	for {
+		turn := s.order.begin()
 		rescued, err := s.store.TaskRescueExpired(ctx, &store.TaskRescueExpiredParams{Backoff: s.backoff, LostRetries: cfg.LostRetries, Limit: 1000, Now: s.storeNow()})
-		if err != nil {
-			return err
-		}
 		for _, t := range rescued {
 			s.log.Warn("lease expired", "task_id", t.ID, "state", t.State, "attempt", t.Attempt)
-			call(s.hooks.TaskFinished, t)
+			later(turn, s.hooks.TaskFinished, t)
+		}
+		turn.end()
+		if err != nil {
+			return err
 		}
 		s.wake.tasks(rescued)
 		if len(rescued) < 1000 {
@@ -40,13 +42,15 @@ func (s *Service) RescueExpired(ctx context.Context) error {
 func (s *Service) MarkOffline(ctx context.Context) error {
 	cfg := s.Config()
 	before := s.now().Add(-cfg.OfflineThreshold)
+	turn := s.order.begin()
+	defer turn.end()
 	gone, err := s.store.WorkerMarkOffline(ctx, &store.WorkerMarkOfflineParams{Before: before, Now: s.storeNow()})
 	if err != nil {
 		return err
 	}
 	for _, w := range gone {
 		s.log.Warn("worker offline", "worker_id", w.ID, "last_seen", w.LastSeen)
-		call(s.hooks.WorkerChanged, w)
+		later(turn, s.hooks.WorkerChanged, w)
 	}
 	if len(gone) > 0 {
 		s.fleet.invalidate()

@@ -26,6 +26,8 @@ func (s *Service) StopWorker(ctx context.Context, id string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	if w.State.Live() {
 		if err := s.store.WorkerSetState(ctx, &store.WorkerSetStateParams{ID: id, State: domain.WorkerDraining, Now: s.storeNow()}); err != nil {
 			return nil, notFound(err, domain.CodeDeviceNotFound, "device", id)
@@ -41,7 +43,7 @@ func (s *Service) StopWorker(ctx context.Context, id string) ([]string, error) {
 		s.log.Info("worker stopped; its tasks were handed back", "worker_id", id, "tasks", len(ids))
 		s.wake.all() // rare; the store returns only the ids
 	}
-	call(s.hooks.WorkerChanged, w)
+	later(turn, s.hooks.WorkerChanged, w)
 	return ids, nil
 }
 

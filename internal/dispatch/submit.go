@@ -30,6 +30,8 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 	if err := s.admitAll(ctx, specs); err != nil {
 		return nil, err
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	outs, err := s.store.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: specs})
 	if err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func (s *Service) Submit(ctx context.Context, specs []*domain.Task) ([]Submitted
 		res[i] = Submitted{Task: o.Task, Duplicate: o.Existing}
 		if !o.Existing {
 			fresh = append(fresh, o.Task)
-			call(s.hooks.TaskSubmitted, o.Task)
+			later(turn, s.hooks.TaskSubmitted, o.Task)
 		}
 	}
 	s.wake.tasks(fresh)
@@ -143,11 +145,13 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (task *domain.T
 	if reason == "" {
 		reason = "cancelled by request"
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	t, wasRunning, err := s.store.TaskCancel(ctx, &store.TaskCancelParams{ID: id, Reason: reason, Now: s.storeNow()})
 	if err != nil {
 		return nil, false, notFound(err, domain.CodeTaskNotFound, "task", id)
 	}
-	call(s.hooks.TaskCancelled, t)
+	later(turn, s.hooks.TaskCancelled, t)
 	return t, wasRunning, nil
 }
 
@@ -214,6 +218,8 @@ func (s *Service) RemoveWorker(ctx context.Context, id string, force bool) (canc
 				With("device_id", id).With("active_tasks", n)
 		}
 	}
+	turn := s.order.begin()
+	defer turn.end()
 	ids, err := s.store.TaskCancelMany(ctx, &store.TaskCancelManyParams{
 		DeviceID: id, IncludeRunning: true, Reason: fmt.Sprintf("device %s was removed", id), Now: s.storeNow(),
 	})
@@ -225,7 +231,7 @@ func (s *Service) RemoveWorker(ctx context.Context, id string, force bool) (canc
 	}
 	s.fleet.invalidate()
 	w.State = domain.WorkerRemoved
-	call(s.hooks.WorkerChanged, w)
+	later(turn, s.hooks.WorkerChanged, w)
 	return len(ids), nil
 }
 
