@@ -250,6 +250,10 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	if err != nil {
 		return err
 	}
+	w, err := watch(ctx, c)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	errc := make(chan error, cfg.Submitters)
@@ -259,7 +263,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fill(ctx, c, queue, n, cfg.Batch); err != nil {
+			if err := fill(ctx, c, queue, n, cfg.Batch, w.expect); err != nil {
 				errc <- err
 			}
 		}()
@@ -269,18 +273,15 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	if err := <-errc; err != nil {
 		return err
 	}
-	target := base + cfg.Tasks
-	// Polled coarsely: counting is a read the server does for us, and a
-	// tight loop of them would measure the poller, not the cluster.
-	err = procs.WaitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
-		n, err := completed(ctx, c, queue)
-		return err == nil && n >= target
-	})
+	end, err := w.wait(ctx, c, queue, cfg.Tasks, base)
 	if err != nil {
 		return err
 	}
+	if err := confirm(ctx, c, queue, base+cfg.Tasks); err != nil {
+		return err
+	}
 	rep.Tasks = cfg.Tasks
-	rep.Seconds = time.Since(start).Seconds()
+	rep.Seconds = end.Sub(start).Seconds()
 	rep.TasksPerSecond = float64(cfg.Tasks) / rep.Seconds
 	return nil
 }
@@ -301,7 +302,11 @@ func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, 
 	if err != nil {
 		return err
 	}
-	if err := fill(ctx, c, queue, cfg.Tasks, 1000); err != nil {
+	watched, err := watch(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := fill(ctx, c, queue, cfg.Tasks, 1000, watched.expect); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -310,30 +315,52 @@ func prefilled(ctx context.Context, c *client.Client, queue string, cfg Config, 
 			return err
 		}
 	}
-	err = procs.WaitEvery(ctx, 30*time.Minute, 250*time.Millisecond, func() bool {
-		n, err := completed(ctx, c, queue)
-		return err == nil && n >= base+cfg.Tasks
-	})
+	end, err := watched.wait(ctx, c, queue, cfg.Tasks, base)
 	if err != nil {
 		return err
 	}
+	if err := confirm(ctx, c, queue, base+cfg.Tasks); err != nil {
+		return err
+	}
 	rep.Tasks = cfg.Tasks
-	rep.Seconds = time.Since(start).Seconds()
+	rep.Seconds = end.Sub(start).Seconds()
 	rep.TasksPerSecond = float64(cfg.Tasks) / rep.Seconds
 	return nil
 }
 
-// fill submits n no-op tasks to queue in batches of batch.
-func fill(ctx context.Context, c *client.Client, queue string, n, batch int) error {
+// fill submits n no-op tasks to queue in batches of batch, passing each
+// batch's task ids to submitted (if set).
+func fill(ctx context.Context, c *client.Client, queue string, n, batch int, submitted func(ids []string)) error {
 	for n > 0 {
 		reqs := make([]api.SubmitTaskRequest, min(n, batch))
 		for i := range reqs {
 			reqs[i] = noop(queue)
 		}
-		if _, err := c.Tasks.SubmitBatch(ctx, reqs); err != nil {
+		out, err := c.Tasks.SubmitBatch(ctx, reqs)
+		if err != nil {
 			return err
 		}
+		if submitted != nil {
+			ids := make([]string, len(out.Tasks))
+			for i, t := range out.Tasks {
+				ids[i] = t.TaskID
+			}
+			submitted(ids)
+		}
 		n -= len(reqs)
+	}
+	return nil
+}
+
+// confirm checks, once the stream has reported every task done, that the
+// store agrees.
+func confirm(ctx context.Context, c *client.Client, queue string, want int) error {
+	got, err := completed(ctx, c, queue)
+	if err != nil {
+		return err
+	}
+	if got < want {
+		return fmt.Errorf("the event stream reported every task completed, but the store has %d of %d", got, want)
 	}
 	return nil
 }
@@ -342,7 +369,7 @@ func fill(ctx context.Context, c *client.Client, queue string, n, batch int) err
 func hold(ctx context.Context, c *client.Client, cfg Config, server *procs.Proc, rep *Report) error {
 	queue := "bench-hold"
 	start := time.Now()
-	if err := fill(ctx, c, queue, cfg.Hold, 1000); err != nil {
+	if err := fill(ctx, c, queue, cfg.Hold, 1000, nil); err != nil {
 		return err
 	}
 	rep.HeldPendingTasks = cfg.Hold

@@ -137,7 +137,7 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 	at := now(p.Now)
 	var out []store.TaskFinishOutcome
 	err := s.committer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		f, err := newFinisher(ctx, tx)
+		f, err := s.newFinisher(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -159,8 +159,12 @@ func (s *Store) TaskFinishMany(ctx context.Context, p *store.TaskFinishManyParam
 		if completed+failed == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE workers SET tasks_completed = tasks_completed + $1,
-			tasks_failed = tasks_failed + $2 WHERE id = $3`, completed, failed, p.WorkerID)
+		count, err := s.stmt(ctx, tx, countResultsSQL)
+		if err != nil {
+			return err
+		}
+		defer count.Close()
+		_, err = count.ExecContext(ctx, completed, failed, p.WorkerID)
 		return err
 	})
 	if err != nil {
@@ -178,16 +182,26 @@ type finisher struct {
 	update  *sql.Stmt // the fenced update
 }
 
-func newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
-	attempt, err := tx.PrepareContext(ctx, `SELECT attempt, max_retries, retry_backoff_us FROM tasks WHERE `+fenced)
+// The statements of a finish, prepared once (stmt.go): many workers with a
+// slot or two each report a result or two a call, and parsing them afresh
+// each time was a tenth of the server's CPU with 10,000 such workers.
+const (
+	finishAttemptSQL = `SELECT attempt, max_retries, retry_backoff_us FROM tasks WHERE ` + fenced
+	// $4 state; $5 available_at (NULL: unchanged); $6 completed_at; $7-$9 result, usage, error.
+	finishUpdateSQL = `UPDATE tasks SET state = $4,
+			available_at = coalesce($5, available_at), completed_at = $6,
+			result = $7, resource_usage = $8, error = $9, lease_owner = '', lease_expires_at = 0
+		WHERE ` + fenced + ` RETURNING ` + taskColumns
+	countResultsSQL = `UPDATE workers SET tasks_completed = tasks_completed + $1,
+			tasks_failed = tasks_failed + $2 WHERE id = $3`
+)
+
+func (s *Store) newFinisher(ctx context.Context, tx *sql.Tx) (*finisher, error) {
+	attempt, err := s.stmt(ctx, tx, finishAttemptSQL)
 	if err != nil {
 		return nil, err
 	}
-	// $4 state; $5 available_at (NULL: unchanged); $6 completed_at; $7-$9 result, usage, error.
-	update, err := tx.PrepareContext(ctx, `UPDATE tasks SET state = $4,
-			available_at = coalesce($5, available_at), completed_at = $6,
-			result = $7, resource_usage = $8, error = $9, lease_owner = '', lease_expires_at = 0
-		WHERE `+fenced+` RETURNING `+taskColumns)
+	update, err := s.stmt(ctx, tx, finishUpdateSQL)
 	if err != nil {
 		attempt.Close()
 		return nil, err
@@ -322,6 +336,16 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 	return s.writeIDs(ctx, query, args...)
 }
 
+// nextAvailableSQL is the earliest time after $1 a task of the queues $2
+// (JSON) comes due. Every long poll that finds nothing asks it, so it is a
+// hot read (stmt.go).
+const nextAvailableSQL = `SELECT min(next) FROM (
+		SELECT min(available_at) AS next FROM tasks WHERE state = 'pending' AND device_id = ''
+			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2))
+		UNION ALL
+		SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id <> ''
+			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2)))`
+
 // TaskNextAvailable is the earliest AvailableAt after Now among pending tasks
 // in the queues, or the zero time.
 func (s *Store) TaskNextAvailable(ctx context.Context, p *store.TaskNextAvailableParams) (time.Time, error) {
@@ -335,13 +359,7 @@ func (s *Store) TaskNextAvailable(ctx context.Context, p *store.TaskNextAvailabl
 	// Unpinned and pinned tasks live in different partial indexes; the
 	// literal device_id terms let SQLite use them.
 	var next sql.NullInt64
-	err = s.read.QueryRowContext(ctx, `SELECT min(next) FROM (
-		SELECT min(available_at) AS next FROM tasks WHERE state = 'pending' AND device_id = ''
-			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2))
-		UNION ALL
-		SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id <> ''
-			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2)))`,
-		micros(now(p.Now)), queues).Scan(&next)
+	err = s.hotRead[nextAvailableSQL].QueryRowContext(ctx, micros(now(p.Now)), queues).Scan(&next)
 	if err != nil {
 		return time.Time{}, interpretError(err)
 	}

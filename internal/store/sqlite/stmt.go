@@ -22,14 +22,16 @@ import (
 // workers) are among them: a crowd of workers with a slot or two each
 // leases a task or two at a time, and parsing each lease statement afresh
 // took half the server's CPU with 2,000 such workers.
-var hotStatements = []string{heartbeatWorkersSQL, renewLeasesSQL, logLastSQL, logInsertSQL, leaseSQLFor(1), leaseSQLFor(2)}
+var hotStatements = []string{heartbeatWorkersSQL, renewLeasesSQL, logLastSQL, logInsertSQL, leaseSQLFor(1), leaseSQLFor(2),
+	finishAttemptSQL, finishUpdateSQL, countResultsSQL}
 
 // hotReads are the hot reads, prepared on the read pool (database/sql
 // prepares each on a pooled connection when first used there): a worker's
 // credential is looked up on every protocol call the short-lived cache
 // misses, and parsing the lookup afresh took over a third of the server's
-// CPU with 5,000 workers heartbeating.
-var hotReads = []string{workerByCredentialSQL}
+// CPU with 5,000 workers heartbeating. Every long poll that finds nothing
+// asks when work comes due next.
+var hotReads = []string{workerByCredentialSQL, nextAvailableSQL}
 
 // prepareHot prepares queries on db.
 func prepareHot(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
