@@ -338,13 +338,29 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 
 // nextAvailableSQL is the earliest time after $1 a task of the queues $2
 // (JSON) comes due. Every long poll that finds nothing asks it, so it is a
-// hot read (stmt.go).
-const nextAvailableSQL = `SELECT min(next) FROM (
-		SELECT min(available_at) AS next FROM tasks WHERE state = 'pending' AND device_id = ''
-			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2))
+// hot read (stmt.go). The unpinned tasks' index is ordered by priority
+// before available_at, so the earliest is looked up per queue and priority,
+// one index seek each: a min over the whole queue walked every pending task
+// of it, on every empty poll (a twentieth of the server's CPU with 10,000
+// workers and a backlog of a thousand). Pinned tasks are read from their own
+// index, which the planner passed over for the queue's, walking the
+// unpinned backlog too.
+var nextAvailableSQL = `SELECT min(next) FROM (
+		SELECT (SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id = ''
+				AND queue = q.value AND priority = p.column1 AND available_at > $1) AS next
+			FROM json_each($2) q, (VALUES ` + priorityValues() + `) p
 		UNION ALL
-		SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id <> ''
+		SELECT min(available_at) FROM tasks INDEXED BY tasks_pending_by_pin WHERE state = 'pending' AND device_id <> ''
 			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2)))`
+
+// priorityValues lists every priority as rows of a VALUES clause.
+func priorityValues() string {
+	var rows []string
+	for p := domain.PriorityLow; p <= domain.PriorityCritical; p++ {
+		rows = append(rows, "("+strconv.Itoa(int(p))+")")
+	}
+	return strings.Join(rows, ", ")
+}
 
 // TaskNextAvailable is the earliest AvailableAt after Now among pending tasks
 // in the queues, or the zero time.

@@ -160,10 +160,14 @@ func (s *Store) WorkerStatusList(ctx context.Context, p *store.WorkerStatusListP
 	return out, interpretError(rows.Err())
 }
 
+// leaseGateSQL is whether worker $1 may lease nothing now. Every long poll
+// that finds nothing asks it, so it is a hot read (stmt.go).
+const leaseGateSQL = `SELECT EXISTS (SELECT 1 FROM workers
+		WHERE id = $1 AND (suspended_at <> 0 OR state = 'draining'))`
+
 // WorkerLeaseGate reports whether the worker is suspended or draining.
 func (s *Store) WorkerLeaseGate(ctx context.Context, id string) (bool, error) {
 	var gated bool
-	err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workers
-		WHERE id = $1 AND (suspended_at <> 0 OR state = 'draining'))`, id).Scan(&gated)
+	err := s.hotRead[leaseGateSQL].QueryRowContext(ctx, id).Scan(&gated)
 	return gated, interpretError(err)
 }

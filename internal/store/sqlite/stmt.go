@@ -30,8 +30,8 @@ var hotStatements = []string{heartbeatWorkersSQL, renewLeasesSQL, logLastSQL, lo
 // credential is looked up on every protocol call the short-lived cache
 // misses, and parsing the lookup afresh took over a third of the server's
 // CPU with 5,000 workers heartbeating. Every long poll that finds nothing
-// asks when work comes due next.
-var hotReads = []string{workerByCredentialSQL, nextAvailableSQL}
+// asks whether its worker may lease and when work comes due next.
+var hotReads = []string{workerByCredentialSQL, nextAvailableSQL, leaseGateSQL}
 
 // prepareHot prepares queries on db.
 func prepareHot(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {

@@ -413,6 +413,10 @@ func testTaskNextAvailable(t *testing.T, b *bundle) {
 		b.newTask(availableAt(start.Add(5*time.Minute))),
 		b.newTask(availableAt(start.Add(2*time.Minute)), inQueue("other")),
 		b.newTask(availableAt(start.Add(time.Minute)), inQueue("pinned"), pinnedTo("w1")),
+		// Of several priorities, the earliest counts, not the most urgent.
+		b.newTask(availableAt(start.Add(9*time.Minute)), inQueue("mixed"), priority(domain.PriorityCritical)),
+		b.newTask(availableAt(start.Add(3*time.Minute)), inQueue("mixed"), priority(domain.PriorityLow)),
+		b.newTask(availableAt(start.Add(4*time.Minute)), inQueue("mixed"), priority(domain.PriorityHigh)),
 	)
 	tests := []struct {
 		queues []string
@@ -422,6 +426,7 @@ func testTaskNextAvailable(t *testing.T, b *bundle) {
 		{[]string{domain.DefaultQueue, "other"}, start.Add(2 * time.Minute)},
 		{[]string{"pinned", "other"}, start.Add(time.Minute)},
 		{[]string{"none"}, time.Time{}},
+		{[]string{"mixed"}, start.Add(3 * time.Minute)},
 	}
 	for _, tt := range tests {
 		if got := next(tt.queues...); !got.Equal(tt.want) {
