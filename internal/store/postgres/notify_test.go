@@ -226,3 +226,39 @@ func TestWorkChannel(t *testing.T) {
 		t.Errorf("workChannel of two long schemas = %q, %q: want distinct names of at most 63 bytes", c1, c2)
 	}
 }
+
+// TestListenEventsAcrossStores: events appended through one store wake the
+// other's event listener; a store's own appends do not wake it (its bus
+// delivered them as it wrote them).
+func TestListenEventsAcrossStores(t *testing.T) {
+	t.Parallel()
+	a, b := twoServers(t)
+	listenEvents := func(s *Store) wakes {
+		w := make(wakes, 100)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.ListenEvents(ctx, func() { w.wake(nil) }) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ListenEvents() = %v after its context ended, want nil", err)
+			}
+		})
+		w.expect(t, "listening", 1)
+		return w
+	}
+	wa, wb := listenEvents(a), listenEvents(b)
+	appendOne := func(s *Store, msg string) {
+		t.Helper()
+		if err := s.EventAppend(t.Context(), []domain.Event{{Type: domain.EventConfigUpdated, Level: domain.LevelInfo, Message: msg}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOne(a, "one")
+	appendOne(a, "two")
+	wb.expect(t, "two appends through a", 2)
+	appendOne(b, "three")
+	wa.expect(t, "an append through b", 1)
+	// Notifications arrive in commit order: a's own came before b's.
+	wa.none(t, "a's own appends and one of b's")
+}
