@@ -250,7 +250,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	if err != nil {
 		return err
 	}
-	w, err := watch(ctx, c)
+	watched, err := watch(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fill(ctx, c, queue, n, cfg.Batch, w.expect); err != nil {
+			if err := fill(ctx, c, queue, n, cfg.Batch, watched.expect); err != nil {
 				errc <- err
 			}
 		}()
@@ -273,7 +273,7 @@ func throughput(ctx context.Context, c *client.Client, queue string, cfg Config,
 	if err := <-errc; err != nil {
 		return err
 	}
-	end, err := w.wait(ctx, c, queue, cfg.Tasks, base)
+	end, err := watched.wait(ctx, c, queue, cfg.Tasks, base)
 	if err != nil {
 		return err
 	}

@@ -462,3 +462,14 @@ func KeyConflict(i int, t, holder *domain.Task) error {
 		"idempotency key '%s' was used by an earlier, different request (task %s)", t.IdempotencyKey, holder.ID).
 		With("idempotency_key", t.IdempotencyKey).With("task_id", holder.ID).With("index", i)
 }
+
+// PriorityLiterals are the task priorities as SQL integer literals, lowest
+// first: both backends look up the next delayed task once per priority, so
+// that each lookup is one seek in an index ordered by priority first.
+func PriorityLiterals() []string {
+	var out []string
+	for p := domain.PriorityLow; p <= domain.PriorityCritical; p++ {
+		out = append(out, strconv.Itoa(int(p)))
+	}
+	return out
+}

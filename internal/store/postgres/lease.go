@@ -7,7 +7,6 @@ import (
 	"iter"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -506,20 +505,11 @@ func limitArg(n int) *int {
 var nextAvailableSQL = `SELECT min(next) FROM (
 	SELECT (SELECT min(t.available_at) FROM tasks t WHERE t.state = 'pending' AND t.device_id = ''
 			AND t.queue = q.queue AND t.priority = p.priority AND t.available_at > coalesce($1::timestamptz, now())) AS next
-		FROM unnest($2::text[]) AS q(queue), unnest(ARRAY[` + priorityList() + `]) AS p(priority)
+		FROM unnest($2::text[]) AS q(queue), unnest(ARRAY[` + strings.Join(store.PriorityLiterals(), ", ") + `]) AS p(priority)
 	UNION ALL
 	SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id <> ''
 		AND available_at > coalesce($1::timestamptz, now()) AND queue = ANY($2)
 ) n`
-
-// priorityList lists every priority, comma separated.
-func priorityList() string {
-	var ps []string
-	for p := domain.PriorityLow; p <= domain.PriorityCritical; p++ {
-		ps = append(ps, strconv.Itoa(int(p)))
-	}
-	return strings.Join(ps, ", ")
-}
 
 // TaskNextAvailable returns the earliest future AvailableAt of pending tasks
 // in the queues (any queue when none is named), or the zero time.

@@ -43,14 +43,21 @@ func (w wakes) wake(queues []string) {
 // listen runs s.ListenWork until the test ends and waits until it listens.
 func listen(t *testing.T, s *Store) wakes {
 	t.Helper()
+	return listenWith(t, "ListenWork", func(ctx context.Context, w wakes) error { return s.ListenWork(ctx, w.wake) })
+}
+
+// listenWith runs a listener (named what) until the test ends and waits
+// until it listens.
+func listenWith(t *testing.T, what string, run func(ctx context.Context, w wakes) error) wakes {
+	t.Helper()
 	w := make(wakes, 100)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- s.ListenWork(ctx, w.wake) }()
+	go func() { done <- run(ctx, w) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ListenWork() = %v after its context ended, want nil", err)
+			t.Errorf("%s() = %v after its context ended, want nil", what, err)
 		}
 	})
 	w.expect(t, "listening", 1)
@@ -234,18 +241,9 @@ func TestListenEventsAcrossStores(t *testing.T) {
 	t.Parallel()
 	a, b := twoServers(t)
 	listenEvents := func(s *Store) wakes {
-		w := make(wakes, 100)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- s.ListenEvents(ctx, func() { w.wake(nil) }) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("ListenEvents() = %v after its context ended, want nil", err)
-			}
+		return listenWith(t, "ListenEvents", func(ctx context.Context, w wakes) error {
+			return s.ListenEvents(ctx, func() { w.wake(nil) })
 		})
-		w.expect(t, "listening", 1)
-		return w
 	}
 	wa, wb := listenEvents(a), listenEvents(b)
 	appendOne := func(s *Store, msg string) {

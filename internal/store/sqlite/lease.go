@@ -348,19 +348,10 @@ func (s *Store) TaskReleaseWorker(ctx context.Context, p *store.TaskReleaseWorke
 var nextAvailableSQL = `SELECT min(next) FROM (
 		SELECT (SELECT min(available_at) FROM tasks WHERE state = 'pending' AND device_id = ''
 				AND queue = q.value AND priority = p.column1 AND available_at > $1) AS next
-			FROM json_each($2) q, (VALUES ` + priorityValues() + `) p
+			FROM json_each($2) q, (VALUES (` + strings.Join(store.PriorityLiterals(), "), (") + `)) p
 		UNION ALL
 		SELECT min(available_at) FROM tasks INDEXED BY tasks_pending_by_pin WHERE state = 'pending' AND device_id <> ''
 			AND available_at > $1 AND queue IN (SELECT value FROM json_each($2)))`
-
-// priorityValues lists every priority as rows of a VALUES clause.
-func priorityValues() string {
-	var rows []string
-	for p := domain.PriorityLow; p <= domain.PriorityCritical; p++ {
-		rows = append(rows, "("+strconv.Itoa(int(p))+")")
-	}
-	return strings.Join(rows, ", ")
-}
 
 // TaskNextAvailable is the earliest AvailableAt after Now among pending tasks
 // in the queues, or the zero time.
